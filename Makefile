@@ -1,0 +1,28 @@
+# The two commands a new user needs (see README):
+#   make site   set everything up and build the website into _build/html/
+#   make test   set everything up and run the tests
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: setup site test clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# GRU_BOOK_BUILD tells chapters they run in the static build (no live widgets there).
+site: setup
+	GRU_BOOK_BUILD=1 $(BIN)/jupyter-book build . -W -n --keep-going
+
+test: setup
+	bash tools/install-browser.sh
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build

@@ -1,0 +1,114 @@
+"""What the notebooks' test cells call. Each check:
+
+1. asks a judge process (`python -I -m gru_ref.judge`, started fresh on the first check of the
+   session and never running learner code) to draw random cases; it keeps the truth to itself;
+2. runs the learner's function on those cases in a forked child with a time limit (gru_ref.sandbox);
+3. hands the child's results to the judge and raises AssertionError with the judge's message.
+"""
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+
+from gru_ref import sandbox
+
+RUN_TIMEOUT_S = 10.0  # the learner's function, all cases of one check: far under nbgrader's 30 s
+JUDGE_TIMEOUT_S = 60.0  # the judge's first answer includes importing torch on a busy machine
+
+
+class GraderError(RuntimeError):
+    """The grading machinery itself failed (not the learner's answer)."""
+
+
+def check_gru_cell(gru_cell, *parts):
+    """Check gru_cell(x_t, h_prev, w_ih, w_hh, b_ih, b_hh) -> h_t against torch.nn.GRUCell.
+    Parts: "contract", "quick", "values", "gradients", "devices" (default: "contract", "quick")."""
+    __tracebackhide__ = True  # IPython: show the learner the message, not our frames
+    _check("gru_cell", gru_cell, parts)
+
+
+def check_my_gru(my_gru, *parts):
+    """Check my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final) against
+    torch.nn.GRU. Parts: "contract", "quick", "values", "gradients", "devices" (default: "contract",
+    "quick")."""
+    __tracebackhide__ = True
+    _check("my_gru", my_gru, parts)
+
+
+def _check(task, fn, parts):
+    __tracebackhide__ = True
+    if not callable(fn):
+        raise AssertionError(f"{task} is not a function (it is a {type(fn).__name__}). Run the cell "
+                             f"that defines `def {task}(...)` first.")
+    verdict = judge_function(task, fn, parts or ("contract", "quick"))
+    if not verdict["passed"]:
+        raise AssertionError(verdict["message"])
+    print("Passed:", verdict["message"])
+
+
+def judge_function(task, fn, parts, timeout_s=RUN_TIMEOUT_S):
+    """Run fn on the judge's cases (fn in a child process) and return the judge's verdict dict."""
+    judge = _judge()
+    with tempfile.TemporaryDirectory(prefix="gru_ref_") as workdir:
+        reply = judge.ask({"task": task, "parts": list(parts), "dir": workdir, "timeout": timeout_s})
+        if "error" in reply:
+            raise GraderError(reply["error"])
+        results_path = os.path.join(workdir, "results.pt")
+        status = sandbox.run(fn, reply["cases"], results_path, timeout_s)
+        status["progress"] = read_int(results_path + ".progress")
+        return judge.ask({"results": results_path, "status": status})
+
+
+class JudgeProcess:
+    """The judge as a long-lived child process, spoken to in JSON lines."""
+
+    def __init__(self):
+        self.process = subprocess.Popen([sys.executable, "-I", "-m", "gru_ref.judge"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir())
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def ask(self, message):
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+        line = read_line(self.process, JUDGE_TIMEOUT_S)
+        if line is None:
+            self.process.kill()
+            stderr = self.process.stderr.read()[-2000:].strip()
+            raise GraderError(f"The grader's judge process did not answer ({stderr or 'no message'}). "
+                              f"Is gru_ref installed here (pip install -e . at the course root)?")
+        return json.loads(line)
+
+
+_JUDGE = None
+
+
+def _judge():
+    global _JUDGE
+    if _JUDGE is None or not _JUDGE.alive():
+        _JUDGE = JudgeProcess()
+    return _JUDGE
+
+
+def read_line(process, timeout_s):
+    """One line of the process's stdout, or None if it ends or stays silent for timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if select.select([process.stdout], [], [], 0.1)[0]:
+            return process.stdout.readline() or None
+        if process.poll() is not None:
+            return None
+    return None
+
+
+def read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0

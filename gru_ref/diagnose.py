@@ -1,0 +1,127 @@
+"""Diagnostics that teach: name the most likely mistake and where it shows. Trusted (judge side)."""
+import torch
+
+from gru_ref import tasks
+
+DEVICE_HINT = ("Create every new tensor on the inputs' device and dtype: input.new_zeros(...), "
+               "torch.zeros_like(...), or torch.zeros(..., device=input.device, dtype=input.dtype). "
+               "(The grader also runs your function on the 'meta' device, and on CUDA where there is one.)")
+
+ERROR_HINTS = (
+    (("shapes cannot be multiplied", "size mismatch", "must match the size", "dimension specified as"),
+     "A tensor operation got shapes that do not fit. Check the layout: w_ih is (3H, F) and w_hh is "
+     "(3H, H), so the projections are x @ w_ih.T (B, 3H) and h @ w_hh.T (B, 3H); input is (B, T, F), "
+     "so time step t is input[:, t]."),
+    (("meta", "same device", "Expected all tensors to be on"), DEVICE_HINT),
+    (("NotImplementedError",), "The function still raises NotImplementedError: replace that line with "
+                               "your implementation."),
+    (("in-place operation", "inplace operation"),
+     "Do not modify the arguments in place: build new tensors instead."),
+    (("numpy",), "Stay in torch: NumPy cannot follow the inputs to other devices or keep gradients."),
+    (("SystemExit",), "Your code called exit() or sys.exit(): return the result instead."),
+    (("EOFError",), "The function asked for input(); it must work without a keyboard."),
+)
+
+
+def explain_error(task, result):
+    text = f"{result.get('exception', '')} {result.get('text', '')}"
+    for needles, hint in ERROR_HINTS:
+        if any(n in text for n in needles):
+            return hint
+    return f"Fix the error above, then run the test again. Remember {task.name} returns {task.returns}."
+
+
+def first_contract_problem(task, case, result):
+    """The return contract: the right container, plain tensors, shapes, dtype and device."""
+    returned = result["returned"]
+    want = task.output_shapes(case)
+    if task.name == "my_gru":
+        kind = result.get("returned_type")
+        if kind == "Tensor" or (kind not in ("tuple", "list")):
+            return (f"my_gru returned a {kind}, but it must return a tuple of two tensors: "
+                    f"`return output, h_final`.")
+        if kind == "list":
+            return "my_gru returned a list; return a tuple instead: `return output, h_final`."
+        if len(returned) != 2:
+            return f"my_gru returned a tuple of {len(returned)} item(s); return exactly two: (output, h_final)."
+    for name, (kind, shape, dtype, device), expected_shape in zip(want, returned, want.values()):
+        if kind == "Parameter":
+            return f"{name} is an nn.Parameter; return the plain tensor your computation produced."
+        if kind != "Tensor":
+            return (f"{name} is a {kind}, not a torch.Tensor. Keep the whole computation in torch "
+                    f"(torch.stack turns a list of (B, H) tensors into one tensor).")
+        if tuple(shape) != tuple(expected_shape):
+            return _shape_problem(task, case, name, tuple(shape), tuple(expected_shape))
+        if dtype != case.dtype:
+            return (f"{name} has dtype {dtype}, but the inputs are {case.dtype}. Keep the input's dtype: "
+                    f"do not call .float()/.double(), and give new tensors dtype=input.dtype.")
+        if device != case.device:
+            return f"{name} is on the device '{device}', but the inputs are on '{case.device}'. {DEVICE_HINT}"
+    return None
+
+
+def _shape_problem(task, case, name, got, want):
+    letters = {"output": "(B, T, H)", "h_final": "(B, H)", "h_t": "(B, H)"}[name]
+    message = f"{name} has shape {got}; it must be {letters} = {want}."
+    if name == "output" and got == (case.T, case.B, case.H):
+        message += (" It looks time-major (T, B, H): this exercise is batch-first, so stack the "
+                    "per-step states along dim=1.")
+    elif got == (1,) + want:
+        message += (" nn.GRU's h_n has an extra num_layers dimension in front; here return the "
+                    "state itself, without it.")
+    elif len(want) == 2 and got == (case.B, 3 * case.H):
+        message += " That is 3H wide: split the gate blocks with .chunk(3, dim=-1) before combining."
+    return message
+
+
+def explain_values(task, case, inputs, actual, expected):
+    """None when every output matches; otherwise where it first diverges and the likely mistake."""
+    rtol, atol = tasks.tolerances(case)
+    names = list(task.output_shapes(case))
+    bad = [n for n, a, e in zip(names, actual, expected) if not _close(a, e, rtol, atol)]
+    if not bad:
+        return None
+    module = "GRUCell" if task.name == "gru_cell" else "GRU"
+    lines = [f"{task.name} does not match torch.nn.{module} (random weights, non-zero biases and "
+             f"initial state). {_where(names, bad, actual, expected, rtol, atol)}"]
+    lines.append(_likely_mistake(task, case, inputs, actual, expected, bad))
+    return "\n".join(lines)
+
+
+def _close(actual, expected, rtol, atol):
+    return torch.allclose(actual.double(), expected.double(), rtol=rtol, atol=atol)
+
+
+def _where(names, bad, actual, expected, rtol, atol):
+    name = bad[0]
+    a, e = actual[names.index(name)].double(), expected[names.index(name)].double()
+    error = (a - e).abs()
+    largest = f"largest error {error.max().item():.2e} (allowed: rtol={rtol:g}, atol={atol:g})"
+    if name == "output":
+        wrong = ~torch.isclose(a, e, rtol=rtol, atol=atol)  # (B, T, H)
+        t = int(wrong.any(dim=0).any(dim=-1).nonzero()[0])
+        return f"First difference: output[:, {t}] (time step {t}), {largest}."
+    if names == ["output", "h_final"]:
+        return f"output matches, but h_final does not: {largest}."
+    return f"{name} differs: {largest}."
+
+
+def _likely_mistake(task, case, inputs, actual, expected, bad):
+    as64 = {k: v.double() for k, v in inputs.items()}
+    loose = (1e-7, 1e-9) if case.dtype == "float64" else (1e-4, 1e-4)
+    for mistake in task.mistakes:
+        try:
+            variant = task.run_mistake(mistake, as64)
+        except Exception:
+            continue
+        if all(_close(a, v, *loose) for a, v in zip(actual, variant)):
+            return f"Most likely mistake: {mistake.lesson}"
+    if case.dtype == "float64" and all(_close(a, e, 1e-5, 1e-6) for a, e in zip(actual, expected)):
+        return ("The result agrees only to float32 precision: somewhere the computation drops to "
+                "float32 (a .float(), or a new tensor made without dtype=input.dtype).")
+    if bad == ["h_final"]:
+        return "h_final must be the state after the last time step, which equals output[:, -1]."
+    return ("It matches none of the common mistakes the grader knows. Check each equation against "
+            "PyTorch's convention: r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), "
+            "z = sigmoid(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), "
+            "h' = (1 - z) * n + z * h, with the gate blocks stacked r, z, n.")

@@ -1,0 +1,178 @@
+"""Trusted: makes the cases, computes the truth with torch.nn, and rules on what came back.
+
+Run as `python -I -m gru_ref.judge` by the notebook check, so that expected values are computed and
+compared in a fresh process where the learner's code never ran (-I: no cwd, no PYTHONPATH, no user
+site-packages, so a learner's `torch.py` beside the notebook is never imported here).
+"""
+import dataclasses
+import json
+import os
+import sys
+
+import torch
+
+from gru_ref import tasks
+from gru_ref.diagnose import explain_error, explain_values, first_contract_problem
+
+DEFAULT_PARTS = ("contract", "quick")
+
+
+@dataclasses.dataclass
+class Verdict:
+    passed: bool
+    message: str
+
+
+class Judge:
+    def __init__(self, task_name, parts=DEFAULT_PARTS, seed=None, timeout_s=10.0):
+        if task_name not in tasks.TASKS:
+            raise ValueError(f"unknown task {task_name!r}; choose one of {sorted(tasks.TASKS)}")
+        self.task = tasks.TASKS[task_name]
+        unknown = [p for p in parts if p not in self.task.parts]
+        if unknown:
+            raise ValueError(f"unknown part(s) {unknown}; choose from {sorted(self.task.parts)}")
+        parts = list(parts)
+        if "devices" in parts and torch.cuda.is_available():
+            parts.append("cuda")
+        self.parts = parts
+        self.timeout_s = timeout_s
+        self.cases = [case for part in parts for case in self.task.parts[part]]
+        seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
+        generator = torch.Generator().manual_seed(seed)
+        self.inputs = [tasks.make_inputs(self.task, case, generator) for case in self.cases]
+        self.grad_outputs = [
+            [torch.randn(shape, generator=generator, dtype=torch.float64).to(case.torch_dtype)
+             for shape in self.task.output_shapes(case).values()] if case.grad else None
+            for case in self.cases]
+
+    def payload(self):
+        """What the learner's side needs to run the cases: data only, no code."""
+        return {"task": self.task.name, "cases": [
+            {"spec": dataclasses.asdict(case), "inputs": [inputs[n] for n in self.task.arg_names],
+             "grad_outputs": grads}
+            for case, inputs, grads in zip(self.cases, self.inputs, self.grad_outputs)]}
+
+    def rule(self, results, status):
+        try:
+            return self._rule(results, status)
+        except Exception as exc:  # a malformed results file, say: it is never a pass
+            return Verdict(False, f"{self.task.name} could not be checked: what came back from it "
+                                  f"was not readable ({type(exc).__name__}). Run the cell again; if this "
+                                  f"persists, restart the kernel and run all cells.")
+
+    def _rule(self, results, status):
+        name = self.task.name
+        if status.get("timed_out"):
+            case = self.cases[min(_progress(status), len(self.cases) - 1)]
+            return Verdict(False, f"{name} did not return within {self.timeout_s:g} s on a case with "
+                                  f"{case.describe(self.task)}, so it was stopped. A correct answer "
+                                  f"takes well under a second: look for a loop that never ends.")
+        if results is None:
+            how = f"signal {status['signal']}" if status.get("signal") else f"exit code {status.get('exit_code')}"
+            return Verdict(False, f"The process running {name} ended abruptly ({how}) before {name} "
+                                  f"returned. Does your code call exit(), os._exit() or crash native "
+                                  f"code? Return {self.task.returns} instead.")
+        if not isinstance(results, list):
+            raise TypeError("results are not a list")
+        if len(results) == 0:
+            return Verdict(False, f"{name} returned nothing for the grader to check.")
+        for case, inputs, grads, result in zip(self.cases, self.inputs, self.grad_outputs, results):
+            problem = self._rule_case(case, inputs, grads, result)
+            if problem:
+                return Verdict(False, problem)
+        if len(results) < len(self.cases):
+            return Verdict(False, f"{name} stopped before all cases were run.")
+        kinds = sorted({c.dtype for c in self.cases} | {c.device for c in self.cases})
+        grads = " and gradients" if any(c.grad for c in self.cases) else ""
+        return Verdict(True, f"{name} matches torch.nn.{self._module_name()}: values{grads} on "
+                             f"{len(self.cases)} random case(s) ({', '.join(kinds)}).")
+
+    def _module_name(self):
+        return "GRUCell" if self.task.name == "gru_cell" else "GRU"
+
+    def _rule_case(self, case, inputs, grad_outputs, result):
+        task, where = self.task, f"On a case with {case.describe(self.task)}:"
+        if result.get("status") == "error":
+            return f"{where} {task.name} raised an exception.\n\n{result['error']}\n\n" + \
+                explain_error(task, result)
+        if result.get("builtin_ops"):
+            return (f"{task.name} reached a built-in recurrent kernel ({', '.join(result['builtin_ops'])}), "
+                    f"through nn.GRU, nn.GRUCell, torch.gru, torch._VF or a similar route. That earns no "
+                    f"credit: write the equations yourself with matmuls, torch.sigmoid and torch.tanh.")
+        problem = first_contract_problem(task, case, result)
+        if problem:
+            return f"{where} {problem}"
+        if result.get("mutated"):
+            names = ", ".join(task.arg_names[i] for i in result["mutated"])
+            return (f"{where} {task.name} changed its argument(s) {names} in place. Leave the inputs "
+                    f"untouched: compute new tensors (h = ..., not h += ... or input[...] = ...).")
+        if case.device == "meta":
+            return None  # shapes, dtype and device only: meta tensors carry no values
+        expected = tasks.expected(task, case, inputs)
+        problem = explain_values(task, case, inputs, result["outputs"], expected)
+        if problem:
+            return f"{where} {problem}"
+        if case.grad:
+            return self._rule_grads(case, inputs, grad_outputs, result, where)
+        return None
+
+    def _rule_grads(self, case, inputs, grad_outputs, result, where):
+        task = self.task
+        if not all(result.get("requires_grad", [False])):
+            return (f"{where} the result of {task.name} is cut off from autograd, so no gradient can "
+                    f"flow back to the inputs and weights. Avoid .detach(), .data, .item(), .numpy(), "
+                    f"torch.tensor(...) on results and torch.no_grad() inside the function.")
+        if "grad_error" in result:
+            return f"{where} backpropagating through {task.name} failed.\n\n{result['grad_error']}"
+        expected = tasks.expected_grads(task, case, inputs, grad_outputs)
+        rtol, atol = tasks.tolerances(case)
+        for arg, got, want in zip(task.arg_names, result["grads"], expected):
+            if got is None:
+                return (f"{where} no gradient reaches {arg}: it is unused, or used through .detach() "
+                        f"or .data. nn.GRU's output depends on every argument.")
+            if not torch.allclose(got.double(), want, rtol=rtol * 10, atol=atol * 10):
+                error = (got.double() - want).abs().max().item()
+                return (f"{where} the values match nn.{self._module_name()}, but the gradient with "
+                        f"respect to {arg} does not (largest error {error:.2e}). Something in the "
+                        f"function breaks autograd: in-place writes, .data, or a detached piece.")
+        return None
+
+
+def _progress(status):
+    try:
+        return int(status.get("progress", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def load_results(path):
+    """The learner side's results file, read without unpickling any code (weights_only)."""
+    if not os.path.exists(path):
+        return None
+    return torch.load(path, weights_only=True)
+
+
+def serve(stdin=sys.stdin, stdout=sys.stdout):
+    """Answer checks until stdin closes. Per check, two lines in and two out:
+    {"task", "parts", "dir", "timeout"} -> {"cases": path}; {"results", "status"} -> verdict."""
+    for line in stdin:
+        request = json.loads(line)
+        try:
+            judge = Judge(request["task"], request["parts"], timeout_s=request["timeout"])
+        except ValueError as exc:
+            print(json.dumps({"error": str(exc)}), file=stdout, flush=True)
+            continue
+        cases_path = os.path.join(request["dir"], "cases.pt")
+        torch.save(judge.payload(), cases_path)
+        print(json.dumps({"cases": cases_path}), file=stdout, flush=True)
+        answer = json.loads(stdin.readline())
+        try:
+            results = load_results(answer["results"])
+        except Exception:
+            results = "unreadable"  # rule() turns it into a clear failure
+        verdict = judge.rule(results, answer["status"])
+        print(json.dumps(dataclasses.asdict(verdict)), file=stdout, flush=True)
+
+
+if __name__ == "__main__":
+    serve()

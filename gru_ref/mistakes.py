@@ -1,0 +1,118 @@
+"""The wrong GRUs a teacher sees every term, each computed for real and paired with its lesson.
+
+When a learner's output misses `nn.GRU`, the judge runs every variant here on the same case and
+names the one the learner's output matches: a diagnosis, not a guess.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from gru_ref.equations import gru_cell, gru_sequence
+
+
+def _cell(x, h, w_ih, w_hh, b_ih, b_hh, *, reset="after_matmul", swap_z=False, gate_order="rzn",
+          input_bias=True, hidden_bias=True, swap_activations=False):
+    """A GRU step with one knob per common mistake; the default knobs give PyTorch's GRU."""
+    gi = x @ w_ih.T + (b_ih if input_bias else 0)  # (B, 3H)
+    b_hh = b_hh if hidden_bias else torch.zeros_like(b_hh)
+    # Read the stacked blocks in `gate_order`: "rzn" is right, anything else is the mistake.
+    i = dict(zip(gate_order, gi.chunk(3, dim=-1)))  # each (B, H)
+    w = dict(zip(gate_order, w_hh.chunk(3, dim=0)))  # each (H, H)
+    b = dict(zip(gate_order, b_hh.chunk(3)))  # each (H,)
+    gate, squash = (torch.tanh, torch.sigmoid) if swap_activations else (torch.sigmoid, torch.tanh)
+    r = gate(i["r"] + h @ w["r"].T + b["r"])
+    z = gate(i["z"] + h @ w["z"].T + b["z"])
+    if reset == "after_matmul":
+        n = squash(i["n"] + r * (h @ w["n"].T + b["n"]))
+    elif reset == "before_matmul":
+        n = squash(i["n"] + (r * h) @ w["n"].T + b["n"])
+    elif reset == "without_bias":
+        n = squash(i["n"] + r * (h @ w["n"].T) + b["n"])
+    else:  # "missing"
+        n = squash(i["n"] + h @ w["n"].T + b["n"])
+    return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
+
+
+def _cell_variant(**knobs):
+    return lambda x, h, w_ih, w_hh, b_ih, b_hh: _cell(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
+
+
+def _state_not_carried(input, h0, w_ih, w_hh, b_ih, b_hh):
+    steps = [gru_cell(input[:, t], h0, w_ih, w_hh, b_ih, b_hh) for t in range(input.shape[1])]
+    return torch.stack(steps, dim=1), steps[-1]
+
+
+def _initial_state_ignored(input, h0, w_ih, w_hh, b_ih, b_hh):
+    return gru_sequence(input, torch.zeros_like(h0), w_ih, w_hh, b_ih, b_hh)
+
+
+def _h_final_first_step(input, h0, w_ih, w_hh, b_ih, b_hh):
+    output, _ = gru_sequence(input, h0, w_ih, w_hh, b_ih, b_hh)
+    return output, output[:, 0]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str
+    lesson: str
+    cell: Callable = None  # a wrong step, for step-level mistakes
+    sequence: Callable = None  # a wrong loop over a correct step, for sequence-level mistakes
+
+    def run_cell(self, x, h, w_ih, w_hh, b_ih, b_hh):
+        return self.cell(x, h, w_ih, w_hh, b_ih, b_hh)
+
+    def run_sequence(self, input, h0, w_ih, w_hh, b_ih, b_hh):
+        if self.sequence is not None:
+            return self.sequence(input, h0, w_ih, w_hh, b_ih, b_hh)
+        return gru_sequence(input, h0, w_ih, w_hh, b_ih, b_hh, cell=self.cell)
+
+
+MISTAKES = (
+    Mistake("reset_gate_missing",
+            "The candidate is computed without the reset gate. PyTorch computes "
+            "n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); multiply the hidden projection by r. "
+            "(This is the bug of the blog post this course grew from.)",
+            cell=_cell_variant(reset="missing")),
+    Mistake("reset_before_matmul",
+            "The reset gate is applied to h before the matmul, W_hn (r * h), as Cho et al. (2014) and "
+            "d2l write it. PyTorch applies it after: r * (W_hn h + b_hn).",
+            cell=_cell_variant(reset="before_matmul")),
+    Mistake("reset_gate_skips_b_hn",
+            "b_hn is added outside the reset gate. In PyTorch it is inside: r * (W_hn h + b_hn).",
+            cell=_cell_variant(reset="without_bias")),
+    Mistake("z_swapped",
+            "z and 1 - z are swapped. PyTorch keeps the old state with z: h = (1 - z) * n + z * h_prev.",
+            cell=_cell_variant(swap_z=True)),
+    Mistake("r_z_order_swapped",
+            "The r and z rows of the weights are swapped. The gates are stacked in r, z, n order: "
+            "w_ih[:H] is W_ir, w_ih[H:2H] is W_iz, w_ih[2H:] is W_in (same for w_hh, b_ih, b_hh).",
+            cell=_cell_variant(gate_order="zrn")),
+    Mistake("gate_order_nzr",
+            "The gate blocks are read in the wrong order. They are stacked r, z, n: use "
+            "gi.chunk(3, dim=-1) -> (i_r, i_z, i_n).",
+            cell=_cell_variant(gate_order="nzr")),
+    Mistake("hidden_bias_missing",
+            "b_hh is not used. PyTorch's GRU has two biases per gate: add b_hh to the hidden projection.",
+            cell=_cell_variant(hidden_bias=False)),
+    Mistake("input_bias_missing",
+            "b_ih is not used. PyTorch's GRU has two biases per gate: add b_ih to the input projection.",
+            cell=_cell_variant(input_bias=False)),
+    Mistake("activations_swapped",
+            "sigmoid and tanh are swapped. The gates r and z use sigmoid (values in 0..1); the "
+            "candidate n uses tanh.",
+            cell=_cell_variant(swap_activations=True)),
+    Mistake("state_not_carried",
+            "Every step starts from initial_states. Carry the state: the h computed at step t is the "
+            "h_prev of step t + 1.",
+            sequence=_state_not_carried),
+    Mistake("initial_state_ignored",
+            "initial_states is ignored (the loop starts from zeros). Start the loop from initial_states.",
+            sequence=_initial_state_ignored),
+    Mistake("h_final_first_step",
+            "h_final is the state after the first step. Return the state after the last step, "
+            "which equals output[:, -1].",
+            sequence=_h_final_first_step),
+)
+
+CELL_MISTAKES = tuple(m for m in MISTAKES if m.cell is not None)

@@ -1,0 +1,210 @@
+"""Run the learner's function on the judge's cases: in a child process, with a time limit.
+
+This module runs on the learner's side. It records what came back (data and a description of its
+type), never decides anything: the judge, in another process, compares and rules.
+"""
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+
+import torch
+from torch.autograd import profiler
+
+# Any dispatcher op of a built-in recurrent kernel: aten::gru, aten::gru_cell, _thnn_fused_gru_cell,
+# mkldnn_rnn, cudnn_rnn, miopen_rnn, quantized_gru... Whatever Python route reached it.
+BUILTIN_RNN_OP = re.compile(r"gru|rnn", re.IGNORECASE)
+# Captured at import, so that later rebinding of these names in the learner's process changes nothing here.
+_profile, _save, _load = profiler.profile, torch.save, torch.load
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class Deadline(BaseException):
+    """Raised into the learner's function when it runs out of time (in-process fallback only)."""
+
+
+def describe(value):
+    """(kind, shape, dtype, device) of one returned value, as plain data the judge can read."""
+    if isinstance(value, torch.Tensor):
+        kind = "Tensor" if type(value) is torch.Tensor else type(value).__name__
+        return (kind, tuple(value.shape), str(value.dtype).replace("torch.", ""), value.device.type)
+    return (type(value).__name__, None, None, None)
+
+
+def _learner_traceback(exc):
+    """The learner's part of a traceback: our frames are noise to them."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(PACKAGE_DIR)]
+    lines = traceback.format_list(frames[-6:]) + traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip()
+
+
+def _run_case(fn, task, case):
+    spec = case["spec"]
+    device = spec["device"]
+    args = [t.to(device) for t in case["inputs"]]
+    if spec["grad"]:
+        args = [a.detach().requires_grad_() for a in args]
+    snapshot = [a.detach().clone() for a in args]
+    record = {"status": "ok"}
+    try:
+        with _profile() as prof:
+            returned = fn(*args)
+    except Deadline:
+        raise
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt included: the learner's doing
+        return {"status": "error", "error": _learner_traceback(exc), "exception": type(exc).__name__,
+                "text": str(exc)[:500]}
+    record["builtin_ops"] = sorted({e.name for e in prof.function_events if BUILTIN_RNN_OP.search(e.name)})
+    if task == "gru_cell":
+        items = [returned]
+        record["returned"] = [describe(returned)]
+    else:
+        items = list(returned) if isinstance(returned, (tuple, list)) else [returned]
+        record["returned"] = [describe(v) for v in items]
+        record["returned_type"] = type(returned).__name__
+    changed = [i for i, (a, s) in enumerate(zip(args, snapshot))
+               if a.shape != s.shape or (device != "meta" and not torch.equal(a.detach(), s))]
+    record["mutated"] = changed
+    tensors = [v for v in items if isinstance(v, torch.Tensor)]
+    if device != "meta":
+        record["outputs"] = [v.detach().cpu().clone() for v in tensors]
+    if spec["grad"] and tensors and len(tensors) == len(items):
+        record["requires_grad"] = [bool(v.requires_grad) for v in tensors]
+        if all(record["requires_grad"]):
+            try:
+                grad_outputs = [g.to(device) for g in case["grad_outputs"]]
+                if [tuple(v.shape) for v in tensors] == [tuple(g.shape) for g in grad_outputs]:
+                    grads = torch.autograd.grad(tensors, args, grad_outputs, allow_unused=True)
+                    record["grads"] = [None if g is None else g.detach().cpu() for g in grads]
+            except Exception as exc:
+                record["grad_error"] = _learner_traceback(exc)
+    return record
+
+
+def execute_cases(fn, payload, progress_path=None):
+    """Run fn on every case; stop at the first exception (the judge reports the first failure)."""
+    results = []
+    for index, case in enumerate(payload["cases"]):
+        if progress_path:
+            with open(progress_path, "w") as f:
+                f.write(str(index))
+        record = _run_case(fn, payload["task"], case)
+        results.append(record)
+        if record["status"] != "ok":
+            break
+    return results
+
+
+def _serve(fn, cases_path, results_path):
+    payload = _load(cases_path, weights_only=True)
+    if any(c["spec"]["device"] == "cuda" for c in payload["cases"]):
+        # Compare exact float32 on CUDA: TF32 matmuls differ from nn.GRU by far more than rounding.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    results = execute_cases(fn, payload, results_path + ".progress")
+    _save(results, results_path + ".part")
+    os.replace(results_path + ".part", results_path)
+
+
+def run(fn, cases_path, results_path, timeout_s):
+    """Run fn on the cases in a forked child; returns how the child ended, as plain data."""
+    _warm_up_meta()
+    start = time.monotonic()
+    if not hasattr(os, "fork") or torch.cuda.is_initialized():
+        # No fork here (Windows), or a CUDA context a forked child cannot use: run in this process.
+        return _run_in_process(fn, cases_path, results_path, timeout_s, start)
+    log_path = results_path + ".log"
+    pid = os.fork()
+    if pid == 0:  # the child: never return into the caller's (Jupyter's) event loop
+        code = 70
+        try:
+            os.setpgid(0, 0)
+            _silence(log_path)
+            torch.set_num_threads(1)  # OpenMP's pool does not survive fork
+            _serve(fn, cases_path, results_path)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    return _wait(pid, timeout_s, start)
+
+
+def _warm_up_meta():
+    """The first op on the meta device loads PyTorch's meta kernels (about 2 s). Do it once here,
+    before forking, so that every child inherits them and the time limit measures only the learner."""
+    global _META_READY
+    if not _META_READY:
+        torch.sigmoid(torch.empty(1, device="meta")) @ torch.empty(1, 1, device="meta")
+        _META_READY = True
+
+
+_META_READY = False
+
+
+def _silence(log_path):
+    """The child's prints go to a file: the parent's Jupyter streams belong to threads it lacks."""
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    sys.stdin = open(os.devnull)
+    sys.stdout = sys.stderr = open(log_path, "a", buffering=1)
+
+
+def _wait(pid, timeout_s, start):
+    status = {"timed_out": False, "exit_code": None, "signal": None}
+    while True:
+        done, wait_status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() - start > timeout_s:
+            status["timed_out"] = True
+            _kill_group(pid)
+            _, wait_status = os.waitpid(pid, 0)
+            break
+        time.sleep(0.005)
+    _kill_group(pid)  # whatever the learner's code left running
+    if os.WIFSIGNALED(wait_status) and not status["timed_out"]:
+        status["signal"] = signal.Signals(os.WTERMSIG(wait_status)).name
+    elif os.WIFEXITED(wait_status):
+        status["exit_code"] = os.WEXITSTATUS(wait_status)
+    status["seconds"] = round(time.monotonic() - start, 3)
+    return status
+
+
+def _kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _run_in_process(fn, cases_path, results_path, timeout_s, start):
+    status = {"timed_out": False, "exit_code": 0, "signal": None, "in_process": True}
+
+    def on_alarm(signum, frame):
+        raise Deadline()
+
+    can_alarm = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGALRM, on_alarm) if can_alarm else None
+    if can_alarm:
+        signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        _serve(fn, cases_path, results_path)
+    except Deadline:
+        status["timed_out"] = True
+    except BaseException as exc:
+        status["exit_code"] = 70
+        status["error"] = _learner_traceback(exc)
+    finally:
+        if can_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    status["seconds"] = round(time.monotonic() - start, 3)
+    return status
+

@@ -1,0 +1,26 @@
+"""nbgrader configuration: run nbgrader from the repository root.
+
+solutions/<assignment>/ holds the source notebooks (with solutions and hidden tests);
+`nbgrader generate_assignment <assignment>` writes the learner notebooks into exercises/<assignment>/.
+"""
+c = get_config()  # noqa: F821 (nbgrader provides it)
+
+c.CourseDirectory.root = "."
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.db_assignments = [{"name": "gru"}]
+
+# Each check bounds the learner's function to 10 s; a whole test cell stays well under this.
+c.ExecutePreprocessor.timeout = 60
+c.Execute.timeout = 60
+
+# Re-check every gru_ref verdict outside the learner's kernel, right after nbgrader executes the
+# notebook and before it records the grades (see gru_ref/nbgrader_guard.py).
+from nbgrader.converters import Autograde  # noqa: E402
+from nbgrader.preprocessors import Execute  # noqa: E402
+
+from gru_ref.nbgrader_guard import RecheckVerdicts  # noqa: E402
+
+_steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+c.Autograde.autograde_preprocessors = _steps[:_steps.index(Execute) + 1] + [RecheckVerdicts] + \
+    _steps[_steps.index(Execute) + 1:]
