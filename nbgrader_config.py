@@ -5,14 +5,12 @@ solutions/<assignment>/ holds the source notebooks (with solutions and hidden te
 """
 c = get_config()  # noqa: F821 (nbgrader provides it)
 
-c.CourseDirectory.root = "."
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
-c.CourseDirectory.db_assignments = [{"name": "gru"}]
 
-# Each check bounds the learner's function to 10 s; a whole test cell stays well under this.
-c.ExecutePreprocessor.timeout = 60
-c.Execute.timeout = 60
+# nbgrader's default per cell. Each check bounds the learner's function to 10 s, so a test cell
+# (at most one visible and one hidden check) stays well under it.
+c.Execute.timeout = 30
 
 # Re-check every gru_ref verdict outside the learner's kernel, right after nbgrader executes the
 # notebook and before it records the grades (see gru_ref/nbgrader_guard.py).

@@ -3,7 +3,8 @@
 1. asks a judge process (`python -I -m gru_ref.judge`, started fresh on the first check of the
    session and never running learner code) to draw random cases; it keeps the truth to itself;
 2. runs the learner's function on those cases in a forked child with a time limit (gru_ref.sandbox);
-3. hands the child's results to the judge and raises AssertionError with the judge's message.
+3. hands the child's results to the judge and raises CheckFailed (an AssertionError) with the
+   judge's message.
 """
 import json
 import os
@@ -19,14 +20,24 @@ RUN_TIMEOUT_S = 10.0  # the learner's function, all cases of one check: far unde
 JUDGE_TIMEOUT_S = 60.0  # the judge's first answer includes importing torch on a busy machine
 
 
-class GraderError(RuntimeError):
+class _MessageOnly:
+    """Jupyter shows the learner the message alone: our frames would only distract."""
+
+    def _render_traceback_(self):  # IPython calls this instead of printing the traceback
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+class CheckFailed(_MessageOnly, AssertionError):
+    """The learner's function failed a check."""
+
+
+class GraderError(_MessageOnly, RuntimeError):
     """The grading machinery itself failed (not the learner's answer)."""
 
 
 def check_gru_cell(gru_cell, *parts):
     """Check gru_cell(x_t, h_prev, w_ih, w_hh, b_ih, b_hh) -> h_t against torch.nn.GRUCell.
     Parts: "contract", "quick", "values", "gradients", "devices" (default: "contract", "quick")."""
-    __tracebackhide__ = True  # IPython: show the learner the message, not our frames
     _check("gru_cell", gru_cell, parts)
 
 
@@ -34,18 +45,16 @@ def check_my_gru(my_gru, *parts):
     """Check my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final) against
     torch.nn.GRU. Parts: "contract", "quick", "values", "gradients", "devices" (default: "contract",
     "quick")."""
-    __tracebackhide__ = True
     _check("my_gru", my_gru, parts)
 
 
 def _check(task, fn, parts):
-    __tracebackhide__ = True
     if not callable(fn):
-        raise AssertionError(f"{task} is not a function (it is a {type(fn).__name__}). Run the cell "
+        raise CheckFailed(f"{task} is not a function (it is a {type(fn).__name__}). Run the cell "
                              f"that defines `def {task}(...)` first.")
     verdict = judge_function(task, fn, parts or ("contract", "quick"))
     if not verdict["passed"]:
-        raise AssertionError(verdict["message"])
+        raise CheckFailed(verdict["message"])
     print("Passed:", verdict["message"])
 
 

@@ -83,8 +83,11 @@ class Judge:
         if len(results) < len(self.cases):
             return Verdict(False, f"{name} stopped before all cases were run.")
         kinds = sorted({c.dtype for c in self.cases} | {c.device for c in self.cases})
-        grads = " and gradients" if any(c.grad for c in self.cases) else ""
-        return Verdict(True, f"{name} matches torch.nn.{self._module_name()}: values{grads} on "
+        if not any(c.values for c in self.cases):
+            return Verdict(True, f"{name} returns {self.task.returns} with the right shapes, dtype and "
+                                 f"device on {len(self.cases)} case(s) ({', '.join(kinds)}).")
+        what = "values and gradients" if any(c.grad for c in self.cases) else "values"
+        return Verdict(True, f"{name} matches torch.nn.{self._module_name()}: {what} on "
                              f"{len(self.cases)} random case(s) ({', '.join(kinds)}).")
 
     def _module_name(self):
@@ -106,8 +109,8 @@ class Judge:
             names = ", ".join(task.arg_names[i] for i in result["mutated"])
             return (f"{where} {task.name} changed its argument(s) {names} in place. Leave the inputs "
                     f"untouched: compute new tensors (h = ..., not h += ... or input[...] = ...).")
-        if case.device == "meta":
-            return None  # shapes, dtype and device only: meta tensors carry no values
+        if case.device == "meta" or not case.values:
+            return None  # shapes, dtype and device only (meta tensors carry no values)
         expected = tasks.expected(task, case, inputs)
         problem = explain_values(task, case, inputs, result["outputs"], expected)
         if problem:

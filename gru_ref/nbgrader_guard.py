@@ -24,7 +24,8 @@ CHECKS = {"check_my_gru": "my_gru", "check_gru_cell": "gru_cell"}
 
 
 class RecheckVerdicts(NbGraderPreprocessor):
-    replay_timeout = Float(90.0, help="Seconds allowed for re-running the learner's code cells").tag(config=True)
+    cell_timeout = Float(30.0, help="Seconds allowed for each of the learner's code cells when they "
+                                    "are re-run (nbgrader's own default per cell)").tag(config=True)
 
     def preprocess(self, nb, resources):
         graded = [(cell, find_checks(cell.source)) for cell in nb.cells
@@ -34,7 +35,7 @@ class RecheckVerdicts(NbGraderPreprocessor):
             return nb, resources
         learner_code = [cell.source for cell in nb.cells if cell.cell_type == "code" and not _is_grade(cell)]
         cwd = resources.get("metadata", {}).get("path") or "."
-        with Replay(learner_code, cwd, self.replay_timeout) as replay:
+        with Replay(learner_code, cwd, self.cell_timeout) as replay:
             for cell, calls in graded:
                 verdict = None
                 for task, function, parts in calls:
@@ -70,15 +71,15 @@ def _as_output(verdict):
     note = "(re-checked outside your notebook by the grader)"
     if verdict["passed"]:
         return nbformat.v4.new_output("stream", name="stdout", text=f"Passed: {verdict['message']} {note}\n")
-    return nbformat.v4.new_output("error", ename="AssertionError", evalue=verdict["message"],
-                                  traceback=[f"AssertionError: {verdict['message']}\n{note}"])
+    return nbformat.v4.new_output("error", ename="CheckFailed", evalue=f"{verdict['message']}\n{note}",
+                                  traceback=[f"CheckFailed: {verdict['message']}\n{note}"])
 
 
 class Replay:
     """A fresh process running the learner's code cells, answering run requests."""
 
-    def __init__(self, cells, cwd, timeout_s):
-        self.cells, self.cwd, self.timeout_s = cells, cwd, timeout_s
+    def __init__(self, cells, cwd, cell_timeout_s):
+        self.cells, self.cwd, self.cell_timeout_s = cells, cwd, cell_timeout_s
 
     def __enter__(self):
         self.workdir = tempfile.TemporaryDirectory(prefix="gru_ref_guard_")
@@ -86,9 +87,11 @@ class Replay:
         with open(code_path, "w") as f:
             json.dump(self.cells, f)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gru_ref.replay", code_path], cwd=self.cwd, stdin=subprocess.PIPE,
+            [sys.executable, "-m", "gru_ref.replay", code_path, str(self.cell_timeout_s)], cwd=self.cwd,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-        self.ready = self._read(self.timeout_s) is not None
+        # A cell stuck in C code ignores the per-cell alarm: bound the whole replay as well.
+        self.ready = self._read(self.cell_timeout_s * (len(self.cells) + 1)) is not None
         return self
 
     def __exit__(self, *exc):
@@ -108,9 +111,9 @@ class Replay:
         import torch
         if not self.ready:
             return {"passed": False, "message": (
-                f"Your notebook's code did not run to the end within {self.timeout_s:g} s when the grader "
-                f"re-ran it outside the notebook (or it ended the process). Make every cell finish quickly, "
-                f"and do not call exit().")}
+                "Your notebook's code could not be re-run to the end outside the notebook: a cell "
+                "ended the Python process (exit(), os._exit(), a crash) or got stuck where it could not "
+                "be interrupted. Make every cell finish quickly, and do not call exit().")}
         judge = Judge(task, parts, timeout_s=RUN_TIMEOUT_S)
         cases = os.path.join(self.workdir.name, f"cases-{time.monotonic_ns()}.pt")
         results = cases.replace("cases-", "results-")

@@ -1,0 +1,139 @@
+"""The checker, end to end below nbgrader: learner code in, verdict and message out."""
+import time
+
+import pytest
+import torch
+
+from gru_ref import check_gru_cell, check_my_gru
+from gru_ref.check import RUN_TIMEOUT_S, judge_function
+from gru_ref.judge import Judge
+from gru_ref.mistakes import MISTAKES
+
+from conftest import define
+from learner_code import (CHEATS, CONTRACT, GRU_CELL, MISBEHAVING, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE,
+                          MY_GRU_NOISY, MY_GRU_SLOW, MY_GRU_WITH_CELL, WRONG)
+
+ALL_PARTS = ("contract", "quick", "values", "gradients", "devices")
+LESSONS = {m.name: m.lesson for m in MISTAKES}
+
+
+def my_gru(source):
+    return define(GRU_CELL, source)["my_gru"]
+
+
+def verdict(source, parts=ALL_PARTS):
+    return judge_function("my_gru", my_gru(source), parts)
+
+
+@pytest.mark.parametrize("source", [MY_GRU_WITH_CELL, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE, MY_GRU_SLOW,
+                                    MY_GRU_NOISY],
+                         ids=["loop", "batched input projection", "float64 inside", "slow", "prints"])
+def test_correct_implementations_pass_every_part(source):
+    result = verdict(source)
+    assert result["passed"], result["message"]
+
+
+def test_correct_gru_cell_passes_and_the_notebook_api_prints(capsys):
+    check_gru_cell(define(GRU_CELL)["gru_cell"], *ALL_PARTS)
+    check_my_gru(my_gru(MY_GRU_WITH_CELL))
+    assert capsys.readouterr().out.count("Passed:") == 2
+
+
+def test_a_correct_answer_is_checked_in_a_few_seconds():
+    verdict(MY_GRU_WITH_CELL, ("contract",))  # the judge process starts once per session
+    start = time.monotonic()
+    assert verdict(MY_GRU_WITH_CELL)["passed"]
+    assert time.monotonic() - start < 15
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_each_common_mistake_fails_with_its_own_lesson(name):
+    result = verdict(WRONG[name], ("quick", "values"))
+    assert not result["passed"]
+    assert LESSONS[name] in result["message"]
+    if name == "h_final_first_step":
+        assert "output matches, but h_final does not" in result["message"]
+    else:  # the first step already differs, except when only the carrying of the state is wrong
+        t = 1 if name == "state_not_carried" else 0
+        assert f"First difference: output[:, {t}] (time step {t})" in result["message"]
+
+
+def test_a_wrong_gru_cell_gets_its_lesson():
+    wrong = GRU_CELL.replace("n = torch.tanh(i_n + r * h_n)", "n = torch.tanh(i_n + h_n)")
+    with pytest.raises(AssertionError, match="without the reset gate"):
+        check_gru_cell(define(wrong)["gru_cell"], "quick")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("returns a list", "return a tuple instead"),
+    ("time-major", "It looks time-major (T, B, H)"),
+    ("extra num_layers dimension", "extra num_layers dimension"),
+    ("dtype float32", "has dtype float32, but the inputs are float64"),
+    ("device hard-coded", "on the inputs' device"),
+    ("detached", "cut off from autograd"),
+])
+def test_contract_device_and_gradient_mistakes_are_named(name, expected):
+    result = verdict(CONTRACT[name])
+    assert not result["passed"]
+    assert expected in result["message"]
+
+
+@pytest.mark.parametrize("name", sorted(CHEATS))
+def test_every_route_to_a_builtin_gru_gets_no_credit(name):
+    result = verdict(CHEATS[name], ("quick",))
+    assert not result["passed"]
+    assert "built-in recurrent kernel" in result["message"]
+
+
+@pytest.mark.parametrize("name", ["hangs", "sleeps"])
+def test_a_hanging_function_fails_in_bounded_time(name):
+    start = time.monotonic()
+    result = verdict(MISBEHAVING[name], ("quick",))
+    assert time.monotonic() - start < RUN_TIMEOUT_S + 5
+    assert not result["passed"]
+    assert f"did not return within {RUN_TIMEOUT_S:g} s" in result["message"]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("exits the process", "ended abruptly (exit code 3)"),
+    ("segfaults", "ended abruptly (signal SIGSEGV)"),
+    ("calls sys.exit", "called exit() or sys.exit()"),
+    ("mutates its input", "changed its argument(s) initial_states in place"),
+    ("raises", "got shapes that do not fit"),
+])
+def test_misbehaving_functions_fail_with_a_reason(name, expected):
+    result = verdict(MISBEHAVING[name], ("quick",))
+    assert not result["passed"]
+    assert expected in result["message"]
+
+
+def test_patching_the_checker_inside_the_function_changes_nothing():
+    result = verdict(MISBEHAVING["patches the checker while it runs"], ("quick",))
+    assert not result["passed"]
+    assert torch.allclose is not None and torch.allclose(torch.zeros(1), torch.ones(1)) is False
+
+
+def test_learner_exception_shows_their_code_not_ours():
+    result = verdict(MISBEHAVING["raises"], ("quick",))
+    assert "<answer cell>" in result["message"]
+    assert "gru_ref" not in result["message"]
+
+
+def test_notebook_api_raises_assertion_error_with_the_message():
+    with pytest.raises(AssertionError, match="did not return within"):
+        check_my_gru(my_gru(MISBEHAVING["hangs"]), "contract")
+    with pytest.raises(AssertionError, match="is not a function"):
+        check_my_gru(None)
+
+
+def test_unreadable_results_are_a_failure_not_a_crash():
+    judge = Judge("my_gru", ("quick",), seed=0)
+    for junk in ("unreadable", [{"status": "ok"}], [None]):
+        result = judge.rule(junk, {"timed_out": False})
+        assert not result.passed
+        assert "could not be checked" in result.message
+
+
+def test_unknown_parts_are_refused_clearly():
+    with pytest.raises(ValueError, match="unknown part"):
+        Judge("my_gru", ("everything",))

@@ -1,0 +1,163 @@
+"""End to end with nbgrader, in a temporary course directory: release, autograde a batch of
+submissions (right, wrong, cheating, crashing, hanging, tampering, malformed), export the grades."""
+import csv
+import json
+import shutil
+import subprocess
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from learner_code import CHEATS, GRU_CELL, MISBEHAVING, MY_GRU_WITH_CELL, TAMPERING, WRONG
+from gru_ref.mistakes import MISTAKES
+
+ASSIGNMENT = "gru"
+FULL = 12.0
+GRU_CELL_POINTS = 3.0
+WRONG_GRU_CELL = GRU_CELL.replace("n = torch.tanh(i_n + r * h_n)", "n = torch.tanh(i_n + h_n)")
+
+# student id -> answers by grade_id (None: submit the file as it is)
+SUBMISSIONS = {
+    "right": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL},
+    "untouched": {},
+    "blog_bug": {"gru_cell": WRONG_GRU_CELL, "my_gru": WRONG["reset_gate_missing"]},
+    "z_swapped": {"gru_cell": GRU_CELL, "my_gru": WRONG["z_swapped"]},
+    "cheat": {"gru_cell": GRU_CELL, "my_gru": CHEATS["nn.GRU"]},
+    "hang": {"gru_cell": GRU_CELL, "my_gru": MISBEHAVING["hangs"]},
+    "crash": {"gru_cell": GRU_CELL, "my_gru": MISBEHAVING["exits the process"]},
+    "tamper": {"gru_cell": GRU_CELL, "my_gru": TAMPERING},
+}
+
+
+def nbgrader(args, cwd, env, timeout=1500):
+    return subprocess.run(["nbgrader", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    return root
+
+
+@pytest.fixture(scope="module")
+def released(course, nbgrader_env_module):
+    result = nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course, nbgrader_env_module)
+    assert result.returncode == 0, result.stderr
+    return course / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+
+
+@pytest.fixture(scope="module")
+def nbgrader_env_module():
+    import os
+    import sys
+    env = dict(os.environ)
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def fill(released_path, answers):
+    nb = nbformat.read(released_path, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id].strip("\n")
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(course, released, nbgrader_env_module):
+    for student, answers in SUBMISSIONS.items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(fill(released, answers), folder / f"{ASSIGNMENT}.ipynb")
+    instructor = course / "submitted" / "instructor" / ASSIGNMENT
+    instructor.mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", instructor)
+    malformed = course / "submitted" / "malformed" / ASSIGNMENT
+    malformed.mkdir(parents=True)
+    (malformed / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [ this is not json')
+
+    autograde = nbgrader(["autograde", ASSIGNMENT], course, nbgrader_env_module)
+    export = nbgrader(["export"], course, nbgrader_env_module)
+    assert export.returncode == 0, export.stderr
+    with open(course / "grades.csv") as f:
+        scores = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
+    return {"log": autograde.stdout + autograde.stderr, "scores": scores, "root": course}
+
+
+def outputs(graded, student):
+    path = graded["root"] / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    return {cell.metadata.nbgrader.grade_id: "\n".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs)
+            for cell in nbformat.read(path, as_version=4).cells
+            if cell.metadata.get("nbgrader", {}).get("grade")}
+
+
+def test_generate_assignment_matches_the_committed_exercises(released):
+    committed = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert json.loads(released.read_text()) == json.loads(committed.read_text()), \
+        "exercises/ is stale: run `nbgrader generate_assignment gru --force` at the root and commit it"
+
+
+def test_released_notebook_has_no_solution_and_no_hidden_test(released):
+    text = released.read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "gi.chunk(3", "values\", \"gradients"):
+        assert marker not in text
+
+
+def test_the_batch_finishes_and_every_wellformed_submission_is_graded(graded):
+    assert set(SUBMISSIONS) | {"instructor"} <= set(graded["scores"])
+
+
+def test_right_answers_get_full_marks(graded):
+    assert graded["scores"]["right"] == FULL
+    assert graded["scores"]["instructor"] == FULL
+    assert "Passed:" in outputs(graded, "right")["test_my_gru_values"]
+
+
+def test_the_untouched_notebook_gets_zero_with_a_hint(graded):
+    assert graded["scores"]["untouched"] == 0
+    assert "replace that line with your implementation" in outputs(graded, "untouched")["test_my_gru_values"]
+
+
+def test_wrong_answers_get_partial_or_no_credit_and_their_lesson(graded):
+    lessons = {m.name: m.lesson for m in MISTAKES}
+    contract_points = 2.0  # the return contract holds in both; the values do not
+    assert graded["scores"]["blog_bug"] == contract_points
+    assert lessons["reset_gate_missing"] in outputs(graded, "blog_bug")["test_gru_cell"]
+    assert lessons["reset_gate_missing"] in outputs(graded, "blog_bug")["test_my_gru_values"]
+    assert graded["scores"]["z_swapped"] == GRU_CELL_POINTS + contract_points
+    assert lessons["z_swapped"] in outputs(graded, "z_swapped")["test_my_gru_values"]
+
+
+@pytest.mark.parametrize("student, message", [
+    ("cheat", "built-in recurrent kernel"),
+    ("hang", "did not return within"),
+    ("crash", "ended abruptly (exit code 3)"),
+    ("tamper", "output has shape"),
+])
+def test_cheating_crashing_hanging_and_tampering_get_no_credit_for_my_gru(graded, student, message):
+    assert graded["scores"][student] == GRU_CELL_POINTS  # gru_cell was right in each of them
+    assert message in outputs(graded, student)["test_my_gru_contract"]
+
+
+def test_tampering_is_caught_by_the_recheck_outside_the_kernel(graded):
+    assert "re-checked outside your notebook" in outputs(graded, "tamper")["test_my_gru_values"]
+
+
+def test_a_malformed_notebook_is_reported_and_does_not_stop_the_batch(graded):
+    assert graded["scores"].get("malformed", 0) == 0
+    assert "malformed" in graded["log"]
+
+
+def test_validate_gives_immediate_feedback(course, released, nbgrader_env_module, tmp_path):
+    right, untouched = tmp_path / "right.ipynb", tmp_path / "untouched.ipynb"
+    nbformat.write(fill(released, SUBMISSIONS["right"]), right)
+    shutil.copy(released, untouched)
+    passed = nbgrader(["validate", str(right)], course, nbgrader_env_module, timeout=300)
+    assert "Success! Your notebook passes all the tests." in passed.stdout, passed.stdout + passed.stderr
+    failed = nbgrader(["validate", str(untouched)], course, nbgrader_env_module, timeout=300)
+    assert "replace that line with your implementation" in failed.stdout

@@ -1,0 +1,41 @@
+"""What the repository must never ship, and settings that must agree with each other."""
+import json
+import re
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "solutions").rglob("*.ipynb")) + sorted((ROOT / "exercises").rglob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebooks_are_committed_without_outputs(path):
+    cells = json.loads(path.read_text())["cells"]
+    assert not [c for c in cells if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "exercises").rglob("*.ipynb")), ids=lambda p: p.name)
+def test_learner_notebooks_hold_no_solution_or_hidden_test(path):
+    text = path.read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+
+
+def test_every_source_notebook_has_its_learner_notebook():
+    for source in (ROOT / "solutions").rglob("*.ipynb"):
+        assert (ROOT / "exercises" / source.relative_to(ROOT / "solutions")).exists(), source
+
+
+def test_colab_install_uses_the_repository_url_of_the_book():
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    for path in (ROOT / "exercises").rglob("*.ipynb"):
+        sources = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+        assert f"git+{url}" in sources, f"{path} installs gru_ref from another URL than _config.yml's"
+
+
+def test_torch_is_pinned_to_the_cpu_build_on_disk():
+    """A looser requirement makes pip download a CUDA build of several GB."""
+    pins = re.findall(r"^torch\b.*$", (ROOT / "requirements.txt").read_text(), flags=re.M)
+    assert pins == ["torch==2.13.0"]
