@@ -1,0 +1,53 @@
+"""Sphinx glue for the course website.
+
+1. Keeps the site self-contained: sphinx-thebe always writes a script that names thebe's CDN URL,
+   even with thebe switched off. Thebe is off here, so its scripts and CSS are dropped.
+2. Builds links from the one repository setting in _config.yml, as MyST substitutions:
+   {{ colab_exercise }} opens the learner notebook in Colab, {{ repo_link }} links the repository.
+"""
+
+EXERCISE_NOTEBOOK = "exercises/gru/gru.ipynb"
+
+
+def _repository(config):
+    options = config.html_theme_options or {}
+    url = str(options.get("repository_url", "")).rstrip("/")
+    branch = options.get("repository_branch", "main") or "main"
+    return url, branch
+
+
+def _add_substitutions(app, config):
+    # path_to_book "." (the repository root) would put "/./" into every launch link.
+    if str(config.html_theme_options.get("path_to_docs", "")).strip("/") == ".":
+        config.html_theme_options["path_to_docs"] = ""
+    url, branch = _repository(config)
+    if not url.startswith("https://github.com/"):
+        raise ValueError(f"repository.url must be a GitHub URL, got {url!r}")
+    owner_repo = url.removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{EXERCISE_NOTEBOOK}"
+    subs = dict(config.myst_substitutions or {})
+    subs["colab_exercise"] = f"[Open the exercise in Colab]({colab})"
+    subs["repo_link"] = f"[{owner_repo}]({url})"
+    config.myst_substitutions = subs
+
+
+def _is_thebe(script):
+    filename = getattr(script, "filename", None) or ""
+    body = getattr(script, "attributes", {}).get("body", "")
+    return "thebe" in filename or "THEBE_JS_URL" in body
+
+
+def _drop_thebe(app, pagename, templatename, context, doctree):
+    if app.config.html_theme_options.get("launch_buttons", {}).get("thebe"):
+        return
+    if "script_files" in context:
+        context["script_files"] = [s for s in context["script_files"] if not _is_thebe(s)]
+    if "css_files" in context:
+        context["css_files"] = [s for s in context["css_files"] if not _is_thebe(s)]
+
+
+def setup(app):
+    app.connect("config-inited", _add_substitutions)
+    # Run after sphinx-thebe and the theme have added their scripts.
+    app.connect("html-page-context", _drop_thebe, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
