@@ -3,7 +3,14 @@
 solutions/<assignment>/ holds the source notebooks (with solutions and hidden tests);
 `nbgrader generate_assignment <assignment>` writes the learner notebooks into exercises/<assignment>/.
 """
+import os
+import sys
+
 c = get_config()  # noqa: F821 (nbgrader provides it)
+
+# nbgrader runs `alembic` and `jupyter` by name: find them beside this nbgrader, so that
+# `.venv/bin/nbgrader ...` works without activating the environment.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"

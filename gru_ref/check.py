@@ -12,6 +12,7 @@ import select
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 from gru_ref import sandbox
@@ -20,11 +21,23 @@ RUN_TIMEOUT_S = 10.0  # the learner's function, all cases of one check: far unde
 JUDGE_TIMEOUT_S = 60.0  # the judge's first answer includes importing torch on a busy machine
 
 
+def wrap(message, width=80):
+    """Prose lines wrapped to fit nbgrader's Validate report (it indents, then cuts at 87 characters);
+    indented lines (the learner's code, a traceback) stay as they are."""
+    lines = []
+    for line in message.splitlines():
+        keep = line.startswith(" ") or len(line) <= width
+        lines.extend([line] if keep else textwrap.wrap(line, width, break_on_hyphens=False))
+    return "\n".join(lines)
+
+
 class _MessageOnly:
     """Jupyter shows the learner the message alone: our frames would only distract."""
 
     def _render_traceback_(self):  # IPython calls this instead of printing the traceback
-        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+        name = type(self).__name__
+        text = wrap(f"{name}: {self}")
+        return [f"\x1b[0;31m{name}\x1b[0m" + text[len(name):]]
 
 
 class CheckFailed(_MessageOnly, AssertionError):

@@ -95,13 +95,13 @@ class Judge:
 
     def _rule_case(self, case, inputs, grad_outputs, result):
         task, where = self.task, f"On a case with {case.describe(self.task)}:"
-        if result.get("status") == "error":
-            return f"{where} {task.name} raised an exception.\n\n{result['error']}\n\n" + \
-                explain_error(task, result)
         if result.get("builtin_ops"):
             return (f"{task.name} reached a built-in recurrent kernel ({', '.join(result['builtin_ops'])}), "
                     f"through nn.GRU, nn.GRUCell, torch.gru, torch._VF or a similar route. That earns no "
                     f"credit: write the equations yourself with matmuls, torch.sigmoid and torch.tanh.")
+        if result.get("status") == "error":
+            return f"{where} {task.name} raised an exception.\n\n{result['error']}\n\n" + \
+                explain_error(task, result)
         problem = first_contract_problem(task, case, result)
         if problem:
             return f"{where} {problem}"

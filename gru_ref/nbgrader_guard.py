@@ -18,7 +18,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float
 
-from gru_ref.check import RUN_TIMEOUT_S, read_int, read_line
+from gru_ref.check import RUN_TIMEOUT_S, read_int, read_line, wrap
 
 CHECKS = {"check_my_gru": "my_gru", "check_gru_cell": "gru_cell"}
 
@@ -72,7 +72,7 @@ def _as_output(verdict):
     if verdict["passed"]:
         return nbformat.v4.new_output("stream", name="stdout", text=f"Passed: {verdict['message']} {note}\n")
     return nbformat.v4.new_output("error", ename="CheckFailed", evalue=f"{verdict['message']}\n{note}",
-                                  traceback=[f"CheckFailed: {verdict['message']}\n{note}"])
+                                  traceback=[wrap(f"CheckFailed: {verdict['message']}") + f"\n{note}"])
 
 
 class Replay:

@@ -27,6 +27,49 @@ class Deadline(BaseException):
     """Raised into the learner's function when it runs out of time (in-process fallback only)."""
 
 
+def disable_builtin_grus():
+    """Make every built-in GRU refuse to run in this process, from any thread and any Python route:
+    the dispatcher kernels of each aten op with "gru" in its name, their Python kernels, and
+    torch._decomp's Python GRU. Called where the learner's function will run (the forked child, or
+    the replay process before any learner code), never in the learner's own kernel."""
+    global _LOCKDOWN
+    if _LOCKDOWN is not None:
+        return
+    import warnings
+    import torch._decomp.decompositions as decompositions
+
+    def refusal(name):
+        def refuse(*args, **kwargs):
+            REFUSED.append(name)  # seen by the case runner even when a thread swallows the error
+            raise RuntimeError(f"{name} is disabled while grading: write the GRU equations yourself")
+        return refuse
+
+    library = torch.library.Library("aten", "IMPL")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "overriding a previously registered kernel": that is the point
+        for name in torch._C._dispatch_get_all_op_names():
+            if not (name.startswith("aten::") and "gru" in name):
+                continue
+            op_name = name[len("aten::"):]
+            if torch._C._dispatch_has_kernel_for_dispatch_key(name, "CompositeImplicitAutograd"):
+                keys = ["CompositeImplicitAutograd"]
+            else:
+                keys = ["Autograd", "CPU", "CUDA", "Meta"]
+            for key in keys:
+                library.impl(op_name, refusal(name), key)
+            packet, _, overload = op_name.partition(".")
+            op = getattr(getattr(torch.ops.aten, packet), overload or "default")
+            for key in list(op.py_kernels):
+                op.py_kernels[key] = refusal(name)
+    for name in ("gru_impl", "gru_impl_data", "gru_cell", "_rnn_helper", "one_layer_rnn", "one_layer_rnn_data"):
+        setattr(decompositions, name, refusal(f"torch._decomp's {name}"))
+    _LOCKDOWN = library  # the registrations last as long as this object
+
+
+_LOCKDOWN = None
+REFUSED = []  # the built-in GRUs the learner's function tried to run
+
+
 def describe(value):
     """(kind, shape, dtype, device) of one returned value, as plain data the judge can read."""
     if isinstance(value, torch.Tensor):
@@ -50,17 +93,21 @@ def _run_case(fn, task, case):
         args = [a.detach().requires_grad_() for a in args]
     snapshot = [a.detach().clone() for a in args]
     record = {"status": "ok"}
+    REFUSED.clear()
     try:
         with _profile() as prof:
             returned = fn(*args)
     except Deadline:
         raise
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: the learner's doing
-        return {"status": "error", "error": _learner_traceback(exc), "exception": type(exc).__name__,
-                "text": str(exc)[:500]}
+        record = {"status": "error", "error": _learner_traceback(exc), "exception": type(exc).__name__,
+                  "text": str(exc)[:500]}
+        prof = None
     # The raw event list: building function_events would cost seconds on scalar-heavy answers.
-    names = {event.name() for event in prof.kineto_results.events()}
-    record["builtin_ops"] = sorted(n for n in names if BUILTIN_RNN_OP.search(n))
+    names = {event.name() for event in prof.kineto_results.events()} if prof is not None else set()
+    record["builtin_ops"] = sorted({n for n in names if BUILTIN_RNN_OP.search(n)} | set(REFUSED))
+    if record["status"] == "error":
+        return record
     if task == "gru_cell":
         items = [returned]
         record["returned"] = [describe(returned)]
@@ -127,6 +174,7 @@ def run(fn, cases_path, results_path, timeout_s):
             os.setpgid(0, 0)
             _silence(log_path)
             torch.set_num_threads(1)  # OpenMP's pool does not survive fork
+            disable_builtin_grus()
             _serve(fn, cases_path, results_path)
             code = 0
         except BaseException:

@@ -211,6 +211,34 @@ def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
                                                       [w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, False, False, True)
     return output, h_n[0]
 ''',
+    "torch.ops.aten.gru.decompose": '''
+def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
+    output, h_n = torch.ops.aten.gru.input.decompose(input, initial_states.unsqueeze(0),
+                                                     [w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, False, False, True)
+    return output, h_n[0]
+''',
+    "torch._decomp's Python GRU, captured early": '''
+from torch._decomp.decompositions import gru_impl as _captured
+
+def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
+    output, h_n = _captured(input, initial_states.unsqueeze(0), [w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, False, False, True)
+    return output, h_n[0]
+''',
+    "nn.GRU in a thread": '''
+def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
+    import threading
+    box = {}
+
+    def work():
+        output, h_n = torch._VF.gru(input, initial_states.unsqueeze(0), [w_ih, w_hh, b_ih, b_hh],
+                                    True, 1, 0.0, False, False, True)
+        box["result"] = output, h_n[0]
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    return box["result"]
+''',
 }
 
 # --- misbehaving ------------------------------------------------------------------------------------
@@ -262,4 +290,13 @@ gru_ref.check._check = lambda *args: print("Passed: trust me")
 gru_ref.check.check_my_gru = lambda *args: None
 check_my_gru = lambda *args: None
 torch.allclose = lambda *args, **kwargs: True
+'''
+
+# Module-level tampering that does fool the check in the learner's own kernel: it turns off the
+# built-in-GRU detection there, then calls nn.GRU. Only the re-check outside the kernel catches it.
+TAMPERING_CHEAT = CHEATS["nn.GRU"] + '''
+import re
+import gru_ref.sandbox
+gru_ref.sandbox.disable_builtin_grus = lambda: None
+gru_ref.sandbox.BUILTIN_RNN_OP = re.compile("^$")
 '''

@@ -39,13 +39,6 @@ def test_correct_gru_cell_passes_and_the_notebook_api_prints(capsys):
     assert capsys.readouterr().out.count("Passed:") == 2
 
 
-def test_a_correct_answer_is_checked_in_a_few_seconds():
-    verdict(MY_GRU_WITH_CELL, ("contract",))  # the judge process starts once per session
-    start = time.monotonic()
-    assert verdict(MY_GRU_WITH_CELL)["passed"]
-    assert time.monotonic() - start < 15
-
-
 @pytest.mark.parametrize("name", sorted(WRONG))
 def test_each_common_mistake_fails_with_its_own_lesson(name):
     result = verdict(WRONG[name], ("quick", "values"))

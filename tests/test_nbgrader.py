@@ -4,12 +4,13 @@ import csv
 import json
 import shutil
 import subprocess
+import sys
 
 import nbformat
 import pytest
 
-from conftest import ROOT
-from learner_code import CHEATS, GRU_CELL, MISBEHAVING, MY_GRU_WITH_CELL, TAMPERING, WRONG
+from conftest import ROOT, VENV_BIN
+from learner_code import CHEATS, GRU_CELL, MISBEHAVING, MY_GRU_WITH_CELL, TAMPERING, TAMPERING_CHEAT, WRONG
 from gru_ref.mistakes import MISTAKES
 
 ASSIGNMENT = "gru"
@@ -27,11 +28,14 @@ SUBMISSIONS = {
     "hang": {"gru_cell": GRU_CELL, "my_gru": MISBEHAVING["hangs"]},
     "crash": {"gru_cell": GRU_CELL, "my_gru": MISBEHAVING["exits the process"]},
     "tamper": {"gru_cell": GRU_CELL, "my_gru": TAMPERING},
+    "tamper_cheat": {"gru_cell": GRU_CELL, "my_gru": TAMPERING_CHEAT},
+    "cheat_thread": {"gru_cell": GRU_CELL, "my_gru": CHEATS["nn.GRU in a thread"]},
 }
 
 
-def nbgrader(args, cwd, env, timeout=1500):
-    return subprocess.run(["nbgrader", *args], cwd=cwd, env=env, capture_output=True, text=True,
+def nbgrader(args, cwd, timeout=1500):
+    """The venv's nbgrader, by its path, as the README's instructors run it."""
+    return subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -44,19 +48,10 @@ def course(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def released(course, nbgrader_env_module):
-    result = nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course, nbgrader_env_module)
+def released(course):
+    result = nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
     assert result.returncode == 0, result.stderr
     return course / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-
-
-@pytest.fixture(scope="module")
-def nbgrader_env_module():
-    import os
-    import sys
-    env = dict(os.environ)
-    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env.get('PATH', '')}"
-    return env
 
 
 def fill(released_path, answers):
@@ -69,7 +64,7 @@ def fill(released_path, answers):
 
 
 @pytest.fixture(scope="module")
-def graded(course, released, nbgrader_env_module):
+def graded(course, released):
     for student, answers in SUBMISSIONS.items():
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
@@ -81,8 +76,8 @@ def graded(course, released, nbgrader_env_module):
     malformed.mkdir(parents=True)
     (malformed / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [ this is not json')
 
-    autograde = nbgrader(["autograde", ASSIGNMENT], course, nbgrader_env_module)
-    export = nbgrader(["export"], course, nbgrader_env_module)
+    autograde = nbgrader(["autograde", ASSIGNMENT], course)
+    export = nbgrader(["export"], course)
     assert export.returncode == 0, export.stderr
     with open(course / "grades.csv") as f:
         scores = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
@@ -138,6 +133,8 @@ def test_wrong_answers_get_partial_or_no_credit_and_their_lesson(graded):
     ("hang", "did not return within"),
     ("crash", "ended abruptly (exit code 3)"),
     ("tamper", "output has shape"),
+    ("tamper_cheat", "built-in recurrent kernel"),
+    ("cheat_thread", "built-in recurrent kernel"),
 ])
 def test_cheating_crashing_hanging_and_tampering_get_no_credit_for_my_gru(graded, student, message):
     assert graded["scores"][student] == GRU_CELL_POINTS  # gru_cell was right in each of them
@@ -146,6 +143,8 @@ def test_cheating_crashing_hanging_and_tampering_get_no_credit_for_my_gru(graded
 
 def test_tampering_is_caught_by_the_recheck_outside_the_kernel(graded):
     assert "re-checked outside your notebook" in outputs(graded, "tamper")["test_my_gru_values"]
+    # The tampered kernel passed this one itself; the verdict recorded is the re-check's.
+    assert "built-in recurrent kernel" in outputs(graded, "tamper_cheat")["test_my_gru_values"]
 
 
 def test_a_malformed_notebook_is_reported_and_does_not_stop_the_batch(graded):
@@ -153,11 +152,23 @@ def test_a_malformed_notebook_is_reported_and_does_not_stop_the_batch(graded):
     assert "malformed" in graded["log"]
 
 
-def test_validate_gives_immediate_feedback(course, released, nbgrader_env_module, tmp_path):
+def test_validate_gives_immediate_feedback(course, released, tmp_path):
     right, untouched = tmp_path / "right.ipynb", tmp_path / "untouched.ipynb"
     nbformat.write(fill(released, SUBMISSIONS["right"]), right)
     shutil.copy(released, untouched)
-    passed = nbgrader(["validate", str(right)], course, nbgrader_env_module, timeout=300)
+    passed = nbgrader(["validate", str(right)], course, timeout=300)
     assert "Success! Your notebook passes all the tests." in passed.stdout, passed.stdout + passed.stderr
-    failed = nbgrader(["validate", str(untouched)], course, nbgrader_env_module, timeout=300)
-    assert "replace that line with your implementation" in failed.stdout
+    failed = nbgrader(["validate", str(untouched)], course, timeout=300)
+    assert "The function still raises NotImplementedError" in failed.stdout
+    reports = [block.split("=" * 20)[0] for block in failed.stdout.split("The error was:")[1:]]
+    assert reports and not any("..." in report for report in reports), "messages must fit, uncut"
+
+
+def test_precheck_names_the_submissions_nbgrader_cannot_grade(graded):
+    result = subprocess.run([sys.executable, "-m", "gru_ref.precheck", ASSIGNMENT], cwd=graded["root"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "submitted/malformed/gru/gru.ipynb: not a readable notebook" in result.stdout
+    assert "Ask the student to save it from Jupyter" in result.stdout
+    assert "submitted/right/" not in result.stdout
+    assert f"{len(SUBMISSIONS) + 2} submission(s) checked, 1 with problems." in result.stdout

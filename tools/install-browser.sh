@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Debian's Chromium and ChromeDriver, for the browser test of the website. Installs only when missing.
+# Debian's Chromium and ChromeDriver for the website's browser test, and a CJK font so that the
+# glossary's Chinese terms show in its screenshots. Installs only what is missing.
 set -euo pipefail
-if command -v chromium >/dev/null 2>&1; then exit 0; fi
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
+if ! { command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; }; then
+  need+=(fonts-noto-cjk)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-  echo "chromium is missing: run 'sudo apt-get update && sudo apt-get install -y chromium chromium-driver'" >&2
+  echo "missing: ${need[*]}. Run: sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
   exit 1
 fi
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
