@@ -15,17 +15,15 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 
-# nbgrader's default per cell. Each check bounds the learner's function to 10 s, so a test cell
-# (at most one visible and one hidden check) stays well under it.
-c.Execute.timeout = 30
-
-# Re-check every gru_ref verdict outside the learner's kernel, right after nbgrader executes the
-# notebook and before it records the grades (see gru_ref/nbgrader_guard.py).
+# Two changes to nbgrader's autograde steps (see gru_ref/nbgrader_guard.py): a notebook whose code
+# ends the kernel is still graded, and every gru_ref verdict is re-checked outside the learner's
+# kernel right after execution, before SaveAutoGrades records the points.
 from nbgrader.converters import Autograde  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
 
-from gru_ref.nbgrader_guard import RecheckVerdicts  # noqa: E402
+from gru_ref.nbgrader_guard import ExecuteSurvivingCrashes, RecheckVerdicts  # noqa: E402
 
 _steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
-c.Autograde.autograde_preprocessors = _steps[:_steps.index(Execute) + 1] + [RecheckVerdicts] + \
-    _steps[_steps.index(Execute) + 1:]
+_at = _steps.index(Execute)
+c.Autograde.autograde_preprocessors = _steps[:_at] + [ExecuteSurvivingCrashes, RecheckVerdicts] + _steps[_at + 1:]
+c.ExecuteSurvivingCrashes.timeout = 30  # nbgrader's default per cell; each check stays far under it

@@ -1,10 +1,15 @@
-"""An nbgrader preprocessor that re-checks every gru_ref verdict outside the learner's kernel.
+"""nbgrader preprocessors that keep grading honest and the batch going.
+
+RecheckVerdicts re-checks every gru_ref verdict outside the learner's kernel.
 
 During `nbgrader autograde` the test cells run in the learner's kernel, where the learner's code
 could have patched torch or gru_ref before the checks ran. After nbgrader's Execute step, this
 preprocessor re-runs the learner's code cells in a fresh process (gru_ref.replay), runs each check's
 cases there, and lets a judge in *this* process (nbgrader's, where no learner code ever ran) decide.
 Its verdict replaces the cell's outputs, so it is the one SaveAutoGrades records.
+
+ExecuteSurvivingCrashes is nbgrader's Execute, except that a learner's cell that ends the kernel
+(exit(), os._exit(), a crash) fails the cells after it instead of the whole submission.
 """
 import ast
 import json
@@ -15,7 +20,8 @@ import tempfile
 import time
 
 import nbformat
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbclient.exceptions import DeadKernelError
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Float
 
 from gru_ref.check import RUN_TIMEOUT_S, read_int, read_line, wrap
@@ -23,23 +29,49 @@ from gru_ref.check import RUN_TIMEOUT_S, read_int, read_line, wrap
 CHECKS = {"check_my_gru": "my_gru", "check_gru_cell": "gru_cell"}
 
 
+class ExecuteSurvivingCrashes(Execute):
+    def preprocess(self, nb, resources, km=None):
+        self.died_at = None
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if self.died_at is not None:
+            if cell.cell_type == "code":
+                cell.outputs = [_error("KernelDied", "Not run: an earlier cell ended the Python process.")]
+            return cell, self.resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self.died_at = index
+            cell.outputs.append(_error("KernelDied", "This cell ended the Python process (exit(), "
+                                                     "os._exit() or a crash), so the cells after it did not run."))
+            return cell, self.resources
+
+
+def _error(name, message):
+    return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
+
+
 class RecheckVerdicts(NbGraderPreprocessor):
     cell_timeout = Float(30.0, help="Seconds allowed for each of the learner's code cells when they "
                                     "are re-run (nbgrader's own default per cell)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        graded = [(cell, find_checks(cell.source)) for cell in nb.cells
-                  if cell.cell_type == "code" and _is_grade(cell)]
-        graded = [(cell, calls) for cell, calls in graded if calls]
+        learner_code, graded = [], []  # graded: (cell, checks, how many learner cells come before it)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            if not _is_grade(cell):
+                learner_code.append(cell.source)
+            elif find_checks(cell.source):
+                graded.append((cell, find_checks(cell.source), len(learner_code)))
         if not graded:
             return nb, resources
-        learner_code = [cell.source for cell in nb.cells if cell.cell_type == "code" and not _is_grade(cell)]
         cwd = resources.get("metadata", {}).get("path") or "."
         with Replay(learner_code, cwd, self.cell_timeout) as replay:
-            for cell, calls in graded:
-                verdict = None
+            for cell, calls, cells_before in graded:
                 for task, function, parts in calls:
-                    verdict = replay.verdict(task, function, parts)
+                    verdict = replay.verdict(task, function, parts, cells_before)
                     if not verdict["passed"]:
                         break
                 cell.outputs = [_as_output(verdict)]
@@ -71,8 +103,15 @@ def _as_output(verdict):
     note = "(re-checked outside your notebook by the grader)"
     if verdict["passed"]:
         return nbformat.v4.new_output("stream", name="stdout", text=f"Passed: {verdict['message']} {note}\n")
-    return nbformat.v4.new_output("error", ename="CheckFailed", evalue=f"{verdict['message']}\n{note}",
-                                  traceback=[wrap(f"CheckFailed: {verdict['message']}") + f"\n{note}"])
+    failed = _error("CheckFailed", f"{verdict['message']}\n{note}")
+    failed.traceback = [wrap(f"CheckFailed: {verdict['message']}") + f"\n{note}"]
+    return failed
+
+
+LOST = {"passed": False, "message": (
+    "Your notebook's code could not be re-run outside the notebook: a cell ended the Python process "
+    "(exit(), os._exit(), a crash) or got stuck where it could not be interrupted. Make every cell "
+    "finish quickly, and do not call exit().")}
 
 
 class Replay:
@@ -90,8 +129,8 @@ class Replay:
             [sys.executable, "-m", "gru_ref.replay", code_path, str(self.cell_timeout_s)], cwd=self.cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-        # A cell stuck in C code ignores the per-cell alarm: bound the whole replay as well.
-        self.ready = self._read(self.cell_timeout_s * (len(self.cells) + 1)) is not None
+        self.ready = self._read(60) is not None  # importing torch and IPython
+        self.cells_run = 0
         return self
 
     def __exit__(self, *exc):
@@ -106,25 +145,26 @@ class Replay:
         line = read_line(self.process, timeout_s)
         return json.loads(line) if line else None
 
-    def verdict(self, task, function, parts):
+    def verdict(self, task, function, parts, cells_before):
         from gru_ref.judge import Judge, load_results  # torch: only when there is something to check
         import torch
         if not self.ready:
-            return {"passed": False, "message": (
-                "Your notebook's code could not be re-run to the end outside the notebook: a cell "
-                "ended the Python process (exit(), os._exit(), a crash) or got stuck where it could not "
-                "be interrupted. Make every cell finish quickly, and do not call exit().")}
+            return LOST
         judge = Judge(task, parts, timeout_s=RUN_TIMEOUT_S)
         cases = os.path.join(self.workdir.name, f"cases-{time.monotonic_ns()}.pt")
         results = cases.replace("cases-", "results-")
         torch.save(judge.payload(), cases)
-        self.process.stdin.write(json.dumps({"function": function, "cases": cases, "results": results,
+        self.process.stdin.write(json.dumps({"cells_before": cells_before, "function": function,
+                                             "cases": cases, "results": results,
                                              "timeout": RUN_TIMEOUT_S}) + "\n")
         self.process.stdin.flush()
-        status = self._read(RUN_TIMEOUT_S + 30)
+        # Each cell still to run has its own alarm; a cell stuck in C code ignores it: bound it all.
+        new_cells = max(0, cells_before - self.cells_run)
+        status = self._read(self.cell_timeout_s * new_cells + RUN_TIMEOUT_S + 30)
+        self.cells_run = max(self.cells_run, cells_before)
         if status is None:
             self.ready = False
-            return {"passed": False, "message": f"The grader lost the process running {function}."}
+            return LOST
         if status.get("missing"):
             return {"passed": False, "message": f"{function} is not defined: keep the name and signature "
                                                 f"`def {function}(...)` in its answer cell."}

@@ -14,6 +14,7 @@ from learner_code import CHEATS, GRU_CELL, MISBEHAVING, MY_GRU_WITH_CELL, TAMPER
 from gru_ref.mistakes import MISTAKES
 
 ASSIGNMENT = "gru"
+APPENDED = "new cell at the end"
 FULL = 12.0
 GRU_CELL_POINTS = 3.0
 WRONG_GRU_CELL = GRU_CELL.replace("n = torch.tanh(i_n + r * h_n)", "n = torch.tanh(i_n + h_n)")
@@ -30,6 +31,10 @@ SUBMISSIONS = {
     "tamper": {"gru_cell": GRU_CELL, "my_gru": TAMPERING},
     "tamper_cheat": {"gru_cell": GRU_CELL, "my_gru": TAMPERING_CHEAT},
     "cheat_thread": {"gru_cell": GRU_CELL, "my_gru": CHEATS["nn.GRU in a thread"]},
+    "kills_kernel": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL + "\nimport os\nos._exit(0)"},
+    # Cells added after the last test: each test is judged on the notebook's state where it stands.
+    "late_cells": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL,
+                   APPENDED: "def my_gru(*args):\n    raise RuntimeError('scratch')\n\nimport os\nos._exit(1)"},
 }
 
 
@@ -60,6 +65,8 @@ def fill(released_path, answers):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
             cell.source = answers[grade_id].strip("\n")
+    if APPENDED in answers:
+        nb.cells.append(nbformat.v4.new_code_cell(answers[APPENDED]))
     return nb
 
 
@@ -109,6 +116,7 @@ def test_the_batch_finishes_and_every_wellformed_submission_is_graded(graded):
 
 def test_right_answers_get_full_marks(graded):
     assert graded["scores"]["right"] == FULL
+    assert graded["scores"]["late_cells"] == FULL
     assert graded["scores"]["instructor"] == FULL
     assert "Passed:" in outputs(graded, "right")["test_my_gru_values"]
 
@@ -135,6 +143,7 @@ def test_wrong_answers_get_partial_or_no_credit_and_their_lesson(graded):
     ("tamper", "output has shape"),
     ("tamper_cheat", "built-in recurrent kernel"),
     ("cheat_thread", "built-in recurrent kernel"),
+    ("kills_kernel", "a cell ended the Python process"),
 ])
 def test_cheating_crashing_hanging_and_tampering_get_no_credit_for_my_gru(graded, student, message):
     assert graded["scores"][student] == GRU_CELL_POINTS  # gru_cell was right in each of them
