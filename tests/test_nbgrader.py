@@ -84,6 +84,8 @@ def graded(course, released):
     (malformed / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [ this is not json')
 
     autograde = nbgrader(["autograde", ASSIGNMENT], course)
+    feedback = nbgrader(["generate_feedback", ASSIGNMENT], course)
+    assert feedback.returncode == 0, feedback.stderr
     export = nbgrader(["export"], course)
     assert export.returncode == 0, export.stderr
     with open(course / "grades.csv") as f:
@@ -171,6 +173,12 @@ def test_validate_gives_immediate_feedback(course, released, tmp_path):
     assert "The function still raises NotImplementedError" in failed.stdout
     reports = [block.split("=" * 20)[0] for block in failed.stdout.split("The error was:")[1:]]
     assert reports and not any("..." in report for report in reports), "messages must fit, uncut"
+
+
+def test_feedback_reports_carry_the_messages(graded):
+    report = (graded["root"] / "feedback" / "z_swapped" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "z and 1 - z are swapped" in report
+    assert "BEGIN SOLUTION" not in report
 
 
 def test_precheck_names_the_submissions_nbgrader_cannot_grade(graded):
