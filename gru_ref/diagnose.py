@@ -20,6 +20,11 @@ ERROR_HINTS = (
     (("numpy",), "Stay in torch: NumPy cannot follow the inputs to other devices or keep gradients."),
     (("SystemExit",), "Your code called exit() or sys.exit(): return the result instead."),
     (("EOFError",), "The function asked for input(); it must work without a keyboard."),
+    (("File too large",), "It printed far too much (the grader keeps 64 MB of prints): remove the "
+                          "prints from the loop."),
+    (("MemoryError", "can't allocate memory", "not enough memory"),
+     "It ran out of memory (the grader allows 4 GB more than the inputs need). A GRU on these small "
+     "cases needs a few kilobytes: look for a list or tensor that grows without end."),
 )
 
 

@@ -15,6 +15,10 @@ from gru_ref import tasks
 from gru_ref.diagnose import explain_error, explain_values, first_contract_problem
 
 DEFAULT_PARTS = ("contract", "quick")
+SIGNAL_CAUSES = {
+    "SIGKILL": "It was killed from outside, most likely for using too much memory.",
+    "SIGSEGV": "Native code crashed (ctypes, or a torch call on invalid memory).",
+}
 
 
 @dataclasses.dataclass
@@ -69,9 +73,10 @@ class Judge:
                                   f"takes well under a second: look for a loop that never ends.")
         if results is None:
             how = f"signal {status['signal']}" if status.get("signal") else f"exit code {status.get('exit_code')}"
+            why = SIGNAL_CAUSES.get(status.get("signal"), "Does your code call exit(), os._exit() or "
+                                                           "crash native code?")
             return Verdict(False, f"The process running {name} ended abruptly ({how}) before {name} "
-                                  f"returned. Does your code call exit(), os._exit() or crash native "
-                                  f"code? Return {self.task.returns} instead.")
+                                  f"returned. {why} Return {self.task.returns} instead.")
         if not isinstance(results, list):
             raise TypeError("results are not a list")
         if len(results) == 0:

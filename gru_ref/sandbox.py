@@ -175,6 +175,7 @@ def run(fn, cases_path, results_path, timeout_s):
             _silence(log_path)
             torch.set_num_threads(1)  # OpenMP's pool does not survive fork
             disable_builtin_grus()
+            _limit_resources(cases_path)
             _serve(fn, cases_path, results_path)
             code = 0
         except BaseException:
@@ -198,6 +199,25 @@ def _warm_up_meta():
 
 
 _META_READY = False
+
+
+MEMORY_HEADROOM = 4 << 30  # bytes the learner's function may allocate beyond what the process has
+OUTPUT_LIMIT = 64 << 20  # bytes it may print (to a file nobody reads: the grade ignores prints)
+
+
+def _limit_resources(cases_path):
+    """Bound what a forked child may take, so that a runaway answer fails alone instead of
+    starving the learner's kernel or filling the disk. Linux only; CUDA maps too much address space
+    for an address-space limit, so cases on CUDA go without one."""
+    try:
+        import resource
+        with open("/proc/self/statm") as f:
+            in_use = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (ImportError, OSError, ValueError):
+        return
+    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))
+    if not any(c["spec"]["device"] == "cuda" for c in _load(cases_path, weights_only=True)["cases"]):
+        resource.setrlimit(resource.RLIMIT_AS, (in_use + MEMORY_HEADROOM, resource.RLIM_INFINITY))
 
 
 def _silence(log_path):

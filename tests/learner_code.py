@@ -300,3 +300,17 @@ import gru_ref.sandbox
 gru_ref.sandbox.disable_builtin_grus = lambda: None
 gru_ref.sandbox.BUILTIN_RNN_OP = re.compile("^$")
 '''
+
+MISBEHAVING["allocates without end"] = '''
+def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
+    hoard = []
+    for _ in range(64):  # 64 GB in all, unless something stops it
+        hoard.append(torch.ones(1 << 28))
+'''
+MISBEHAVING["prints without end"] = '''
+def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
+    import sys
+    line = "x" * 1_000_000
+    while True:
+        print(line, file=sys.stderr)
+'''

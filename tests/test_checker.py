@@ -93,6 +93,8 @@ def test_a_hanging_function_fails_in_bounded_time(name):
     ("calls sys.exit", "called exit() or sys.exit()"),
     ("mutates its input", "changed its argument(s) initial_states in place"),
     ("raises", "got shapes that do not fit"),
+    ("allocates without end", "It ran out of memory"),
+    ("prints without end", "It printed far too much"),
 ])
 def test_misbehaving_functions_fail_with_a_reason(name, expected):
     result = verdict(MISBEHAVING[name], ("quick",))
