@@ -67,7 +67,7 @@ class Judge:
     def _rule(self, results, status):
         name = self.task.name
         if status.get("timed_out"):
-            case = self.cases[min(_progress(status), len(self.cases) - 1)]
+            case = self.cases[min(status.get("progress", 0), len(self.cases) - 1)]
             return Verdict(False, f"{name} did not return within {self.timeout_s:g} s on a case with "
                                   f"{case.describe(self.task)}, so it was stopped. A correct answer "
                                   f"takes well under a second: look for a loop that never ends.")
@@ -146,18 +146,22 @@ class Judge:
         return None
 
 
-def _progress(status):
+def rule_on_file(judge, results_path, status):
+    """The verdict on what the learner's side wrote at results_path: the results, read without
+    unpickling any code (weights_only), and the index of the case it was running when it stopped."""
     try:
-        return int(status.get("progress", 0))
-    except (TypeError, ValueError):
+        results = torch.load(results_path, weights_only=True) if os.path.exists(results_path) else None
+    except Exception:
+        results = "unreadable"  # rule() turns it into a clear failure
+    return judge.rule(results, {**status, "progress": _read_progress(results_path + ".progress")})
+
+
+def _read_progress(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
         return 0
-
-
-def load_results(path):
-    """The learner side's results file, read without unpickling any code (weights_only)."""
-    if not os.path.exists(path):
-        return None
-    return torch.load(path, weights_only=True)
 
 
 def serve(stdin=sys.stdin, stdout=sys.stdout):
@@ -174,11 +178,7 @@ def serve(stdin=sys.stdin, stdout=sys.stdout):
         torch.save(judge.payload(), cases_path)
         print(json.dumps({"cases": cases_path}), file=stdout, flush=True)
         answer = json.loads(stdin.readline())
-        try:
-            results = load_results(answer["results"])
-        except Exception:
-            results = "unreadable"  # rule() turns it into a clear failure
-        verdict = judge.rule(results, answer["status"])
+        verdict = rule_on_file(judge, answer["results"], answer["status"])
         print(json.dumps(dataclasses.asdict(verdict)), file=stdout, flush=True)
 
 

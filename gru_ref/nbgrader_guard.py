@@ -24,7 +24,7 @@ from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Float
 
-from gru_ref.check import RUN_TIMEOUT_S, read_int, read_line, wrap
+from gru_ref.check import RUN_TIMEOUT_S, read_line, wrap
 
 CHECKS = {"check_my_gru": "my_gru", "check_gru_cell": "gru_cell"}
 
@@ -63,8 +63,8 @@ class RecheckVerdicts(NbGraderPreprocessor):
                 continue
             if not _is_grade(cell):
                 learner_code.append(cell.source)
-            elif find_checks(cell.source):
-                graded.append((cell, find_checks(cell.source), len(learner_code)))
+            elif calls := find_checks(cell.source):
+                graded.append((cell, calls, len(learner_code)))
         if not graded:
             return nb, resources
         cwd = resources.get("metadata", {}).get("path") or "."
@@ -146,7 +146,7 @@ class Replay:
         return json.loads(line) if line else None
 
     def verdict(self, task, function, parts, cells_before):
-        from gru_ref.judge import Judge, load_results  # torch: only when there is something to check
+        from gru_ref.judge import Judge, rule_on_file  # torch: only when there is something to check
         import torch
         if not self.ready:
             return LOST
@@ -168,11 +168,6 @@ class Replay:
         if status.get("missing"):
             return {"passed": False, "message": f"{function} is not defined: keep the name and signature "
                                                 f"`def {function}(...)` in its answer cell."}
-        status["progress"] = read_int(results + ".progress")
-        try:
-            loaded = load_results(results)
-        except Exception:
-            loaded = "unreadable"
-        verdict = judge.rule(loaded, status)
+        verdict = rule_on_file(judge, results, status)
         return {"passed": verdict.passed, "message": verdict.message}
 

@@ -148,9 +148,12 @@ def execute_cases(fn, payload, progress_path=None):
     return results
 
 
-def _serve(fn, cases_path, results_path):
-    payload = _load(cases_path, weights_only=True)
-    if any(c["spec"]["device"] == "cuda" for c in payload["cases"]):
+def _on_cuda(payload):
+    return any(case["spec"]["device"] == "cuda" for case in payload["cases"])
+
+
+def _serve(fn, payload, results_path):
+    if _on_cuda(payload):
         # Compare exact float32 on CUDA: TF32 matmuls differ from nn.GRU by far more than rounding.
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
@@ -175,8 +178,9 @@ def run(fn, cases_path, results_path, timeout_s):
             _silence(log_path)
             torch.set_num_threads(1)  # OpenMP's pool does not survive fork
             disable_builtin_grus()
-            _limit_resources(cases_path)
-            _serve(fn, cases_path, results_path)
+            payload = _load(cases_path, weights_only=True)
+            _limit_resources(payload)
+            _serve(fn, payload, results_path)
             code = 0
         except BaseException:
             traceback.print_exc()
@@ -205,7 +209,7 @@ MEMORY_HEADROOM = 4 << 30  # bytes the learner's function may allocate beyond wh
 OUTPUT_LIMIT = 64 << 20  # bytes it may print (to a file nobody reads: the grade ignores prints)
 
 
-def _limit_resources(cases_path):
+def _limit_resources(payload):
     """Bound what a forked child may take, so that a runaway answer fails alone instead of
     starving the learner's kernel or filling the disk. Linux only; CUDA maps too much address space
     for an address-space limit, so cases on CUDA go without one."""
@@ -216,7 +220,7 @@ def _limit_resources(cases_path):
     except (ImportError, OSError, ValueError):
         return
     resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))
-    if not any(c["spec"]["device"] == "cuda" for c in _load(cases_path, weights_only=True)["cases"]):
+    if not _on_cuda(payload):
         resource.setrlimit(resource.RLIMIT_AS, (in_use + MEMORY_HEADROOM, resource.RLIM_INFINITY))
 
 
@@ -271,7 +275,7 @@ def _run_in_process(fn, cases_path, results_path, timeout_s, start):
     if can_alarm:
         signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
-        _serve(fn, cases_path, results_path)
+        _serve(fn, _load(cases_path, weights_only=True), results_path)
     except Deadline:
         status["timed_out"] = True
     except BaseException as exc:
