@@ -3,6 +3,7 @@
 This module runs on the learner's side. It records what came back (data and a description of its
 type), never decides anything: the judge, in another process, compares and rules.
 """
+import contextlib
 import faulthandler
 import os
 import re
@@ -21,6 +22,9 @@ BUILTIN_RNN_OP = re.compile(r"gru|rnn", re.IGNORECASE)
 # Captured at import, so that later rebinding of these names in the learner's process changes nothing here.
 _profile, _save, _load = profiler.profile, torch.save, torch.load
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# torch.cuda.is_available() starts the CUDA driver, which no forked child can use after that; asking
+# NVML instead keeps the learner's later availability checks fork-safe (setdefault: theirs wins).
+os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
 
 
 class Deadline(BaseException):
@@ -28,42 +32,78 @@ class Deadline(BaseException):
 
 
 def disable_builtin_grus():
-    """Make every built-in GRU refuse to run in this process, from any thread and any Python route:
-    the dispatcher kernels of each aten op with "gru" in its name, their Python kernels, and
-    torch._decomp's Python GRU. Called where the learner's function will run (the forked child, or
-    the replay process before any learner code), never in the learner's own kernel."""
+    """Make every built-in GRU refuse to run in this process, for good: called where only the checks
+    run the learner's code (the forked child, or the replay process before any learner code)."""
     global _LOCKDOWN
+    if _LOCKDOWN is None:
+        _LOCKDOWN = _Lockdown()
+
+
+@contextlib.contextmanager
+def builtin_grus_disabled():
+    """The same for the duration of a check in the learner's own kernel (the in-process fallback):
+    their nn.GRU works again afterwards."""
     if _LOCKDOWN is not None:
+        yield
         return
-    import warnings
-    import torch._decomp.decompositions as decompositions
+    lockdown = _Lockdown()
+    try:
+        yield
+    finally:
+        lockdown.undo()
 
-    def refusal(name):
-        def refuse(*args, **kwargs):
-            REFUSED.append(name)  # seen by the case runner even when a thread swallows the error
-            raise RuntimeError(f"{name} is disabled while grading: write the GRU equations yourself")
-        return refuse
 
-    library = torch.library.Library("aten", "IMPL")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "overriding a previously registered kernel": that is the point
-        for name in torch._C._dispatch_get_all_op_names():
-            if not (name.startswith("aten::") and "gru" in name):
-                continue
-            op_name = name[len("aten::"):]
-            if torch._C._dispatch_has_kernel_for_dispatch_key(name, "CompositeImplicitAutograd"):
-                keys = ["CompositeImplicitAutograd"]
-            else:
-                keys = ["Autograd", "CPU", "CUDA", "Meta"]
-            for key in keys:
-                library.impl(op_name, refusal(name), key)
-            packet, _, overload = op_name.partition(".")
-            op = getattr(getattr(torch.ops.aten, packet), overload or "default")
-            for key in list(op.py_kernels):
-                op.py_kernels[key] = refusal(name)
-    for name in ("gru_impl", "gru_impl_data", "gru_cell", "_rnn_helper", "one_layer_rnn", "one_layer_rnn_data"):
-        setattr(decompositions, name, refusal(f"torch._decomp's {name}"))
-    _LOCKDOWN = library  # the registrations last as long as this object
+class _Lockdown:
+    """Built-in GRUs refuse to run, from any thread and any Python route: the dispatcher kernels of
+    each aten op with "gru" in its name, their Python kernels, and torch._decomp's Python GRU."""
+    DECOMPOSITIONS = ("gru_impl", "gru_impl_data", "gru_cell", "_rnn_helper", "one_layer_rnn",
+                      "one_layer_rnn_data")
+
+    def __init__(self):
+        import warnings
+        import torch._decomp.decompositions as decompositions
+        self.decompositions = decompositions
+        self.library = torch.library.Library("aten", "IMPL")  # its registrations last as long as it
+        self.py_kernels = []  # (op, its Python kernels before)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "overriding a previously registered kernel": the point
+            for name in torch._C._dispatch_get_all_op_names():
+                if name.startswith("aten::") and "gru" in name:
+                    self._refuse_op(name)
+        self.decomposed = {name: getattr(decompositions, name) for name in self.DECOMPOSITIONS}
+        for name in self.DECOMPOSITIONS:
+            setattr(decompositions, name, _refusal(f"torch._decomp's {name}"))
+
+    def _refuse_op(self, name):
+        op_name = name[len("aten::"):]
+        if torch._C._dispatch_has_kernel_for_dispatch_key(name, "CompositeImplicitAutograd"):
+            keys = ["CompositeImplicitAutograd"]
+        else:
+            keys = ["Autograd", "CPU", "CUDA", "Meta"]
+        for key in keys:
+            self.library.impl(op_name, _refusal(name), key)
+        packet, _, overload = op_name.partition(".")
+        op = getattr(getattr(torch.ops.aten, packet), overload or "default")
+        self.py_kernels.append((op, dict(op.py_kernels)))
+        for key in list(op.py_kernels):
+            op.py_kernels[key] = _refusal(name)
+        op._dispatch_cache.clear()
+
+    def undo(self):
+        self.library._destroy()  # the dispatcher falls back to the kernels registered before
+        for op, before in self.py_kernels:
+            op.py_kernels.clear()
+            op.py_kernels.update(before)
+            op._dispatch_cache.clear()
+        for name, function in self.decomposed.items():
+            setattr(self.decompositions, name, function)
+
+
+def _refusal(name):
+    def refuse(*args, **kwargs):
+        REFUSED.append(name)  # seen by the case runner even when a thread swallows the error
+        raise RuntimeError(f"{name} is disabled while grading: write the GRU equations yourself")
+    return refuse
 
 
 _LOCKDOWN = None
@@ -166,10 +206,11 @@ def run(fn, cases_path, results_path, timeout_s):
     """Run fn on the cases in a forked child; returns how the child ended, as plain data."""
     _warm_up_meta()
     start = time.monotonic()
-    if not hasattr(os, "fork") or torch.cuda.is_initialized():
-        # No fork here (Windows), or a CUDA context a forked child cannot use: run in this process.
+    if not hasattr(os, "fork") or cuda_started_here():
+        # No fork here (Windows), or CUDA started, which a forked child can use neither for CUDA nor
+        # for autograd: run in this process.
         return _run_in_process(fn, cases_path, results_path, timeout_s, start)
-    log_path = results_path + ".log"
+    log_path, cuda_marker = results_path + ".log", results_path + ".no-cuda-in-child"
     pid = os.fork()
     if pid == 0:  # the child: never return into the caller's (Jupyter's) event loop
         code = 70
@@ -179,14 +220,51 @@ def run(fn, cases_path, results_path, timeout_s):
             torch.set_num_threads(1)  # OpenMP's pool does not survive fork
             disable_builtin_grus()
             payload = _load(cases_path, weights_only=True)
-            _limit_resources(payload)
-            _serve(fn, payload, results_path)
-            code = 0
+            if _on_cuda(payload) and not _cuda_works():
+                open(cuda_marker, "w").close()
+                code = NO_CUDA_IN_CHILD
+            else:
+                _limit_resources(payload)
+                _serve(fn, payload, results_path)
+                code = 0
         except BaseException:
             traceback.print_exc()
         finally:
             os._exit(code)
-    return _wait(pid, timeout_s, start)
+    status = _wait(pid, timeout_s, start)
+    if status["exit_code"] == NO_CUDA_IN_CHILD and os.path.exists(cuda_marker):
+        # The caller's process had already started the CUDA driver (torch.cuda.is_available() does,
+        # unless PYTORCH_NVML_BASED_CUDA_CHECK=1), so a forked child cannot use CUDA: run here.
+        return _run_in_process(fn, cases_path, results_path, timeout_s, time.monotonic())
+    return status
+
+
+def cuda_started_here():
+    """Whether this process has started CUDA: torch's context, or only the driver, which
+    torch.cuda.is_available() without NVML, the profiler, and autograd's first backward on a GPU
+    machine all start. After that a forked child cannot use CUDA, and autograd refuses to run in it."""
+    if torch.cuda.is_initialized():
+        return True
+    if torch.version.cuda is None:
+        return False
+    try:
+        import ctypes
+        count = ctypes.c_int()
+        # Answers CUDA_ERROR_NOT_INITIALIZED (3), and starts nothing, until something has started it.
+        return ctypes.CDLL("libcuda.so.1").cuDeviceGetCount(ctypes.byref(count)) == 0
+    except (OSError, AttributeError):
+        return False  # no driver: nothing can have started it
+
+
+NO_CUDA_IN_CHILD = 75  # the child's exit code when CUDA cannot start in it; no learner code ran
+
+
+def _cuda_works():
+    try:
+        torch.zeros(1, device="cuda")
+        return True
+    except RuntimeError:
+        return False
 
 
 def _warm_up_meta():
@@ -275,7 +353,8 @@ def _run_in_process(fn, cases_path, results_path, timeout_s, start):
     if can_alarm:
         signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
-        _serve(fn, _load(cases_path, weights_only=True), results_path)
+        with builtin_grus_disabled():
+            _serve(fn, _load(cases_path, weights_only=True), results_path)
     except Deadline:
         status["timed_out"] = True
     except BaseException as exc:

@@ -9,12 +9,13 @@ from gru_ref.check import RUN_TIMEOUT_S, judge_function
 from gru_ref.judge import Judge
 from gru_ref.mistakes import MISTAKES
 
-from conftest import define
+from conftest import IN_THE_LEARNERS_PROCESS, check_in_fresh_process, define
 from learner_code import (CHEATS, CONTRACT, GRU_CELL, MISBEHAVING, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE,
                           MY_GRU_NOISY, MY_GRU_SLOW, MY_GRU_WITH_CELL, WRONG)
 
 ALL_PARTS = ("contract", "quick", "values", "gradients", "devices")
 LESSONS = {m.name: m.lesson for m in MISTAKES}
+pytestmark = pytest.mark.usefixtures("forks_cleanly")
 
 
 def my_gru(source):
@@ -100,6 +101,23 @@ def test_misbehaving_functions_fail_with_a_reason(name, expected):
     result = verdict(MISBEHAVING[name], ("quick",))
     assert not result["passed"]
     assert expected in result["message"]
+
+
+@pytest.mark.parametrize("name", sorted(CHEATS))
+def test_in_the_learners_process_built_in_grus_still_get_no_credit(name):
+    # Where the kernel has started CUDA (a forked child could not use it) or has no fork (Windows),
+    # the check runs in the learner's own process; afterwards their own nn.GRU works again.
+    result = check_in_fresh_process(CHEATS[name], IN_THE_LEARNERS_PROCESS, ("quick",), after="builtin_grus_work()")
+    assert not result["passed"]
+    assert "built-in recurrent kernel" in result["message"]
+    assert result["after"] is True
+
+
+def test_in_the_learners_process_a_hanging_function_still_fails_in_bounded_time():
+    start = time.monotonic()
+    result = check_in_fresh_process(MISBEHAVING["hangs"], IN_THE_LEARNERS_PROCESS, ("quick",))
+    assert time.monotonic() - start < RUN_TIMEOUT_S + 20  # the fresh process imports torch first
+    assert f"did not return within {RUN_TIMEOUT_S:g} s" in result["message"]
 
 
 def test_patching_the_checker_inside_the_function_changes_nothing():
