@@ -233,8 +233,8 @@ def run(fn, cases_path, results_path, timeout_s):
             os._exit(code)
     status = _wait(pid, timeout_s, start)
     if status["exit_code"] == NO_CUDA_IN_CHILD and os.path.exists(cuda_marker):
-        # The caller's process had already started the CUDA driver (torch.cuda.is_available() does,
-        # unless PYTORCH_NVML_BASED_CUDA_CHECK=1), so a forked child cannot use CUDA: run here.
+        # CUDA would not start in the child although cuda_started_here() saw nothing started here
+        # (a start it cannot see): a safety net, so that a correct answer never fails for it.
         return _run_in_process(fn, cases_path, results_path, timeout_s, time.monotonic())
     return status
 
