@@ -210,7 +210,7 @@ def run(fn, cases_path, results_path, timeout_s):
         # No fork here (Windows), or CUDA started, which a forked child can use neither for CUDA nor
         # for autograd: run in this process.
         return _run_in_process(fn, cases_path, results_path, timeout_s, start)
-    log_path, cuda_marker = results_path + ".log", results_path + ".no-cuda-in-child"
+    log_path = results_path + ".log"
     pid = os.fork()
     if pid == 0:  # the child: never return into the caller's (Jupyter's) event loop
         code = 70
@@ -220,23 +220,14 @@ def run(fn, cases_path, results_path, timeout_s):
             torch.set_num_threads(1)  # OpenMP's pool does not survive fork
             disable_builtin_grus()
             payload = _load(cases_path, weights_only=True)
-            if _on_cuda(payload) and not _cuda_works():
-                open(cuda_marker, "w").close()
-                code = NO_CUDA_IN_CHILD
-            else:
-                _limit_resources(payload)
-                _serve(fn, payload, results_path)
-                code = 0
+            _limit_resources(payload)
+            _serve(fn, payload, results_path)
+            code = 0
         except BaseException:
             traceback.print_exc()
         finally:
             os._exit(code)
-    status = _wait(pid, timeout_s, start)
-    if status["exit_code"] == NO_CUDA_IN_CHILD and os.path.exists(cuda_marker):
-        # CUDA would not start in the child although cuda_started_here() saw nothing started here
-        # (a start it cannot see): a safety net, so that a correct answer never fails for it.
-        return _run_in_process(fn, cases_path, results_path, timeout_s, time.monotonic())
-    return status
+    return _wait(pid, timeout_s, start)
 
 
 def cuda_started_here():
@@ -254,17 +245,6 @@ def cuda_started_here():
         return ctypes.CDLL("libcuda.so.1").cuDeviceGetCount(ctypes.byref(count)) == 0
     except (OSError, AttributeError):
         return False  # no driver: nothing can have started it
-
-
-NO_CUDA_IN_CHILD = 75  # the child's exit code when CUDA cannot start in it; no learner code ran
-
-
-def _cuda_works():
-    try:
-        torch.zeros(1, device="cuda")
-        return True
-    except RuntimeError:
-        return False
 
 
 def _warm_up_meta():
