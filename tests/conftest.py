@@ -19,14 +19,13 @@ def define(*sources):
     return namespace
 
 
-
 @pytest.fixture
 def forks_cleanly():
     """Checks fork a child for the learner's function; once CUDA has started in a process they run in
     it instead, where an answer that kills its process would take pytest with it. Fail clearly then."""
     from gru_ref.sandbox import cuda_started_here
-    assert not cuda_started_here(), "CUDA started in pytest's process: run the checker's tests first " \
-                                    "(tools/gpu-check.sh shows the order)"
+    assert not cuda_started_here(), "CUDA started in pytest's process: run the checker's tests in a " \
+                                    "pytest process of their own, as tools/gpu-check.sh does"
     yield
     assert not cuda_started_here(), "this test started CUDA in pytest's process: run it in a fresh one"
 
