@@ -15,15 +15,15 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 
-# Two changes to nbgrader's autograde steps (see gru_ref/nbgrader_guard.py): a notebook whose code
-# ends the kernel is still graded, and every gru_ref verdict is re-checked outside the learner's
-# kernel right after execution, before SaveAutoGrades records the points.
+# Autograding runs the learner's code only inside the bubblewrap sandbox, and judges it outside
+# (gru_ref/grading/nbgrader_steps.py): SandboxedExecute takes the place of nbgrader's Execute, and
+# FlagForReview marks submissions the integrity scan flagged as needing manual review.
 from nbgrader.converters import Autograde  # noqa: E402
-from nbgrader.preprocessors import Execute  # noqa: E402
+from nbgrader.preprocessors import Execute, SaveAutoGrades  # noqa: E402
 
-from gru_ref.nbgrader_guard import ExecuteSurvivingCrashes, RecheckVerdicts  # noqa: E402
+from gru_ref.grading.nbgrader_steps import FlagForReview, SandboxedExecute  # noqa: E402
 
 _steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
-_at = _steps.index(Execute)
-c.Autograde.autograde_preprocessors = _steps[:_at] + [ExecuteSurvivingCrashes, RecheckVerdicts] + _steps[_at + 1:]
-c.ExecuteSurvivingCrashes.timeout = 30  # nbgrader's default per cell; each check stays far under it
+_steps[_steps.index(Execute)] = SandboxedExecute
+_steps.insert(_steps.index(SaveAutoGrades) + 1, FlagForReview)
+c.Autograde.autograde_preprocessors = _steps

@@ -8,18 +8,24 @@ Layout (imports run downwards only):
     judge      trusted: makes cases, computes expected values, decides a verdict
     sandbox    runs the learner's function on the cases, in a child process, with a time limit
     check      what notebook test cells call: check_gru_cell, check_my_gru
-    replay     re-runs a submitted notebook's code in a fresh process (for the grading guard)
-    nbgrader_guard  an nbgrader preprocessor that re-checks every verdict outside the learner's kernel
+    results, tensorfile  what crosses from the learner's side to the judge: tensors and checked text
+    grading    grading a class: the sandbox, the trusted judge of submissions, nbgrader's steps
     precheck   before grading: names the submissions nbgrader cannot read
 """
-from gru_ref.equations import gru_cell, gru_sequence
-
 __all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru"]
 
 
 def __getattr__(name):
-    # The checkers import the sandbox machinery; load it only when a test cell asks for it.
+    # Loaded on first use: the checkers bring the sandbox machinery, and the grading sandbox holds
+    # no reference equations at all (a learner's `from gru_ref import gru_sequence` finds nothing).
     if name in ("check_gru_cell", "check_my_gru"):
         from gru_ref import check
         return getattr(check, name)
-    raise AttributeError(name)
+    if name in ("gru_cell", "gru_sequence"):
+        try:
+            from gru_ref import equations
+        except ImportError:
+            raise ImportError(f"gru_ref.{name} is the course's reference GRU, which is not available "
+                              f"while grading: write the equations yourself.") from None
+        return getattr(equations, name)
+    raise AttributeError(f"module 'gru_ref' has no attribute {name!r}")

@@ -78,7 +78,7 @@ def judge_function(task, fn, parts, timeout_s=RUN_TIMEOUT_S):
         reply = judge.ask({"task": task, "parts": list(parts), "dir": workdir, "timeout": timeout_s})
         if "error" in reply:
             raise GraderError(reply["error"])
-        results_path = os.path.join(workdir, "results.pt")
+        results_path = os.path.join(workdir, "results.st")
         status = sandbox.run(fn, reply["cases"], results_path, timeout_s)
         return judge.ask({"results": results_path, "status": status})
 

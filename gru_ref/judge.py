@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from gru_ref import tasks
+from gru_ref import results, tasks, tensorfile
 from gru_ref.diagnose import explain_error, explain_values, first_contract_problem
 
 DEFAULT_PARTS = ("contract", "quick")
@@ -50,42 +50,68 @@ class Judge:
             for case in self.cases]
 
     def payload(self):
-        """What the learner's side needs to run the cases: data only, no code."""
-        return {"task": self.task.name, "cases": [
-            {"spec": dataclasses.asdict(case), "inputs": [inputs[n] for n in self.task.arg_names],
-             "grad_outputs": grads}
-            for case, inputs, grads in zip(self.cases, self.inputs, self.grad_outputs)]}
+        """What the learner's side needs to run the cases, data only: a JSON index and a tensor file's
+        bytes (gru_ref.tensorfile; sandbox.payload_from reads them back)."""
+        index = {"task": self.task.name, "arg_count": len(self.task.arg_names),
+                 "output_count": len(self.task.output_names),
+                 "cases": [dataclasses.asdict(case) for case in self.cases]}
+        tensors = {}
+        for i, (inputs, grads) in enumerate(zip(self.inputs, self.grad_outputs)):
+            tensors.update({f"{i}.in.{k}": inputs[n] for k, n in enumerate(self.task.arg_names)})
+            tensors.update({f"{i}.gradout.{j}": g for j, g in enumerate(grads or ())})
+        return index, tensorfile.dumps(tensors)
 
-    def rule(self, results, status):
+    def write_payload(self, path):
+        index, data = self.payload()
+        with open(path + ".tensors", "wb") as f:
+            f.write(data)
+        with open(path, "w") as f:
+            json.dump(index, f)
+
+    def rule_encoded(self, data, descriptions, status):
+        """The verdict on results as they crossed from the learner's side (gru_ref.results)."""
+        if data is None:
+            return self.rule(None, status)
         try:
-            return self._rule(results, status)
+            records = results.decode(data, descriptions, len(self.cases))
+        except results.BadResults as exc:
+            return Verdict(False, f"{self.task.name} could not be checked: what came back from it was "
+                                  f"not in the expected form ({exc}). Run the cell again; if this persists, "
+                                  f"restart the kernel and run all cells.")
+        return self.rule(records, status)
+
+    def rule(self, records, status):
+        try:
+            return self._rule(records, status)
         except Exception as exc:  # a malformed results file, say: it is never a pass
             return Verdict(False, f"{self.task.name} could not be checked: what came back from it "
                                   f"was not readable ({type(exc).__name__}). Run the cell again; if this "
                                   f"persists, restart the kernel and run all cells.")
 
-    def _rule(self, results, status):
+    def _rule(self, records, status):
         name = self.task.name
         if status.get("timed_out"):
             case = self.cases[min(status.get("progress", 0), len(self.cases) - 1)]
             return Verdict(False, f"{name} did not return within {self.timeout_s:g} s on a case with "
                                   f"{case.describe(self.task)}, so it was stopped. A correct answer "
                                   f"takes well under a second: look for a loop that never ends.")
-        if results is None:
+        if records is None:
             how = f"signal {status['signal']}" if status.get("signal") else f"exit code {status.get('exit_code')}"
             why = SIGNAL_CAUSES.get(status.get("signal"), "Does your code call exit(), os._exit() or "
                                                            "crash native code?")
             return Verdict(False, f"The process running {name} ended abruptly ({how}) before {name} "
                                   f"returned. {why} Return {self.task.returns} instead.")
-        if not isinstance(results, list):
-            raise TypeError("results are not a list")
-        if len(results) == 0:
+        if not isinstance(records, list):
+            raise TypeError("records are not a list")
+        if len(records) == 0:
             return Verdict(False, f"{name} returned nothing for the grader to check.")
-        for case, inputs, grads, result in zip(self.cases, self.inputs, self.grad_outputs, results):
+        if len(records) > len(self.cases):
+            raise TypeError("more records than cases")
+        for case, inputs, grads, result in zip(self.cases, self.inputs, self.grad_outputs, records):
             problem = self._rule_case(case, inputs, grads, result)
             if problem:
                 return Verdict(False, problem)
-        if len(results) < len(self.cases):
+        if len(records) < len(self.cases):
             return Verdict(False, f"{name} stopped before all cases were run.")
         kinds = sorted({c.dtype for c in self.cases} | {c.device for c in self.cases})
         if not any(c.values for c in self.cases):
@@ -107,7 +133,9 @@ class Judge:
         if result.get("status") == "error":
             return f"{where} {task.name} raised an exception.\n\n{result['error']}\n\n" + \
                 explain_error(task, result)
-        problem = first_contract_problem(task, case, result)
+        if "returned" not in result:
+            return f"{where} {task.name} returned nothing the grader could read."
+        problem = first_contract_problem(task, case, result) or _inconsistent(task, result)
         if problem:
             return f"{where} {problem}"
         if result.get("mutated"):
@@ -132,13 +160,16 @@ class Judge:
                     f"torch.tensor(...) on results and torch.no_grad() inside the function.")
         if "grad_error" in result:
             return f"{where} backpropagating through {task.name} failed.\n\n{result['grad_error']}"
+        if len(result.get("grads", ())) != len(task.arg_names):
+            return (f"{where} the gradients of {task.name}'s result could not be computed: "
+                    f"backpropagate through plain torch operations.")
         expected = tasks.expected_grads(task, case, inputs, grad_outputs)
         rtol, atol = tasks.tolerances(case)
-        for arg, got, want in zip(task.arg_names, result["grads"], expected):
+        for arg, got, want in zip(task.arg_names, result["grads"], expected, strict=True):
             if got is None:
                 return (f"{where} no gradient reaches {arg}: it is unused, or used through .detach() "
                         f"or .data. nn.GRU's output depends on every argument.")
-            if not torch.allclose(got.double(), want, rtol=rtol * 10, atol=atol * 10):
+            if got.shape != want.shape or not torch.allclose(got.double(), want, rtol=rtol * 10, atol=atol * 10):
                 error = (got.double() - want).abs().max().item()
                 return (f"{where} the values match nn.{self._module_name()}, but the gradient with "
                         f"respect to {arg} does not (largest error {error:.2e}). Something in the "
@@ -146,14 +177,35 @@ class Judge:
         return None
 
 
+def _inconsistent(task, result):
+    """The returned tensors must be exactly the ones described: as many, of the same shapes and dtypes."""
+    outputs = result.get("outputs", [])
+    described = [r for r in result["returned"] if r[1] is not None]
+    if len(outputs) != len(task.output_names) or len(described) != len(outputs) or any(
+            tuple(t.shape) != r[1] or str(t.dtype).replace("torch.", "") != r[2]
+            for t, r in zip(outputs, described)):
+        return (f"what came back from {task.name} does not match what it returned ({len(outputs)} "
+                f"tensor(s) for {len(task.output_names)} output(s)). Return plain tensors, and run the "
+                f"test cell again.")
+    return None
+
+
 def rule_on_file(judge, results_path, status):
-    """The verdict on what the learner's side wrote at results_path: the results, read without
-    unpickling any code (weights_only), and the index of the case it was running when it stopped."""
+    """The verdict on what the learner's side wrote at results_path (a tensor file, its descriptions
+    beside it as JSON), and the index of the case it was running when it stopped."""
+    status = {**status, "progress": _read_progress(results_path + ".progress")}
+    if not os.path.exists(results_path):
+        return judge.rule(None, status)
     try:
-        results = torch.load(results_path, weights_only=True) if os.path.exists(results_path) else None
-    except Exception:
-        results = "unreadable"  # rule() turns it into a clear failure
-    return judge.rule(results, {**status, "progress": _read_progress(results_path + ".progress")})
+        if os.path.getsize(results_path) > 8 * results.MAX_ELEMENTS + tensorfile.MAX_HEADER:
+            raise ValueError("too large")
+        with open(results_path, "rb") as f:
+            data = f.read()
+        with open(results_path + ".json") as f:
+            descriptions = json.loads(f.read(1 << 20))
+    except (OSError, ValueError):
+        return judge.rule("unreadable", status)  # rule() turns it into a clear failure
+    return judge.rule_encoded(data, descriptions, status)
 
 
 def _read_progress(path):
@@ -174,8 +226,8 @@ def serve(stdin=sys.stdin, stdout=sys.stdout):
         except ValueError as exc:
             print(json.dumps({"error": str(exc)}), file=stdout, flush=True)
             continue
-        cases_path = os.path.join(request["dir"], "cases.pt")
-        torch.save(judge.payload(), cases_path)
+        cases_path = os.path.join(request["dir"], "cases.json")
+        judge.write_payload(cases_path)
         print(json.dumps({"cases": cases_path}), file=stdout, flush=True)
         answer = json.loads(stdin.readline())
         verdict = rule_on_file(judge, answer["results"], answer["status"])

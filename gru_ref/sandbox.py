@@ -5,6 +5,7 @@ type), never decides anything: the judge, in another process, compares and rules
 """
 import contextlib
 import faulthandler
+import json
 import os
 import re
 import signal
@@ -16,11 +17,15 @@ import traceback
 import torch
 from torch.autograd import profiler
 
-# Any dispatcher op of a built-in recurrent kernel: aten::gru, aten::gru_cell, _thnn_fused_gru_cell,
-# mkldnn_rnn, cudnn_rnn, miopen_rnn, quantized_gru... Whatever Python route reached it.
-BUILTIN_RNN_OP = re.compile(r"gru|rnn", re.IGNORECASE)
+from gru_ref import results, tensorfile
+
+# Any dispatcher op of a built-in recurrent kernel, whatever Python route reached it: aten::gru,
+# aten::gru_cell, aten::_thnn_fused_gru_cell, aten::mkldnn_rnn, aten::_cudnn_rnn, quantized::quantized_gru...
+# Only real operator namespaces: a learner's own record_function, jit function or autograd.Function
+# may be called anything.
+BUILTIN_RNN_OP = re.compile(r"^(aten|quantized|mkldnn|cudnn|miopen)::\S*(gru|rnn)", re.IGNORECASE)
 # Captured at import, so that later rebinding of these names in the learner's process changes nothing here.
-_profile, _save, _load = profiler.profile, torch.save, torch.load
+_profile = profiler.profile
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # torch.cuda.is_available() starts the CUDA driver, which no forked child can use after that; asking
 # NVML instead keeps the learner's later availability checks fork-safe (setdefault: theirs wins).
@@ -154,13 +159,13 @@ def _run_case(fn, task, case):
     else:
         items = list(returned) if isinstance(returned, (tuple, list)) else [returned]
         record["returned"] = [describe(v) for v in items]
-        record["returned_type"] = type(returned).__name__
+        # A namedtuple is a tuple: `return Result(output, h_final)` is a fine answer.
+        record["returned_type"] = "tuple" if isinstance(returned, tuple) else type(returned).__name__
     changed = [i for i, (a, s) in enumerate(zip(args, snapshot))
                if a.shape != s.shape or (device != "meta" and not torch.equal(a.detach(), s))]
     record["mutated"] = changed
     tensors = [v for v in items if isinstance(v, torch.Tensor)]
-    if device != "meta":
-        record["outputs"] = [v.detach().cpu().clone() for v in tensors]
+    record["outputs"] = [v.detach() if device == "meta" else v.detach().cpu().clone() for v in tensors]
     if spec["grad"] and tensors and len(tensors) == len(items):
         record["requires_grad"] = [bool(v.requires_grad) for v in tensors]
         if all(record["requires_grad"]):
@@ -174,37 +179,71 @@ def _run_case(fn, task, case):
     return record
 
 
-def execute_cases(fn, payload, progress_path=None):
-    """Run fn on every case; stop at the first exception (the judge reports the first failure)."""
-    results = []
+def execute_cases(fn, payload, records=None, on_case=None):
+    """Run fn on every case, appending to records (kept when a deadline cuts the run short); stop at
+    the first exception (the judge reports the first failure). on_case(index) before each case."""
+    records = [] if records is None else records
     for index, case in enumerate(payload["cases"]):
-        if progress_path:
-            with open(progress_path, "w") as f:
-                f.write(str(index))
+        if on_case:
+            on_case(index)
         record = _run_case(fn, payload["task"], case)
-        results.append(record)
+        records.append(record)
         if record["status"] != "ok":
             break
-    return results
+    return records
+
+
+def _write_progress(path):
+    def on_case(index):
+        with open(path, "w") as f:
+            f.write(str(index))
+    return on_case
 
 
 def _on_cuda(payload):
     return any(case["spec"]["device"] == "cuda" for case in payload["cases"])
 
 
-def _serve(fn, payload, results_path):
+def exact_float32_on_cuda(payload):
     if _on_cuda(payload):
         # Compare exact float32 on CUDA: TF32 matmuls differ from nn.GRU by far more than rounding.
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    results = execute_cases(fn, payload, results_path + ".progress")
-    _save(results, results_path + ".part")
+
+
+def _serve(fn, payload, results_path):
+    exact_float32_on_cuda(payload)
+    records = execute_cases(fn, payload, on_case=_write_progress(results_path + ".progress"))
+    data, descriptions = results.encode(records)
+    with open(results_path + ".part", "wb") as f:
+        f.write(data)
+    with open(results_path + ".json", "w") as f:
+        json.dump(descriptions, f)
     os.replace(results_path + ".part", results_path)
+
+
+def load_payload(path):
+    """The judge's cases: {"task", "cases": [{"spec", "inputs", "grad_outputs"}]}, from a JSON index
+    beside a tensor file (tensors never travel as pickles)."""
+    with open(path) as f:
+        index = json.load(f)
+    with open(path + ".tensors", "rb") as f:
+        tensors = tensorfile.loads(f.read(), results.MAX_ELEMENTS)
+    return payload_from(index, tensors)
+
+
+def payload_from(index, tensors):
+    cases = []
+    for i, spec in enumerate(index["cases"]):
+        inputs = [tensors[f"{i}.in.{k}"] for k in range(index["arg_count"])]
+        grads = [tensors[f"{i}.gradout.{j}"] for j in range(index["output_count"])] if spec["grad"] else None
+        cases.append({"spec": spec, "inputs": inputs, "grad_outputs": grads})
+    return {"task": index["task"], "cases": cases}
 
 
 def run(fn, cases_path, results_path, timeout_s):
     """Run fn on the cases in a forked child; returns how the child ended, as plain data."""
-    _warm_up_meta()
+    warm_up_meta()
     start = time.monotonic()
     if not hasattr(os, "fork") or cuda_started_here():
         # No fork here (Windows), or CUDA started, which a forked child can use neither for CUDA nor
@@ -219,7 +258,7 @@ def run(fn, cases_path, results_path, timeout_s):
             _silence(log_path)
             torch.set_num_threads(1)  # OpenMP's pool does not survive fork
             disable_builtin_grus()
-            payload = _load(cases_path, weights_only=True)
+            payload = load_payload(cases_path)
             _limit_resources(payload)
             _serve(fn, payload, results_path)
             code = 0
@@ -247,16 +286,21 @@ def cuda_started_here():
         return False  # no driver: nothing can have started it
 
 
-def _warm_up_meta():
+def warm_up_meta():
     """The first use of each op on the meta device loads PyTorch's Python meta kernels (about 2 s in
-    all). Run a whole GRU on meta tensors once here, before forking, so that every child inherits
-    them and the time limit measures only the learner's code."""
+    all). Run the ops a GRU answer uses on meta tensors once here, before forking or grading, so that
+    the time limit measures only the learner's code."""
     global _META_READY
     if not _META_READY:
-        from gru_ref.equations import gru_sequence
         B, T, F, H = 2, 2, 3, 4
-        shapes = [(B, T, F), (B, H), (3 * H, F), (3 * H, H), (3 * H,), (3 * H,)]
-        gru_sequence(*(torch.empty(shape, device="meta") for shape in shapes))
+        x, h = torch.empty(B, T, F, device="meta"), torch.empty(B, H, device="meta")
+        w_ih, w_hh, b = (torch.empty(3 * H, F, device="meta"), torch.empty(3 * H, H, device="meta"),
+                         torch.empty(3 * H, device="meta"))
+        projected = x[:, 0] @ w_ih.T + b + torch.addmm(b, h, w_hh.t())  # (B, 3H)
+        parts = [*projected.chunk(3, dim=-1), *projected.split(H, dim=1), *projected.unbind(-1)]
+        gates = [torch.sigmoid(parts[0]), torch.tanh(parts[1]), 1 - parts[2], parts[0] * parts[1]]
+        torch.stack(gates, dim=1), torch.cat(gates, dim=-1), h.new_zeros(B, T, H), torch.zeros_like(h)
+        torch.einsum("bf,gf->bg", x[:, 0], w_ih), x.unbind(1), x.transpose(0, 1), torch.matmul(h, w_hh.T)
         _META_READY = True
 
 
@@ -334,7 +378,7 @@ def _run_in_process(fn, cases_path, results_path, timeout_s, start):
         signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
         with builtin_grus_disabled():
-            _serve(fn, _load(cases_path, weights_only=True), results_path)
+            _serve(fn, load_payload(cases_path), results_path)
     except Deadline:
         status["timed_out"] = True
     except BaseException as exc:

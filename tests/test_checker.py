@@ -6,6 +6,7 @@ import torch
 
 from gru_ref import check_gru_cell, check_my_gru
 from gru_ref.check import RUN_TIMEOUT_S, judge_function
+from gru_ref import results, tasks, tensorfile
 from gru_ref.judge import Judge
 from gru_ref.mistakes import MISTAKES
 
@@ -141,10 +142,37 @@ def test_notebook_api_raises_assertion_error_with_the_message():
 
 def test_unreadable_results_are_a_failure_not_a_crash():
     judge = Judge("my_gru", ("quick",), seed=0)
-    for junk in ("unreadable", [{"status": "ok"}], [None]):
+    for junk in ("unreadable", [None]):
         result = judge.rule(junk, {"timed_out": False})
         assert not result.passed
         assert "could not be checked" in result.message
+    empty = tensorfile.dumps({})
+    for data, descriptions in ((b"junk", []), (b"\xff" * 64, [{"status": "ok"}]), (empty, "x"),
+                               (empty, [{"status": "ok", "error": 3}]), (empty, [{"status": "ok"}] * 9)):
+        result = judge.rule_encoded(data, descriptions, {"timed_out": False})
+        assert not result.passed
+        assert "could not be checked" in result.message
+
+
+def forged(judge, records):
+    """What a learner who replaced the case runner could send: descriptions and tensors of their making."""
+    data, descriptions = results.encode(records)
+    return judge.rule_encoded(data, descriptions, {"timed_out": False})
+
+
+def test_forged_results_with_missing_outputs_or_gradients_fail():
+    judge = Judge("my_gru", ("quick", "gradients"), seed=0)
+    shapes = [judge.task.output_shapes(case) for case in judge.cases]
+    described = [[("Tensor", shape, case.dtype, case.device) for shape in s.values()]
+                 for case, s in zip(judge.cases, shapes)]
+    no_outputs = [{"status": "ok", "returned": d, "returned_type": "tuple", "outputs": []} for d in described]
+    assert "does not match what it returned" in forged(judge, no_outputs).message
+    truth = [tasks.expected(judge.task, case, inputs) for case, inputs in zip(judge.cases, judge.inputs)]
+    no_grads = [{"status": "ok", "returned": d, "returned_type": "tuple", "requires_grad": [True, True],
+                 "outputs": [t.to(case.torch_dtype) for t in want], "grads": []}
+                for d, case, want in zip(described, judge.cases, truth)]
+    assert "gradients" in forged(judge, no_grads).message and not forged(judge, no_grads).passed
+    assert "stopped before all cases" in forged(judge, no_grads[:2]).message
 
 
 def test_unknown_parts_are_refused_clearly():

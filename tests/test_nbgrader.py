@@ -152,9 +152,8 @@ def test_cheating_crashing_hanging_and_tampering_get_no_credit_for_my_gru(graded
     assert message in outputs(graded, student)["test_my_gru_contract"]
 
 
-def test_tampering_is_caught_by_the_recheck_outside_the_kernel(graded):
-    assert "re-checked outside your notebook" in outputs(graded, "tamper")["test_my_gru_values"]
-    # The tampered kernel passed this one itself; the verdict recorded is the re-check's.
+def test_tampering_changes_nothing_the_judge_outside_the_sandbox_sees(graded):
+    assert "checked in the grading sandbox" in outputs(graded, "tamper")["test_my_gru_values"]
     assert "built-in recurrent kernel" in outputs(graded, "tamper_cheat")["test_my_gru_values"]
 
 

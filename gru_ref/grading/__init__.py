@@ -1,0 +1,15 @@
+"""Grading a class: every submission's code in an OS sandbox, judged outside it on tensors alone.
+
+Trusted (the grader's process; never imports or runs learner code):
+    plan        a submitted notebook -> the learner's cells to run, the checks to judge
+    integrity   a static scan that flags code with no place in an answer, for manual review
+    bwrap       the bubblewrap command line of the box
+    box         one warm box, restarted whenever a submission broke it
+    submission  grade one notebook: cases in, tensors out, the judge rules
+Inside the box (untrusted from the moment learner code runs):
+    template    the warm process: forks a child per submission, hands out cases in order, cleans up
+    runner      the child: limits, seccomp, the learner's cells, the checked functions
+    seccomp     the kernel filter: no new programs or processes, no signals to others
+Both sides:
+    frames      length-prefixed messages with deadlines and size bounds
+"""

@@ -1,0 +1,105 @@
+"""The bubblewrap command line that boxes every run of learner code at grading time.
+
+Inside the box: a read-only view of the system libraries, of Python and of the course environment;
+of gru_ref only the files the learner's side needs (never the reference equations, the judge or the
+mistakes); a size-bounded scratch folder and /tmp; no network, no other process visible (its own PID
+namespace), no capabilities, a clean environment. Nothing of the course folder: no solutions/, no
+gradebook.db, no nbgrader_config.py, no submitted/ of others. Resource limits and the seccomp filter
+are set inside by gru_ref.grading.template, before any learner code runs.
+"""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+import gru_ref
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(gru_ref.__file__))
+# What the learner's side needs of gru_ref, and nothing more (paths inside the package).
+INSIDE_FILES = ("__init__.py", "check.py", "sandbox.py", "results.py", "tensorfile.py",
+                "grading/__init__.py", "grading/frames.py", "grading/seccomp.py", "grading/template.py",
+                "grading/runner.py")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
+             "localtime", "fonts", "alternatives")
+SCRATCH = "/scratch"
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot start here; the message says how to install or enable it."""
+
+
+def python_dirs():
+    """Every folder the interpreter and the course environment load code from, but never the course
+    folder itself (an editable install puts it on the path): of it, only gru_ref's INSIDE_FILES."""
+    course = os.path.dirname(PACKAGE_DIR)
+
+    def allowed(path):
+        in_env = path == sys.prefix or path.startswith(sys.prefix + os.sep)
+        return in_env or not (path == course or path.startswith(course + os.sep))
+
+    dirs = {sys.base_prefix, sys.prefix, *(p for p in sys.path if p and os.path.isdir(p))}
+    return sorted(d for d in dirs if allowed(d))
+
+
+def command(scratch_mb=512, tmp_mb=256, gpu=False, threads=1):
+    """The argv that starts the warm template process inside a fresh box."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(NOT_INSTALLED)
+    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--clearenv"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": SCRATCH, "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+           "NBGRADER_EXECUTION": "autograde", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "/tmp",
+           "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           "PYTORCH_NVML_BASED_CUDA_CHECK": "1", "MPLCONFIGDIR": "/tmp/matplotlib"}
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    for path in SYSTEM_DIRS:
+        argv += ["--ro-bind-try", path, path]
+    for name in ETC_FILES:
+        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for path in python_dirs():
+        argv += ["--ro-bind", path, path]
+    argv += ["--tmpfs", PACKAGE_DIR]  # hides whatever a python_dirs() entry showed of the package
+    for name in INSIDE_FILES:
+        argv += ["--ro-bind", os.path.join(PACKAGE_DIR, name), os.path.join(PACKAGE_DIR, name)]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/dev/shm"]
+    if gpu:
+        for node in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):
+            argv += ["--dev-bind", node, node]
+        argv += ["--ro-bind-try", "/sys", "/sys"]
+    argv += ["--size", str(scratch_mb << 20), "--tmpfs", SCRATCH,
+             "--size", str(tmp_mb << 20), "--tmpfs", "/tmp",
+             "--remount-ro", "/", "--chdir", SCRATCH,
+             "--", sys.executable, "-I", "-m", "gru_ref.grading.template"]
+    return argv
+
+
+NOT_INSTALLED = (
+    "Grading runs every submission inside bubblewrap (bwrap), which is not installed here. Install it "
+    "(Debian/Ubuntu: sudo apt-get install bubblewrap libseccomp2; Fedora: sudo dnf install bubblewrap "
+    "libseccomp), or run `make setup`, then grade again. For trusted notebooks only (never students'), "
+    "GRU_REF_NO_SANDBOX=1 grades without the sandbox.")
+
+
+def check():
+    """Start an empty box once; raise SandboxUnavailable with what to do if that fails."""
+    argv = command()
+    probe = argv[:argv.index("--")] + ["--", sys.executable, "-I", "-c", "import gru_ref.grading.seccomp as s; "
+                                       "import os; s.confine(os.getpid())"]
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise SandboxUnavailable("bubblewrap did not start within 60 s.") from None
+    if done.returncode != 0:
+        why = done.stderr.strip()[-600:] or f"exit code {done.returncode}"
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but cannot start a sandbox here: {why}\n"
+            "It needs unprivileged user namespaces. On Ubuntu 24.04 and later: "
+            "sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0 (or give bwrap an AppArmor "
+            "profile); elsewhere: sudo sysctl kernel.unprivileged_userns_clone=1 and "
+            "user.max_user_namespaces > 0. In a container, allow user namespaces (e.g. Docker's "
+            "--security-opt seccomp=unconfined). libseccomp must be installed (apt-get install "
+            "libseccomp2). Then grade again.")

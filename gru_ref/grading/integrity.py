@@ -1,0 +1,97 @@
+"""Trusted: a static scan of the learner's code for what has no place in an answer.
+
+A GRU needs torch and arithmetic. Code that reaches for the garbage collector, native memory, other
+processes, signals, the dispatcher's registry, import machinery or gru_ref's internals could be
+undoing the in-process switch-off of built-in GRUs. A flag changes no score: the submission is
+marked for manual review, with the lines, in nbgrader and in the class report.
+"""
+import ast
+import re
+
+from IPython.core.inputtransformer2 import TransformerManager
+
+MODULES = {"gc": "the garbage collector", "ctypes": "native memory access", "cffi": "native code",
+           "subprocess": "starting programs", "multiprocessing": "other processes",
+           "concurrent": "other processes or threads", "threading": "threads", "_thread": "threads",
+           "signal": "signals", "importlib": "import machinery",
+           "inspect": "introspection of the grader", "pty": "terminals", "socket": "the network",
+           "shutil": "file operations", "pickle": "pickled code", "marshal": "compiled code",
+           "code": "running code from strings", "runpy": "running other code", "builtins": "builtins"}
+CALLS = {"exec": "running code from a string", "eval": "running code from a string",
+         "compile": "compiling code", "__import__": "import machinery", "globals": "the namespace",
+         "setattr": "changing other objects", "delattr": "changing other objects", "vars": "the namespace"}
+OS_NAMES = re.compile(r"^(fork|forkpty|exec\w*|spawn\w*|kill|killpg|system|popen|posix_spawn\w*|"
+                      r"_exit|abort|setsid|setpgid|chdir|remove|unlink|rmdir|rename|replace|write|putenv|"
+                      r"open|dup2?)$")
+ATTRIBUTES = re.compile(r"^(library|_decomp|_C|_ops|_dispatch\w*|py_kernels|_VF|ops|_library|"
+                        r"__dict__|__globals__|__code__|__builtins__|__subclasses__|__class__|modules|"
+                        r"_getframe|f_back|f_globals|settrace|setprofile|meta_path|path_hooks|"
+                        r"_LOCKDOWN|REFUSED|_Lockdown|undo)$")
+
+
+def scan(cells):
+    """[(cell_index, line_number, line, reason)] for the learner's cells [(cell_index, source)]."""
+    flags = []
+    for cell_index, source in cells:
+        try:
+            code = TransformerManager().transform_cell(source)
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            continue  # it cannot run either; nothing to hide there
+        lines = code.splitlines()
+        for node in ast.walk(tree):
+            reason = _reason(node)
+            if reason:
+                line = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""
+                flags.append((cell_index, node.lineno, line[:160], reason))
+    seen, unique = set(), []
+    for flag in sorted(flags):
+        if flag[:2] not in seen:
+            seen.add(flag[:2])
+            unique.append(flag)
+    return unique
+
+
+def _reason(node):
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        for name in names:
+            root = name.split(".")[0]
+            if root in MODULES:
+                return f"imports {name}: {MODULES[root]}"
+            if root == "gru_ref" and not (isinstance(node, ast.ImportFrom) and node.module == "gru_ref"
+                                          and all(a.name.startswith("check_") for a in node.names)):
+                return f"imports gru_ref's internals ({name})"
+            if name.startswith(("torch.library", "torch._", "torch.utils.cpp_extension", "torch.ops")):
+                return f"imports {name}: torch's dispatcher or internals"
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("torch"):
+            inner = [a.name for a in node.names if ATTRIBUTES.match(a.name)]
+            if inner:
+                return f"imports {', '.join(inner)} from {node.module}: torch's dispatcher or internals"
+        if isinstance(node, ast.ImportFrom) and node.module == "os":
+            bad = [a.name for a in node.names if OS_NAMES.match(a.name)]
+            if bad:
+                return f"imports os.{bad[0]}: processes, signals or files"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CALLS:
+        return f"calls {node.func.id}(): {CALLS[node.func.id]}"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open" \
+            and not _inside_folder(node):
+        return "opens a file outside the working folder"
+    if isinstance(node, ast.Attribute):
+        base = node.value.id if isinstance(node.value, ast.Name) else None
+        if base == "os" and OS_NAMES.match(node.attr):
+            return f"uses os.{node.attr}: processes, signals or files"
+        if ATTRIBUTES.match(node.attr) and base not in ("self",):
+            return f"uses .{node.attr}: torch's dispatcher, the interpreter or the grader's internals"
+        if node.attr in ("system", "getoutput", "run_cell_magic"):
+            return f"uses IPython's .{node.attr}: shell commands or cell magics"
+    if isinstance(node, ast.Name) and node.id == "gru_ref":
+        return "uses gru_ref's internals"
+    return None
+
+
+def _inside_folder(call):
+    """open("a relative path") without "..": a file of the submission's own folder."""
+    path = call.args[0] if call.args else None
+    return (isinstance(path, ast.Constant) and isinstance(path.value, str)
+            and not path.value.startswith(("/", "~")) and ".." not in path.value)

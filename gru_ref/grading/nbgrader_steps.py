@@ -1,0 +1,107 @@
+"""nbgrader's autograde, through the sandbox: set in nbgrader_config.py, so that plain
+`nbgrader autograde` and the formgrader grade exactly as `python -m gru_ref.grade` does.
+
+SandboxedExecute takes the place of nbgrader's Execute. It never starts a Jupyter kernel: the
+learner's cells run in the box (gru_ref.grading.box), the judge rules here, and the verdicts become
+the test cells' outputs, which SaveAutoGrades scores as usual. Learner-written markdown and raw cells
+lose their HTML, so feedback reports carry no learner-made HTML or scripts.
+FlagForReview, after SaveAutoGrades, marks a submission that the integrity scan flagged as needing
+manual grading, with the flagged lines as a comment.
+"""
+import atexit
+import hashlib
+import html
+import json
+import os
+
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from gru_ref.grading import plan as planning
+from gru_ref.grading.box import Box
+from gru_ref.grading.submission import apply, grade_notebook
+
+_BOX = None
+
+
+def shared_box():
+    global _BOX
+    if _BOX is None:
+        from torch import cuda
+        _BOX = Box(gpu=cuda.is_available())
+        atexit.register(_BOX.close)
+    return _BOX
+
+
+def fingerprint(nb):
+    """What grading a notebook depends on: its code cells' sources and its tests, in order."""
+    plan = planning.plan_notebook(nb)
+    what = {"code": plan.code_cells, "tests": [(t.grade_id, t.cell_index, [c.__dict__ for c in t.checks])
+                                             for t in plan.tests]}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    results_folder = Unicode(os.environ.get("GRU_REF_RESULTS", ""), help=(
+        "A folder of grading results computed ahead by `python -m gru_ref.grade` (one JSON file per "
+        "notebook fingerprint): a notebook found there is not run again.")).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        strip_learner_html(nb)
+        result = self._cached(nb)
+        if result is None:
+            result = grade_notebook(nb, shared_box())
+        apply(nb, result)
+        resources["gru_ref"] = result
+        return nb, resources
+
+    def _cached(self, nb):
+        if not self.results_folder:
+            return None
+        path = os.path.join(self.results_folder, fingerprint(nb) + ".json")
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+
+def strip_learner_html(nb):
+    """Escape the HTML of every markdown cell the learner could write, and drop raw cells' formats."""
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("locked"):
+            continue
+        if cell.cell_type == "markdown":
+            cell.source = html.escape(cell.source, quote=False).replace("&gt;", ">")  # keep > quotes
+        elif cell.cell_type == "raw":
+            cell.metadata.pop("raw_mimetype", None)
+            cell.metadata.pop("format", None)
+
+
+class FlagForReview(NbGraderPreprocessor):
+    def preprocess(self, nb, resources):
+        flags = resources.get("gru_ref", {}).get("flags")
+        if not flags:
+            return nb, resources
+        info = resources["nbgrader"]
+        ids = (info["notebook"], info["assignment"], info["student"])
+        text = describe_flags(flags)
+        with Gradebook(info["db_url"]) as gradebook:
+            for cell in nb.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if meta.get("grade"):
+                    gradebook.find_grade(meta["grade_id"], *ids).needs_manual_grade = True
+                if meta.get("solution"):
+                    comment = gradebook.find_comment(meta["grade_id"], *ids)
+                    comment.auto_comment = text
+            gradebook.db.commit()
+        self.log.warning("%s: flagged for manual review (%d line(s))", info["student"], len(flags))
+        return nb, resources
+
+
+def describe_flags(flags):
+    lines = [f"cell {cell}, line {line}: {code}  <- {reason}" for cell, line, code, reason in flags[:20]]
+    more = f"\n(and {len(flags) - 20} more)" if len(flags) > 20 else ""
+    return ("Flagged for manual review by the integrity scan (the automatic score stands until a "
+            "grader decides):\n" + "\n".join(lines) + more)

@@ -1,0 +1,190 @@
+"""Inside the box, in the child forked for one submission: run the learner's cells in order, and at
+each test cell run the checked functions on the cases, then send back what they returned.
+
+Before any learner code: resource limits, then the seccomp filter (no new program, no new process,
+no signal to anyone else). Built-in GRUs are switched off while the checked functions run (the
+dispatcher refuses them, the profiler names them); the cells themselves may use nn.GRU freely, since
+no case is within their reach: the template hands a check's cases over only when the notebook has
+reached that check. Nothing here decides anything: the judge outside reads the tensors and rules.
+"""
+import io
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+
+from gru_ref import results, sandbox, tensorfile
+from gru_ref.grading import frames, seccomp
+
+WORK_FOLDER = "work"  # in the box's scratch folder (the template's working directory)
+
+
+class CellTimeout(BaseException):
+    """Raised into a cell that runs past its time (BaseException: `except Exception` cannot keep it)."""
+
+
+class BoundedText(io.TextIOBase):
+    """A stream that keeps the first `limit` characters and counts the rest (200 MB of prints cost
+    a counter, not memory)."""
+
+    def __init__(self, limit):
+        self.limit, self.parts, self.kept, self.dropped = limit, [], 0, 0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        text = str(text)
+        room = self.limit - self.kept
+        if room > 0:
+            self.parts.append(text[:room])
+            self.kept += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def take(self):
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n[... {self.dropped} more characters of output not kept]\n"
+        self.parts, self.kept, self.dropped = [], 0, 0
+        return text
+
+
+def warm_up():
+    """Run once in the template, before any fork: what every child would otherwise load itself."""
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    shell.run_cell("import torch\nfrom torch import nn\n(lambda: None)()", store_history=False, silent=True)
+    InteractiveShell.clear_instance()
+
+
+def run(job, channel):
+    """The child's whole life: never returns."""
+    code = 0
+    try:
+        _enter(job["limits"])
+        Notebook(job, channel).run()
+        frames.send(channel, {"type": "done"})
+    except BaseException:  # noqa: BLE001 (the learner's SystemExit included): the end status says so
+        code = 71
+    os._exit(code)
+
+
+def _enter(limits):
+    os.makedirs(WORK_FOLDER, exist_ok=True)
+    os.chdir(WORK_FOLDER)
+    os.environ["HOME"] = os.getcwd()
+    with open("/proc/self/statm") as f:
+        in_use = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    if not limits.get("cuda"):  # CUDA maps far more address space than it uses
+        memory = in_use + (limits["memory_mb"] << 20)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = limits["cpu_s"]
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] << 20, limits["file_mb"] << 20))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    seccomp.confine(os.getpid())
+    sandbox.disable_builtin_grus()
+
+
+class Notebook:
+    def __init__(self, job, channel):
+        from IPython.core.interactiveshell import InteractiveShell
+        self.job, self.channel, self.limits = job, channel, job["limits"]
+        self.shell = InteractiveShell.instance()
+        self.shell.showtraceback = lambda *args, **kwargs: None  # we report errors ourselves
+        self.out = BoundedText(self.limits["output_kb"] << 10)
+        self.err = BoundedText(self.limits["output_kb"] << 10)
+        sys.stdout, sys.stderr = self.out, self.err
+        self.alarm = CellTimeout  # what the alarm raises: CellTimeout in cells, Deadline in checks
+        signal.signal(signal.SIGALRM, self._on_alarm)
+        self.next_check = 0
+
+    def _on_alarm(self, signum, frame):
+        raise self.alarm()
+
+    def run(self):
+        checkpoints = {point["before_cell"]: point["checks"] for point in self.job["checkpoints"]}
+        for index, source in enumerate(self.job["cells"]):
+            for check in checkpoints.pop(index, ()):
+                self.run_check(check)
+            self.run_cell(index, source)
+        for before in sorted(checkpoints):
+            for check in checkpoints[before]:
+                self.run_check(check)
+
+    def run_cell(self, index, source):
+        error, timed_out = None, False
+        signal.setitimer(signal.ITIMER_REAL, self.limits["cell_timeout"])
+        try:
+            while source is not None:
+                refused = len(sandbox.REFUSED)
+                result = self.shell.run_cell(source, store_history=False, silent=False)
+                exc = result.error_before_exec or result.error_in_exec
+                if exc is None:
+                    break
+                error = error or describe_error(exc)
+                source = after_refusal(source, exc) if len(sandbox.REFUSED) > refused else None
+        except CellTimeout:
+            timed_out = True
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        frames.send(self.channel, {"type": "cell", "index": index, "stdout": self.out.take(),
+                                   "stderr": self.err.take(), "error": error, "timed_out": timed_out})
+
+    def run_check(self, check):
+        """One check call: ask for its cases (only now do they exist in here), run, send the results."""
+        frames.send(self.channel, {"type": "cases", "check": self.next_check})
+        self.next_check += 1
+        blob = frames.receive(self.channel, None, 1 << 30)
+        payload = sandbox.payload_from(check["index"], tensorfile.loads(blob, results.MAX_ELEMENTS))
+        fn = self.shell.user_ns.get(check["function"])
+        status = {"timed_out": False, "missing": not callable(fn), "progress": 0}
+        records, start = [], time.monotonic()
+        if callable(fn):
+            sandbox.exact_float32_on_cuda(payload)
+            progress = []
+            self.alarm = sandbox.Deadline  # _run_case lets only Deadline through
+            signal.setitimer(signal.ITIMER_REAL, self.limits["check_timeout"])
+            try:
+                sandbox.execute_cases(fn, payload, records, on_case=progress.append)
+            except sandbox.Deadline:
+                status["timed_out"] = True
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                self.alarm = CellTimeout
+            status["progress"] = max(progress, default=0)
+        self.out.take(), self.err.take()  # prints inside checked functions are never shown or graded
+        status["seconds"] = round(time.monotonic() - start, 3)
+        data, descriptions = results.encode(records)
+        frames.send(self.channel, {"type": "result", "check": check["id"], "status": status,
+                                   "descriptions": descriptions})
+        frames.send(self.channel, data)
+
+
+def after_refusal(source, exc):
+    """The cell's statements after the top-level one that a refused built-in GRU stopped (blank
+    lines keep the line numbers), or None if there are none or it cannot tell which one."""
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<ipython")]
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    if not lines:
+        return None
+    later = [node for node in body if node.lineno > lines[0]]
+    if not later:
+        return None
+    kept = source.splitlines()
+    return "\n" * (later[0].lineno - 1) + "\n".join(kept[later[0].lineno - 1:])
+
+
+def describe_error(exc):
+    """An error as nbformat wants it, with only the learner's frames in the traceback."""
+    frames_ = [f for f in traceback.extract_tb(exc.__traceback__)
+               if not f.filename.startswith((sandbox.PACKAGE_DIR, sys.prefix, sys.base_prefix))]
+    lines = traceback.format_list(frames_[-6:]) + traceback.format_exception_only(type(exc), exc)
+    return {"ename": type(exc).__name__, "evalue": str(exc)[:2000], "traceback": "".join(lines)[-6000:]}

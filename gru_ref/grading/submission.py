@@ -1,0 +1,206 @@
+"""Trusted: grade one submitted notebook. Plan it, draw every check's cases, run the learner's code
+in the box, and let the judge rule on the tensors that came back.
+
+The result is plain data (JSON-ready): what each test cell's verdict is, what each learner cell
+printed, the integrity flags, and how the box ended. `apply` writes it into the notebook as outputs,
+which nbgrader's SaveAutoGrades then scores as usual.
+"""
+import re
+import time
+
+import nbformat
+
+from gru_ref.grading import integrity
+from gru_ref.grading.plan import plan_notebook
+
+LIMITS = {
+    "cell_timeout": 30,  # s per learner cell, nbgrader's own default
+    "check_timeout": 10,  # s for the learner's function on all cases of one check
+    "deadline_s": 240,  # s of wall-clock time for the whole notebook
+    "cpu_s": 240,  # s of CPU time for the whole notebook
+    "memory_mb": 3072,  # MB the notebook may allocate
+    "file_mb": 16,  # MB any file it writes may reach
+    "output_kb": 64,  # KB of prints kept per cell (the rest is counted, not kept)
+}
+SIGNALS = {
+    "SIGXCPU": "it used more than {cpu_s} s of CPU time",
+    "SIGKILL": "it was killed, most likely for using too much memory",
+    "SIGSEGV": "native code crashed (ctypes, or a torch call on invalid memory)",
+    "SIGABRT": "native code aborted",
+}
+NOTE = "(checked in the grading sandbox)"
+
+
+def grade_notebook(nb, box, limits=None):
+    from gru_ref.judge import Judge  # torch: only where something is graded
+    limits = {**LIMITS, **(limits or {})}
+    start = time.monotonic()
+    plan = plan_notebook(nb)
+    learner_cells = [(i, s) for i, s in plan.code_cells if not _locked(nb.cells[i])]
+    judges, cases, checkpoints = {}, [], {}
+    for test in plan.tests:
+        for k, check in enumerate(test.checks):
+            check_id = f"{test.grade_id}/{k}"
+            judges[check_id] = Judge(check.task, check.parts, timeout_s=limits["check_timeout"])
+            index, data = judges[check_id].payload()
+            cases.append(data)
+            checkpoints.setdefault(test.before_cell, []).append(
+                {"id": check_id, "function": check.function, "index": index})
+    job = {"cells": [source for _, source in plan.code_cells], "limits": limits,
+           "checkpoints": [{"before_cell": n, "checks": c} for n, c in sorted(checkpoints.items())]}
+    ran = time.monotonic()
+    events, end = box.run(job, cases) if plan.code_cells or plan.tests else ([], {"exit_code": 0})
+    judged = time.monotonic()
+    cell_events = _cell_events(events, len(plan.code_cells))
+    results = {e["check"]: e for e in events if e.get("type") == "result" and e.get("check") in judges}
+    stopped = _why_stopped(end, cell_events, plan, limits)
+    died_in = _died_in_check(stopped, plan, results)
+    if died_in:
+        stopped["in_check"] = True
+    tests = {}
+    for test in plan.tests:
+        verdict = {"passed": True, "message": ""}
+        for k, check in enumerate(test.checks):
+            check_id = f"{test.grade_id}/{k}"
+            verdict = _verdict(judges[check_id], check, results.get(check_id), stopped,
+                               end if check_id == died_in else None)
+            if not verdict["passed"]:
+                break
+        tests[test.grade_id] = verdict
+    _blame_gru_cell(tests, plan)
+    outputs = {str(i): _cell_outputs(cell_events.get(n), stopped, n) for n, (i, _) in enumerate(plan.code_cells)}
+    return {"tests": tests, "outputs": outputs, "test_cells": {t.grade_id: t.cell_index for t in plan.tests},
+            "flags": integrity.scan(learner_cells), "end": {k: v for k, v in end.items() if k != "type"},
+            "seconds": {"prepare": round(ran - start, 3), "run": round(judged - ran, 3),
+                        "judge": round(time.monotonic() - judged, 3)}}
+
+
+def _locked(cell):
+    return bool(cell.metadata.get("nbgrader", {}).get("locked"))
+
+
+def _cell_events(events, count):
+    """Cell messages by index, each field checked: they come from inside the box."""
+    cells = {}
+    for event in events:
+        index = event.get("index")
+        if event.get("type") != "cell" or type(index) is not int or not 0 <= index < count or index in cells:
+            continue
+        error = event.get("error")
+        if not (isinstance(error, dict) and all(isinstance(error.get(k), str)
+                                                for k in ("ename", "evalue", "traceback"))):
+            error = None
+        cells[index] = {"stdout": _text(event.get("stdout"), 70_000), "stderr": _text(event.get("stderr"), 70_000),
+                        "error": error and {k: _text(error[k], 6000) for k in ("ename", "evalue", "traceback")},
+                        "timed_out": event.get("timed_out") is True}
+    return cells
+
+
+def _text(value, limit):
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _why_stopped(end, cell_events, plan, limits):
+    """Where and why the notebook stopped early ({"cell": the learner cell it stopped in, or the
+    number of cells if after the last, "why"}), or None if it ran to its end."""
+    if end.get("completed"):
+        return None
+    at = max(cell_events, default=-1) + 1
+    if end.get("timed_out"):
+        why = f"the notebook ran past its {limits['deadline_s']} s limit"
+    elif end.get("signal"):
+        why = SIGNALS.get(end["signal"], "it was ended by signal {signal}").format(**limits, signal=end["signal"])
+    elif end.get("protocol_error") or end.get("box_failed"):
+        why = "its code interfered with the grader's channel"
+    else:
+        code = end.get("exit_code")
+        why = "a cell ended the Python process (exit(), os._exit() or a crash" + \
+            (f"; exit code {code})" if code else ")")
+    return {"cell": at, "why": why}
+
+
+def _died_in_check(stopped, plan, results):
+    """The check whose function was running when the process ended, if it ended in one."""
+    if stopped is None:
+        return None
+    for test in plan.tests:
+        if test.before_cell == stopped["cell"]:  # every cell before this test had finished
+            for k in range(len(test.checks)):
+                if f"{test.grade_id}/{k}" not in results:
+                    return f"{test.grade_id}/{k}"
+    return None
+
+
+def _verdict(judge, check, result, stopped, ended_here=None):
+    if result is None and ended_here is not None:  # the judge says how the function's process ended
+        verdict = judge.rule(None, {"timed_out": ended_here.get("timed_out") is True,
+                                    "exit_code": ended_here.get("exit_code"), "signal": ended_here.get("signal")})
+        return {"passed": False, "message": verdict.message}
+    if result is None:
+        why = stopped["why"] if stopped else "it never reached this test"
+        return {"passed": False, "message": f"{check.function} was not checked: {why}. Make every cell "
+                                            f"finish quickly, and do not end the process."}
+    status = result.get("status") if isinstance(result.get("status"), dict) else {}
+    status = {"timed_out": status.get("timed_out") is True, "missing": status.get("missing") is True,
+              "progress": status.get("progress") if type(status.get("progress")) is int else 0}
+    if status["missing"]:
+        return {"passed": False, "message": f"{check.function} is not defined: keep the name and signature "
+                                            f"`def {check.function}(...)` in its answer cell, and make sure "
+                                            f"the cell runs without an error."}
+    verdict = judge.rule_encoded(result.get("data"), result.get("descriptions"), status)
+    return {"passed": verdict.passed, "message": verdict.message}
+
+
+def _blame_gru_cell(tests, plan):
+    """A one-line bug in gru_cell fails every my_gru test that calls it: say so where it shows."""
+    failed_cell = any(not v["passed"] for t, v in tests.items()
+                      if any(c.task == "gru_cell" for test in plan.tests if test.grade_id == t for c in test.checks))
+    calls_cell = any(re.search(r"def\s+my_gru\b", s) and re.search(r"\bgru_cell\s*\(", s) for _, s in plan.code_cells)
+    if not (failed_cell and calls_cell):
+        return
+    for test in plan.tests:
+        verdict = tests[test.grade_id]
+        if not verdict["passed"] and any(c.task == "my_gru" for c in test.checks):
+            verdict["message"] += ("\nYour my_gru calls gru_cell, which failed its own test above: fix "
+                                   "gru_cell first; my_gru may then pass as it is.")
+
+
+def _cell_outputs(event, stopped, n):
+    if event is None:
+        if stopped and stopped["cell"] == n and not stopped.get("in_check"):
+            return [_error("CellStopped", f"This cell did not finish: {stopped['why']}.")]
+        if stopped and n >= stopped["cell"]:
+            return [_error("NotRun", "Not run: an earlier cell stopped the notebook.")]
+        return []
+    outputs = [nbformat.v4.new_output("stream", name=name, text=event[name])
+               for name in ("stdout", "stderr") if event[name]]
+    if event["timed_out"]:
+        outputs.append(_error("CellTimeout", "This cell did not finish in time, so it was stopped. "
+                                             "Look for a loop that never ends, or work too large for a test."))
+    elif event["error"]:
+        error = event["error"]
+        outputs.append(nbformat.v4.new_output("error", ename=error["ename"], evalue=error["evalue"],
+                                              traceback=[error["traceback"]]))
+    return outputs
+
+
+def _error(name, message):
+    return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
+
+
+def apply(nb, result):
+    """Write a grading result into the notebook: learner cells' outputs, and each test cell's verdict
+    as its output (a passing test prints, a failing one has an error, as SaveAutoGrades expects)."""
+    from gru_ref.check import wrap
+    for index, outputs in result["outputs"].items():
+        nb.cells[int(index)].outputs = [nbformat.from_dict(o) for o in outputs]
+    for grade_id, cell_index in result["test_cells"].items():
+        verdict = result["tests"][grade_id]
+        if verdict["passed"]:
+            output = nbformat.v4.new_output("stream", name="stdout",
+                                            text=f"Passed: {verdict['message']} {NOTE}\n")
+        else:
+            output = _error("CheckFailed", f"{verdict['message']}\n{NOTE}")
+            output.traceback = [wrap(f"CheckFailed: {verdict['message']}") + f"\n{NOTE}"]
+        nb.cells[cell_index].outputs = [output]
+    return nb

@@ -1,0 +1,140 @@
+"""Inside the box: the warm template process. It imports torch once, then forks one child per
+submission (gru_ref.grading.runner) and relays between it and the trusted grader outside.
+
+It is the gatekeeper of the cases: a check's inputs reach the child only when the child's notebook
+has reached that check, in order, once; so code in earlier cells never sees them. After each
+submission it kills every process left in the box's PID namespace and empties the scratch folders,
+so nothing of one submission meets the next. It never runs learner code itself, and it is not
+dumpable: a learner's child can neither read nor write its memory.
+
+Protocol with the grader, on stdin and stdout (gru_ref.grading.frames):
+  <- {"type": "job", "job": {...}, "case_sizes": [n, ...]}, then one raw frame per check (its cases)
+  -> the child's frames, checked for form and size: {"type": "cell"|"result", ...}, results
+     followed by one raw frame (their tensors)
+  -> {"type": "end", "completed", "exit_code", "signal", "timed_out", "protocol_error", "seconds"}
+"""
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+
+from gru_ref.grading import frames
+
+MAX_FRAME = 64 << 20  # bytes: one check's results, far above an honest answer's
+MAX_TOTAL = 256 << 20  # bytes relayed for one submission
+CHILD_TYPES = ("cell", "result", "cases", "done")
+PR_SET_DUMPABLE = 4
+
+
+BOXED = "--unboxed" not in sys.argv  # unboxed: a trusted run without bubblewrap (GRU_REF_NO_SANDBOX)
+
+
+def main():
+    to_grader, from_grader = os.dup(1), os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)  # stray prints of anything in here go nowhere, never into the protocol
+    import torch  # noqa: F401  once, for every submission this box will grade
+    import IPython.core.interactiveshell  # noqa: F401
+    from gru_ref import sandbox
+    from gru_ref.grading import runner, seccomp
+    sandbox.warm_up_meta()
+    runner.warm_up()
+    seccomp._library()  # loaded now, so the child need not find it
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    frames.send(to_grader, {"type": "ready", "pid": os.getpid()})
+    while True:
+        try:
+            request = frames.receive_json(from_grader, None, 64 << 20)
+        except frames.FrameError:
+            return  # the grader has gone: so does the box (--die-with-parent does the rest)
+        cases = [frames.receive(from_grader, None, MAX_FRAME) for _ in request["case_sizes"]]
+        end = run_job(request["job"], cases, to_grader, runner)
+        frames.send(to_grader, end)
+
+
+def run_job(job, cases, to_grader, runner):
+    start = time.monotonic()
+    deadline = start + job["limits"]["deadline_s"]
+    parent, child = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        parent.close()
+        os.closerange(3, child.fileno())  # the grader's pipes: the child never holds them
+        os.closerange(child.fileno() + 1, 1 << 16)
+        os.setpgid(0, 0)
+        runner.run(job, child.fileno())  # never returns
+        os._exit(70)
+    child.close()
+    relayed, next_check, protocol_error, timed_out, completed = 0, 0, None, False, False
+    try:
+        while True:
+            message = frames.receive_json(parent.fileno(), deadline, 1 << 20)
+            kind = message.get("type")
+            if kind not in CHILD_TYPES:
+                raise frames.FrameError(f"an unknown message {kind!r}")
+            if kind == "done":
+                completed = True
+                break
+            if kind == "cases":
+                if message.get("check") != next_check or next_check >= len(cases):
+                    raise frames.FrameError("cases asked for out of turn")
+                frames.send(parent.fileno(), cases[next_check])
+                next_check += 1
+                continue
+            frames.send(to_grader, message)
+            if kind == "result":
+                data = frames.receive(parent.fileno(), deadline, MAX_FRAME)
+                relayed += len(data)
+                if relayed > MAX_TOTAL:
+                    raise frames.FrameError("more results than any notebook needs")
+                frames.send(to_grader, data)
+    except frames.FrameError as exc:
+        timed_out = time.monotonic() >= deadline
+        if not timed_out and "closed" not in str(exc):
+            protocol_error = str(exc)
+    finally:
+        parent.close()
+        status = _reap(pid)
+    clean_scratch()
+    return {"type": "end", "completed": completed, "timed_out": timed_out, "protocol_error": protocol_error,
+            "seconds": round(time.monotonic() - start, 3), **status}
+
+
+def _reap(pid):
+    """Kill every process in the box but this one (and the box's init), then collect the child.
+    (The child's seccomp filter lets it start no process; this is the belt to those braces.)"""
+    try:
+        os.kill(-1 if BOXED else -pid, signal.SIGKILL)  # unboxed, -1 would be every process of the user
+    except ProcessLookupError:
+        pass
+    _, wait_status = os.waitpid(pid, 0)
+    while True:  # orphans the learner started are re-parented to init, not here; be thorough anyway
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                break
+        except ChildProcessError:
+            break
+    if os.WIFSIGNALED(wait_status):
+        return {"exit_code": None, "signal": signal.Signals(os.WTERMSIG(wait_status)).name}
+    return {"exit_code": os.WEXITSTATUS(wait_status), "signal": None}
+
+
+def clean_scratch():
+    for folder in ("/scratch", "/tmp", "/dev/shm") if BOXED else (os.getcwd(),):
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
