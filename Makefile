@@ -14,7 +14,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The grading sandbox (bubblewrap, libseccomp) comes from the system's packages: checked every time.
 setup: $(STAMP)
+	bash tools/install-sandbox.sh
 
 # GRU_BOOK_BUILD tells chapters they run in the static build (no live widgets there).
 site: setup

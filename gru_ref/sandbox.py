@@ -37,11 +37,13 @@ class Deadline(BaseException):
 
 
 def disable_builtin_grus():
-    """Make every built-in GRU refuse to run in this process, for good: called where only the checks
-    run the learner's code (the forked child, or the replay process before any learner code)."""
+    """Make every built-in GRU refuse to run in this process, for good: called before any learner
+    code where the checks run it (the forked child, the grading sandbox). Nothing keeps a Python
+    reference to what could undo it: no object to call undo() on, no Library for gc to find."""
     global _LOCKDOWN
     if _LOCKDOWN is None:
-        _LOCKDOWN = _Lockdown()
+        _Lockdown(permanent=True)
+        _LOCKDOWN = True
 
 
 @contextlib.contextmanager
@@ -64,11 +66,13 @@ class _Lockdown:
     DECOMPOSITIONS = ("gru_impl", "gru_impl_data", "gru_cell", "_rnn_helper", "one_layer_rnn",
                       "one_layer_rnn_data")
 
-    def __init__(self):
+    def __init__(self, permanent=False):
         import warnings
         import torch._decomp.decompositions as decompositions
         self.decompositions = decompositions
-        self.library = torch.library.Library("aten", "IMPL")  # its registrations last as long as it
+        # The registrations last as long as this C++ handle. A permanent one is leaked on purpose
+        # (its reference count raised, no Python name kept): nothing in Python can reset it.
+        self.library = torch._C._dispatch_library("IMPL", "aten", "", __file__, 0)
         self.py_kernels = []  # (op, its Python kernels before)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "overriding a previously registered kernel": the point
@@ -78,6 +82,10 @@ class _Lockdown:
         self.decomposed = {name: getattr(decompositions, name) for name in self.DECOMPOSITIONS}
         for name in self.DECOMPOSITIONS:
             setattr(decompositions, name, _refusal(f"torch._decomp's {name}"))
+        if permanent:
+            import ctypes
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self.library))
+            self.library = self.py_kernels = self.decomposed = None
 
     def _refuse_op(self, name):
         op_name = name[len("aten::"):]
@@ -86,7 +94,7 @@ class _Lockdown:
         else:
             keys = ["Autograd", "CPU", "CUDA", "Meta"]
         for key in keys:
-            self.library.impl(op_name, _refusal(name), key)
+            self.library.impl(op_name, key, _refusal(name), False)
         packet, _, overload = op_name.partition(".")
         op = getattr(getattr(torch.ops.aten, packet), overload or "default")
         self.py_kernels.append((op, dict(op.py_kernels)))
@@ -95,7 +103,7 @@ class _Lockdown:
         op._dispatch_cache.clear()
 
     def undo(self):
-        self.library._destroy()  # the dispatcher falls back to the kernels registered before
+        self.library.reset()  # the dispatcher falls back to the kernels registered before
         for op, before in self.py_kernels:
             op.py_kernels.clear()
             op.py_kernels.update(before)

@@ -2,7 +2,8 @@
 
 A frame is 4 bytes of big-endian length, then that many bytes: a JSON object, or raw data that the
 JSON before it announced. The reader takes a deadline and a size bound, so that a peer that writes
-half a frame and sleeps, or announces a huge one, costs a timeout, never a hang or the memory.
+half a frame and sleeps, or announces a huge one, costs a timeout, never a hang or the memory; once
+a frame has begun, the rest of it must follow within STALL_S.
 """
 import json
 import os
@@ -11,6 +12,7 @@ import struct
 import time
 
 HEADER = struct.Struct(">I")
+STALL_S = 10.0
 
 
 class FrameError(Exception):
@@ -27,7 +29,10 @@ def send(fd, payload):
 
 def receive(fd, deadline, max_bytes):
     """One frame's bytes. deadline: a time.monotonic() value, or None to wait for ever."""
-    (length,) = HEADER.unpack(_read_exactly(fd, HEADER.size, deadline))
+    first = _read_exactly(fd, 1, deadline)
+    stalled = time.monotonic() + STALL_S
+    deadline = stalled if deadline is None else min(deadline, stalled)
+    (length,) = HEADER.unpack(first + _read_exactly(fd, HEADER.size - 1, deadline))
     if length > max_bytes:
         raise FrameError(f"a frame of {length} bytes, more than the {max_bytes} allowed")
     return _read_exactly(fd, length, deadline)
@@ -50,7 +55,7 @@ def _read_exactly(fd, count, deadline):
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise FrameError("no answer in time")
+                raise FrameError("no answer in time" if not chunks and missing == count else "a frame left unfinished")
         chunk = os.read(fd, min(missing, 1 << 20))
         if not chunk:
             raise FrameError("the other side closed the channel")

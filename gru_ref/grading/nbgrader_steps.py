@@ -16,7 +16,7 @@ import os
 
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import Dict, Unicode
 
 from gru_ref.grading import plan as planning
 from gru_ref.grading.box import Box
@@ -47,11 +47,13 @@ class SandboxedExecute(NbGraderPreprocessor):
         "A folder of grading results computed ahead by `python -m gru_ref.grade` (one JSON file per "
         "notebook fingerprint): a notebook found there is not run again.")).tag(config=True)
 
+    limits = Dict(help="Overrides of gru_ref.grading.submission.LIMITS, e.g. {'deadline_s': 120}").tag(config=True)
+
     def preprocess(self, nb, resources):
         strip_learner_html(nb)
         result = self._cached(nb)
         if result is None:
-            result = grade_notebook(nb, shared_box())
+            result = grade_notebook(nb, shared_box(), self.limits)
         apply(nb, result)
         resources["gru_ref"] = result
         return nb, resources

@@ -1,12 +1,15 @@
 """Inside the box, in the child forked for one submission: run the learner's cells in order, and at
 each test cell run the checked functions on the cases, then send back what they returned.
 
-Before any learner code: resource limits, then the seccomp filter (no new program, no new process,
-no signal to anyone else). Built-in GRUs are switched off while the checked functions run (the
-dispatcher refuses them, the profiler names them); the cells themselves may use nn.GRU freely, since
-no case is within their reach: the template hands a check's cases over only when the notebook has
-reached that check. Nothing here decides anything: the judge outside reads the tensors and rules.
+Before any learner code: resource limits, the seccomp filter (no new program, no new process, no
+signal to anyone else), and the built-in GRUs switched off for good (the dispatcher refuses them,
+the profiler names them). A cell whose top-level statement was refused a built-in GRU (a sanity
+check against nn.GRU, say) goes on with its next statement, so the `def` below it still counts.
+The template hands a check's cases over only when the notebook has reached that check, so code in
+earlier cells never sees them. Nothing here decides anything: the judge outside reads the tensors
+and rules.
 """
+import ast
 import io
 import os
 import resource
@@ -126,6 +129,8 @@ class Notebook:
                 exc = result.error_before_exec or result.error_in_exec
                 if exc is None:
                     break
+                if isinstance(exc, CellTimeout):  # IPython catches even a BaseException
+                    raise exc
                 error = error or describe_error(exc)
                 source = after_refusal(source, exc) if len(sandbox.REFUSED) > refused else None
         except CellTimeout:

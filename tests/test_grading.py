@@ -1,0 +1,152 @@
+"""Grading as a hostile class would have it: every attack on the grader, graded end to end through
+`nbgrader autograde` (the sandbox and the judge), beside right answers and unusual right answers.
+
+None gets credit it did not earn, no other submission's grade changes, no file of the course
+changes, no process is left, and the batch finishes.
+"""
+import hashlib
+import json
+import shutil
+import subprocess
+import uuid
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from hostile_code import ATTACKS, EXTRA, UNUSUAL_BUT_RIGHT
+from learner_code import GRU_CELL, MY_GRU_WITH_CELL
+from test_nbgrader import ASSIGNMENT, FULL, GRU_CELL_POINTS, nbgrader
+
+MARKER = f"gru-ref-attack-{uuid.uuid4().hex[:8]}"
+FLOODS = ("prints_flood", "memory_flood")  # a right my_gru beside the flood: full marks
+# Short limits, so that the attacks that stall cost seconds.
+LIMITS = "\nc.SandboxedExecute.limits = {'cell_timeout': 5, 'deadline_s': 60, 'memory_mb': 1024}\n"
+
+
+def fill(released, answers, course):
+    nb = nbformat.read(released, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id].strip("\n")
+    if EXTRA in answers:
+        nb.cells.append(nbformat.v4.new_code_cell(
+            answers[EXTRA].replace("{course}", str(course)).replace("{marker}", MARKER)))
+    if "markdown" in answers:
+        nb.cells.append(nbformat.v4.new_markdown_cell(answers["markdown"].replace("{marker}", MARKER)))
+    return nb
+
+
+def course_checksums(root):
+    """Every file an attack could have reached for, and what it holds."""
+    files = [root / "nbgrader_config.py", *sorted((root / "solutions").rglob("*")),
+             *sorted((root / "submitted").rglob("*")), *sorted((root / "exercises").rglob("*"))]
+    return {str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.is_file()}
+
+
+def processes_with(text):
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in ps.splitlines() if text in line and "ps -eo" not in line]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile_course")
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    with open(root / "nbgrader_config.py", "a") as f:
+        f.write(LIMITS)
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    assert nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root).returncode == 0
+    released = root / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    students = {"right": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL}, **ATTACKS, **UNUSUAL_BUT_RIGHT}
+    for student, answers in students.items():
+        folder = root / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(fill(released, answers, root), folder / f"{ASSIGNMENT}.ipynb")
+    # A shadow package submitted beside the notebook, as a file upload would put it.
+    beside = root / "submitted" / "shadow_beside" / ASSIGNMENT
+    (beside / "gru_ref").mkdir(parents=True)
+    (beside / "gru_ref" / "__init__.py").write_text("def check_my_gru(*a): pass\ncheck_gru_cell = check_my_gru\n")
+    (beside / "torch.py").write_text("raise SystemExit('shadowed')\n")
+    nbformat.write(fill(released, ATTACKS["forged_recorder"], root), beside / f"{ASSIGNMENT}.ipynb")
+    before = course_checksums(root)
+    autograde = nbgrader(["autograde", ASSIGNMENT], root, timeout=1200)
+    after = course_checksums(root)
+    feedback = nbgrader(["generate_feedback", ASSIGNMENT], root)
+    export = nbgrader(["export"], root)
+    assert export.returncode == 0, export.stderr
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        submissions = {s.student.id: s for s in gradebook.assignment_submissions(ASSIGNMENT)}
+        scores = {student: s.score for student, s in submissions.items()}
+        manual = {student: [g.manual_score for n in s.notebooks for g in n.grades if g.manual_score is not None]
+                  for student, s in submissions.items()}
+        review = {student: s.needs_manual_grade for student, s in submissions.items()}
+    return {"root": root, "log": autograde.stdout + autograde.stderr, "autograde": autograde,
+            "feedback": feedback, "scores": scores, "manual": manual, "review": review,
+            "before": before, "after": after, "students": set(students) | {"shadow_beside"}}
+
+
+def autograded(hostile, student):
+    return nbformat.read(hostile["root"] / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                         as_version=4)
+
+
+def test_the_batch_finishes_and_grades_everyone(hostile):
+    assert hostile["autograde"].returncode == 0, hostile["log"][-3000:]
+    assert set(hostile["scores"]) == hostile["students"]
+
+
+@pytest.mark.parametrize("student", sorted(set(ATTACKS) - set(FLOODS)) + ["shadow_beside"])
+def test_no_attack_earns_credit_for_my_gru(hostile, student):
+    assert hostile["scores"][student] == GRU_CELL_POINTS, hostile["log"][-2000:]
+
+
+@pytest.mark.parametrize("student", ["right", *FLOODS, *UNUSUAL_BUT_RIGHT])
+def test_right_answers_get_full_marks_however_they_are_written(hostile, student):
+    assert hostile["scores"][student] == FULL
+
+
+def test_no_attack_changes_a_file_of_the_course_or_a_grade(hostile):
+    assert hostile["after"] == hostile["before"]
+    assert not any(hostile["manual"].values())
+    assert not list(hostile["root"].glob("**/" + MARKER))
+
+
+def test_nothing_escapes_to_the_host_or_outlives_the_batch(hostile, tmp_path):
+    from pathlib import Path
+    assert not Path("/tmp", MARKER).exists()
+    assert not processes_with(MARKER)
+    assert not processes_with("gru_ref.grading.template")
+
+
+def test_the_reference_is_not_within_reach(hostile):
+    cell = next(c for c in autograded(hostile, "reference_import").cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == "my_gru")
+    assert "not available while grading" in json.dumps(cell.outputs)
+
+
+def test_prints_and_memory_floods_stay_small(hostile):
+    path = hostile["root"] / "autograded" / "prints_flood" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert path.stat().st_size < 1 << 20
+    assert "more characters of output not kept" in path.read_text()
+    assert "the box said no" in json.dumps(autograded(hostile, "memory_flood").cells[-1].outputs)
+
+
+def test_suspicious_code_is_flagged_for_manual_review(hostile):
+    for student in ("undo_lockdown", "forged_recorder", "fresh_process", "spawn_worker", "kills_grader",
+                    "shadow_package", "reference_import"):
+        assert hostile["review"][student], student
+    for student in ("right", *UNUSUAL_BUT_RIGHT):
+        assert not hostile["review"][student], student
+
+
+def test_feedback_carries_no_learner_html_and_no_solution(hostile):
+    assert hostile["feedback"].returncode == 0, hostile["feedback"].stderr
+    feedback = hostile["root"] / "feedback"
+    report = (feedback / "script_in_feedback" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert f"<script>alert('{MARKER}')" not in report and "<img src=x" not in report
+    assert "&lt;script&gt;" in report
+    for student in ("reads_solutions", "right"):
+        assert "BEGIN SOLUTION" not in (feedback / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
