@@ -2,10 +2,9 @@
 
     python -m gru_ref.precheck gru            (run at the course root)
 
-For each submitted/<student>/<assignment>/*.ipynb it reports a file that is not a notebook, a
-missing or renamed answer cell, or a missing `def`, with what to ask of the student. It changes
-nothing; nbgrader still grades every readable notebook (an unreadable one is skipped, the batch goes
-on).
+For each folder submitted/<student>/<assignment>/ it reports a missing or renamed notebook, a file
+that is not a notebook, extra files, a missing or renamed answer cell, or a missing `def`, with what
+to ask of the student. It changes nothing; `python -m gru_ref.grade` grades a renamed notebook.
 """
 import argparse
 import ast
@@ -13,6 +12,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from gru_ref.grading.collect import collect, released_names
 
 
 def answer_cells(notebook):
@@ -55,21 +56,22 @@ def main(argv=None):
     parser.add_argument("--root", default=".", help="the course root (default: here)")
     args = parser.parse_args(argv)
     root = Path(args.root)
-    releases = sorted((root / "exercises" / args.assignment).glob("*.ipynb"))
-    if not releases:
+    names = released_names(root, args.assignment)
+    if not names:
         print(f"No released notebooks in {root / 'exercises' / args.assignment}: run "
               f"`nbgrader generate_assignment {args.assignment}` first.")
         return 2
-    count, bad = 0, 0
-    for release_path in releases:
-        release = nbformat.read(release_path, as_version=4)
-        for submitted in sorted((root / "submitted").glob(f"*/{args.assignment}/{release_path.name}")):
-            count += 1
-            found = problems(submitted, release)
-            bad += bool(found)
-            for problem in found:
-                print(f"{submitted.relative_to(root)}: {problem}")
-    print(f"{count} submission(s) checked, {bad} with problems.")
+    release = nbformat.read(root / "exercises" / args.assignment / names[0], as_version=4)
+    submissions = collect(root, args.assignment, fix_renamed=False)
+    bad = 0
+    for submission in submissions:
+        found = list(submission.notes)
+        if submission.status not in ("missing", "unreadable"):
+            found += problems(submission.notebook, release)
+        bad += bool(found)
+        for problem in found:
+            print(f"{submission.folder.relative_to(root)}: {problem}")
+    print(f"{len(submissions)} submission folder(s) checked, {bad} with something to look at.")
     return 1 if bad else 0
 
 

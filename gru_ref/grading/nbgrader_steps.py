@@ -54,6 +54,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         result = self._cached(nb)
         if result is None:
             result = grade_notebook(nb, shared_box(), self.limits)
+        if "grader_error" in result:
+            raise RuntimeError(f"the grader could not grade this notebook: {result['grader_error']}")
         apply(nb, result)
         resources["gru_ref"] = result
         return nb, resources

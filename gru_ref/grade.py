@@ -1,0 +1,162 @@
+"""Grade a whole class: `python -m gru_ref.grade ASSIGNMENT` at the course root.
+
+1. Finds every submission (gru_ref.grading.collect): missing, renamed and unreadable notebooks are
+   named; a renamed one is graded.
+2. Runs every notebook in the sandbox, judged outside it, in parallel on a Dask cluster: a local one
+   of --workers processes (default: one per core), or the one at --scheduler tcp://HOST:PORT.
+3. Records the grades with nbgrader's own autograde, one student at a time, which finds each result
+   ready (nothing runs twice), so that `nbgrader export`, `generate_feedback` and the formgrader work
+   as always.
+4. Writes the class report: reports/ASSIGNMENT/grades.csv and reports/ASSIGNMENT/report.html.
+
+Interrupted (Ctrl-C, a killed run)? Run the same command again: it goes on where it stopped.
+"""
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import nbformat
+
+from gru_ref.grading import bwrap, collect, parallel, report
+from gru_ref.grading.box import WARNING, unsandboxed
+from gru_ref.grading.nbgrader_steps import fingerprint
+from gru_ref.grading.plan import PlanError, plan_notebook
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignment")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="sandboxes run at once on this machine (default: one per core)")
+    parser.add_argument("--scheduler", help="a Dask scheduler, tcp://HOST:PORT, whose workers have "
+                                            "this course's environment and bubblewrap")
+    parser.add_argument("--root", default=".", help="the course root, where nbgrader_config.py is")
+    args = parser.parse_args(argv)
+    root = Path(args.root).resolve()
+    os.chdir(root)
+    from sqlalchemy.exc import SAWarning
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, on every autograde
+    try:
+        return grade_class(args.assignment, root, args.workers, args.scheduler)
+    except (bwrap.SandboxUnavailable, PlanError, CourseError) as exc:
+        print(f"\nCannot grade: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nStopped. Every result so far is kept: run the same command again to go on.", file=sys.stderr)
+        return 130
+
+
+class CourseError(Exception):
+    pass
+
+
+def grade_class(assignment, root, workers, scheduler):
+    api, limits = _nbgrader(root)
+    if unsandboxed():
+        print(WARNING, file=sys.stderr)
+    elif not scheduler:
+        bwrap.check()
+    state_folder = root / ".gru_ref" / assignment
+    results_folder = state_folder / "results"
+    results_folder.mkdir(parents=True, exist_ok=True)
+    api.config.SandboxedExecute.results_folder = str(results_folder)
+    submissions = collect.collect(root, assignment)
+    print(f"{assignment}: {len(submissions)} submission folder(s).", file=sys.stderr)
+    keys = _prepare(api, assignment, submissions)
+    jobs = {key: nb for key, nb in keys.values()}
+    todo = sum(not os.path.exists(parallel.result_path(results_folder, k)) for k in jobs)
+    where = scheduler or f"{workers} local worker(s)"
+    print(f"Running {todo} notebook(s) in the sandbox on {where} ({len(jobs) - todo} already done).",
+          file=sys.stderr)
+    parallel.grade_all(jobs, results_folder, limits, workers, scheduler, parallel.ProgressBar(todo))
+    _record(api, assignment, submissions, keys, results_folder, state_folder / "recorded.json")
+    out = root / "reports" / assignment
+    report.write(out, assignment, submissions, keys, results_folder, api.coursedir.db_url)
+    counts = {s: sum(sub.status == s for sub in submissions) for s in collect.STATUSES}
+    print("  " + ", ".join(f"{n} {s}" for s, n in counts.items() if n), file=sys.stderr)
+    print(f"Class report: {out / 'report.html'}\nGrades: {out / 'grades.csv'}")
+    return 0
+
+
+def _nbgrader(root):
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.apps.baseapp import NbGrader
+    from nbgrader.coursedir import CourseDirectory
+    if not (root / "nbgrader_config.py").exists():
+        raise CourseError(f"no nbgrader_config.py in {root}: run this at the course root (or pass --root).")
+    app = NbGrader()
+    app.load_config_file()
+    api = NbGraderAPI(coursedir=CourseDirectory(config=app.config), config=app.config)
+    limits = dict(app.config.SandboxedExecute.get("limits", {}))
+    return api, limits
+
+
+def _prepare(api, assignment, submissions):
+    """{student: (fingerprint, notebook JSON)} of what nbgrader's autograde will see of each
+    notebook: the submission after nbgrader's own sanitising steps (locked and test cells restored)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.converters import Autograde
+    with Gradebook(api.coursedir.db_url) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+        except MissingEntry:
+            raise CourseError(f"the gradebook has no assignment '{assignment}': run "
+                              f"`nbgrader generate_assignment {assignment}` first.") from None
+    steps = [cls(parent=api) for cls in Autograde.class_traits()["sanitize_preprocessors"].default()]
+    keys = {}
+    for submission in submissions:
+        if submission.status != "graded":
+            continue
+        nb = nbformat.read(submission.notebook, as_version=4)
+        resources = {"nbgrader": {"db_url": api.coursedir.db_url, "assignment": assignment,
+                                  "notebook": submission.notebook.stem, "student": submission.student}}
+        try:
+            for step in steps:
+                nb, resources = step.preprocess(nb, resources)
+        except Exception as exc:  # nbgrader's own checks refused it (cell metadata changed, say)
+            submission.status = "unreadable"
+            submission.notes.append(f"nbgrader cannot grade it: {str(exc).splitlines()[0][:200]}")
+            continue
+        plan_notebook(nb)  # the instructor's test cells: a PlanError stops everything, clearly
+        keys[submission.student] = (fingerprint(nb), nbformat.writes(nb))
+    return keys
+
+
+def _record(api, assignment, submissions, keys, results_folder, state_path):
+    """nbgrader's autograde for each student not yet recorded with this very notebook."""
+    recorded = json.loads(state_path.read_text()) if state_path.exists() else {}
+    pending = [s for s in submissions if s.student in keys and recorded.get(s.student) != keys[s.student][0]]
+    print(f"Recording {len(pending)} grade(s) in nbgrader's gradebook.", file=sys.stderr)
+    for n, submission in enumerate(pending, 1):
+        key = keys[submission.student][0]
+        result = json.loads(Path(parallel.result_path(results_folder, key)).read_text())
+        if "grader_error" in result:
+            submission.status = "error"
+            submission.notes.append(result["grader_error"])
+            continue
+        done = api.autograde(assignment, submission.student, force=True, create=True)
+        if not done["success"]:
+            submission.status = "error"
+            submission.notes.append("nbgrader's autograde failed: " + _last_error(done))
+            continue
+        recorded[submission.student] = key
+        state_path.write_text(json.dumps(recorded, indent=1))
+        sys.stderr.write(f"\r  {n}/{len(pending)} recorded ")
+    sys.stderr.write("\n")
+    for submission in submissions:
+        if submission.student in keys and submission.status == "graded":
+            result = json.loads(Path(parallel.result_path(results_folder, keys[submission.student][0])).read_text())
+            if result.get("flags"):
+                submission.status = "flagged"
+
+
+def _last_error(done):
+    lines = [line for line in (done.get("log") or "").splitlines() if "ERROR" in line]
+    return (lines[-1] if lines else (done.get("error") or "no log").strip().splitlines()[-1])[:300]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

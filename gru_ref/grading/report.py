@@ -1,0 +1,181 @@
+"""Trusted: the class report, from nbgrader's gradebook and the grading results.
+
+grades.csv: one row per submission folder, with a status (graded, flagged, unreadable, missing,
+error), the score, and a column per test cell (blank where nothing was graded, never a 0 that
+means "not graded"). report.html: one offline page (charts as inline SVG): the score histogram,
+the pass rate per test cell, the diagnosed mistakes by frequency, the integrity flags with their
+lines, and the submissions that were not graded, with the reason.
+"""
+import csv
+import html
+import json
+import statistics
+from collections import Counter
+from pathlib import Path
+
+from gru_ref.grading.parallel import result_path
+
+OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
+    ("built-in recurrent kernel", "built-in GRU used"),
+    ("did not return within", "too slow, or never returns"),
+    ("NotImplementedError", "not attempted"),
+    ("is not defined", "function missing"),
+    ("not checked", "notebook stopped before the test"),
+    ("ended abruptly", "process ended by the answer"),
+    ("has shape", "wrong output shape"),
+    ("has dtype", "wrong dtype"),
+    ("is on the device", "wrong device"),
+    ("agrees only to float32", "float32 precision only"),
+    ("gradient", "gradients wrong or cut off"),
+    ("changed its argument", "arguments modified in place"),
+    ("raised an exception", "raises an exception"),
+)
+
+
+def diagnosis(message):
+    from gru_ref.mistakes import MISTAKES
+    for mistake in MISTAKES:
+        if mistake.lesson in message:
+            return mistake.name.replace("_", " ")
+    for needle, name in OTHER_DIAGNOSES:
+        if needle in message:
+            return name
+    return "other"
+
+
+def gradebook_rows(db_url, assignment):
+    """{student: {"score", "max_score", "cells": {grade_id: score}}} of the autograded submissions,
+    and {grade_id: full points} of the assignment's graded cells."""
+    from nbgrader.api import Gradebook
+    rows = {}
+    with Gradebook(db_url) as gradebook:
+        for submission in gradebook.assignment_submissions(assignment):
+            cells = {grade.name: grade.score for nb in submission.notebooks for grade in nb.grades}
+            rows[submission.student.id] = {"score": submission.score, "max_score": submission.max_score,
+                                           "cells": cells}
+        test_cells = {c.name: c.max_score for nb in gradebook.find_assignment(assignment).notebooks
+                      for c in nb.grade_cells}
+    return rows, test_cells
+
+
+def write(folder, assignment, submissions, keys, results_folder, db_url):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows, test_cells = gradebook_rows(db_url, assignment)
+    results = {}
+    for submission in submissions:
+        if submission.student in keys:
+            path = Path(result_path(results_folder, keys[submission.student][0]))
+            if path.exists():
+                results[submission.student] = json.loads(path.read_text())
+    _write_csv(folder / "grades.csv", submissions, rows, test_cells, results)
+    (folder / "report.html").write_text(_html(assignment, submissions, rows, test_cells, results))
+
+
+def _graded(submission):
+    return submission.status in ("graded", "flagged")
+
+
+def _write_csv(path, submissions, rows, test_cells, results):
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["student_id", "status", "score", "max_score", *test_cells, "flags", "notes"])
+        for s in submissions:
+            row = rows.get(s.student) if _graded(s) else None
+            cells = [row["cells"].get(c, "") if row else "" for c in test_cells]
+            flags = len(results.get(s.student, {}).get("flags", [])) if row else ""
+            out.writerow([s.student, s.status, row["score"] if row else "", row["max_score"] if row else "",
+                          *cells, flags, "; ".join(s.notes)])
+
+
+def _html(assignment, submissions, rows, test_cells, results):
+    graded = [s for s in submissions if _graded(s) and s.student in rows]
+    scores = [rows[s.student]["score"] for s in graded]
+    top = max((rows[s.student]["max_score"] for s in graded), default=0)
+    passes = {c: sum(rows[s.student]["cells"].get(c) == full for s in graded) for c, full in test_cells.items()}
+    mistakes = Counter()
+    for s in graded:
+        for verdict in results.get(s.student, {}).get("tests", {}).values():
+            if not verdict["passed"]:
+                mistakes[diagnosis(verdict["message"])] += 1
+    flagged = [(s.student, flag) for s in graded for flag in results.get(s.student, {}).get("flags", [])]
+    ungraded = [s for s in submissions if not _graded(s)]
+    e = html.escape
+    summary = (f"{len(submissions)} submission folder(s): {len(graded)} graded "
+               f"({sum(s.status == 'flagged' for s in graded)} flagged for review), {len(ungraded)} not graded.")
+    if scores:
+        summary += f" Mean score {statistics.mean(scores):.2f} / {top:g}, median {statistics.median(scores):g}."
+    parts = [f"<h1>Class report: {e(assignment)}</h1><p>{e(summary)}</p>",
+             "<h2>Scores</h2>", _histogram(scores, top),
+             "<h2>Pass rate per test cell</h2>",
+             _bars([(c, passes[c], len(graded)) for c in test_cells], percent=True),
+             "<h2>Diagnosed mistakes</h2>",
+             _bars([(name, n, max(mistakes.values(), default=1)) for name, n in mistakes.most_common()])
+             if mistakes else "<p>None.</p>",
+             "<h2>Flagged for manual review</h2>",
+             _table(["student", "cell", "line", "code", "why"],
+                    [(st, c, ln, code, why) for st, (c, ln, code, why) in flagged]) if flagged else "<p>None.</p>",
+             "<h2>Not graded</h2>",
+             _table(["student", "status", "why"], [(s.student, s.status, "; ".join(s.notes)) for s in ungraded])
+             if ungraded else "<p>None.</p>",
+             "<h2>Notes on graded submissions</h2>",
+             _table(["student", "note"], [(s.student, n) for s in graded for n in s.notes])
+             if any(s.notes for s in graded) else "<p>None.</p>"]
+    return PAGE.format(title=e(f"{assignment}: class report"), body="\n".join(parts))
+
+
+def _histogram(scores, top):
+    if not scores:
+        return "<p>No graded submission.</p>"
+    counts = Counter(round(s) for s in scores)
+    bins = list(range(0, int(top) + 1))
+    highest = max(counts.values())
+    width, height, bar = 40 * len(bins) + 40, 180, 32
+    svg = [f'<svg role="img" aria-label="score histogram" viewBox="0 0 {width} {height + 40}" '
+           f'width="{width}" height="{height + 40}">']
+    for i, b in enumerate(bins):
+        h = int(height * counts.get(b, 0) / highest)
+        x = 30 + 40 * i
+        svg.append(f'<rect x="{x}" y="{height - h}" width="{bar}" height="{h}" fill="#3b6ea5"/>'
+                   f'<text x="{x + bar / 2}" y="{height + 16}" text-anchor="middle">{b}</text>')
+        if counts.get(b):
+            svg.append(f'<text x="{x + bar / 2}" y="{height - h - 4}" text-anchor="middle">{counts[b]}</text>')
+    svg.append(f'<text x="{width / 2}" y="{height + 36}" text-anchor="middle">points</text></svg>')
+    return "".join(svg)
+
+
+def _bars(items, percent=False):
+    """Horizontal bars: (label, value, out_of)."""
+    rows, height = [], 26
+    svg_height = height * len(items) + 10
+    for i, (label, value, out_of) in enumerate(items):
+        share = value / out_of if out_of else 0
+        y = 5 + i * height
+        text = f"{share:.0%} ({value}/{out_of})" if percent else str(value)
+        rows.append(f'<text x="0" y="{y + 17}">{html.escape(str(label))}</text>'
+                    f'<rect x="260" y="{y + 3}" width="{int(300 * share)}" height="18" fill="#3b6ea5"/>'
+                    f'<text x="{268 + int(300 * share)}" y="{y + 17}">{text}</text>')
+    return (f'<svg role="img" viewBox="0 0 700 {svg_height}" width="700" height="{svg_height}">'
+            + "".join(rows) + "</svg>")
+
+
+def _table(header, rows):
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+svg {{ max-width: 100%; height: auto; font: 13px sans-serif; }}
+table {{ border-collapse: collapse; margin: 0.5rem 0; }}
+td, th {{ border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }}
+td {{ font-family: monospace; white-space: pre-wrap; }}
+</style></head>
+<body>
+{body}
+</body></html>
+"""
