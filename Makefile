@@ -1,12 +1,13 @@
 # The two commands a new user needs (see README):
 #   make site   set everything up and build the website into _build/html/
 #   make test   set everything up and run the tests
+#   make demo   grade a demo class in _build/demo_class/ and print where its report is
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup site test clean
+.PHONY: setup site test demo clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +26,9 @@ site: setup
 test: setup
 	bash tools/install-browser.sh
 	$(BIN)/python -m pytest
+
+demo: setup
+	$(BIN)/python tools/demo_class.py
 
 clean:
 	rm -rf _build

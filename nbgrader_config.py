@@ -27,3 +27,14 @@ _steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
 _steps[_steps.index(Execute)] = SandboxedExecute
 _steps.insert(_steps.index(SaveAutoGrades) + 1, FlagForReview)
 c.Autograde.autograde_preprocessors = _steps
+
+# Feedback pages render math offline: MathJax is written beside each page, and nbgrader's feedback
+# template, searched after ours (which holds only mathjax.html.j2), loads it from there, not a CDN.
+import nbgrader  # noqa: E402
+from nbgrader.converters import GenerateFeedback  # noqa: E402
+
+from gru_ref.grading.nbgrader_steps import FEEDBACK_TEMPLATES, OfflineMath  # noqa: E402
+
+c.GenerateFeedback.preprocessors = list(GenerateFeedback.class_traits()["preprocessors"].default()) + [OfflineMath]
+c.HTMLExporter.extra_template_basedirs = [
+    FEEDBACK_TEMPLATES, os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]

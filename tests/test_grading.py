@@ -150,3 +150,11 @@ def test_feedback_carries_no_learner_html_and_no_solution(hostile):
     assert "&lt;script&gt;" in report
     for student in ("reads_solutions", "right"):
         assert "BEGIN SOLUTION" not in (feedback / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+
+
+def test_feedback_renders_math_with_no_network(hostile):
+    page = hostile["root"] / "feedback" / "right" / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    text = page.read_text()
+    assert 'src="mathjax/tex-chtml-full.js"' in text and "cdnjs" not in text and "https://cdn" not in text
+    assert (page.parent / "mathjax" / "tex-chtml-full.js").exists()
+    assert list((page.parent / "mathjax").rglob("*.woff"))

@@ -7,6 +7,8 @@ the test cells' outputs, which SaveAutoGrades scores as usual. Learner-written m
 lose their HTML, so feedback reports carry no learner-made HTML or scripts.
 FlagForReview, after SaveAutoGrades, marks a submission that the integrity scan flagged as needing
 manual grading, with the flagged lines as a comment.
+OfflineMath, in generate_feedback, writes MathJax beside each feedback page, which loads it from
+there (feedback_template/feedback/mathjax.html.j2): feedback renders math with no network.
 """
 import atexit
 import hashlib
@@ -15,10 +17,15 @@ import json
 import os
 
 from nbgrader.api import Gradebook
+from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Dict, Unicode
+from traitlets import Bool, Dict, Unicode
 
 from gru_ref.grading import plan as planning
+
+MATHJAX = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                       "book", "_static", "mathjax")
+FEEDBACK_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "feedback_template")
 from gru_ref.grading.box import Box
 from gru_ref.grading.submission import apply, grade_notebook
 
@@ -105,7 +112,21 @@ class FlagForReview(NbGraderPreprocessor):
 
 
 def describe_flags(flags):
-    lines = [f"cell {cell}, line {line}: {code}  <- {reason}" for cell, line, code, reason in flags[:20]]
+    lines = [f"cell {cell + 1}, line {line}: {code}  <- {reason}" for cell, line, code, reason in flags[:20]]
     more = f"\n(and {len(flags) - 20} more)" if len(flags) > 20 else ""
     return ("Flagged for manual review by the integrity scan (the automatic score stands until a "
             "grader decides):\n" + "\n".join(lines) + more)
+
+
+class OfflineMath(Preprocessor):
+    """MathJax (vendored in the book's static files) written beside each feedback page."""
+    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
+
+    def preprocess(self, nb, resources):
+        outputs = resources.setdefault("outputs", {})
+        for folder, _, files in os.walk(MATHJAX):
+            for name in files:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as f:
+                    outputs[os.path.join("mathjax", os.path.relpath(path, MATHJAX))] = f.read()
+        return nb, resources

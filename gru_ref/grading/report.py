@@ -93,11 +93,10 @@ def _html(assignment, submissions, rows, test_cells, results):
     scores = [rows[s.student]["score"] for s in graded]
     top = max((rows[s.student]["max_score"] for s in graded), default=0)
     passes = {c: sum(rows[s.student]["cells"].get(c) == full for s in graded) for c, full in test_cells.items()}
-    mistakes = Counter()
+    mistakes = Counter()  # how many submissions show each mistake (once each, however many tests fail)
     for s in graded:
-        for verdict in results.get(s.student, {}).get("tests", {}).values():
-            if not verdict["passed"]:
-                mistakes[diagnosis(verdict["message"])] += 1
+        verdicts = results.get(s.student, {}).get("tests", {}).values()
+        mistakes.update({diagnosis(v["message"]) for v in verdicts if not v["passed"]})
     flagged = [(s.student, flag) for s in graded for flag in results.get(s.student, {}).get("flags", [])]
     ungraded = [s for s in submissions if not _graded(s)]
     e = html.escape
@@ -109,12 +108,12 @@ def _html(assignment, submissions, rows, test_cells, results):
              "<h2>Scores</h2>", _histogram(scores, top),
              "<h2>Pass rate per test cell</h2>",
              _bars([(c, passes[c], len(graded)) for c in test_cells], percent=True),
-             "<h2>Diagnosed mistakes</h2>",
+             "<h2>Diagnosed mistakes (submissions showing each)</h2>",
              _bars([(name, n, max(mistakes.values(), default=1)) for name, n in mistakes.most_common()])
              if mistakes else "<p>None.</p>",
              "<h2>Flagged for manual review</h2>",
              _table(["student", "cell", "line", "code", "why"],
-                    [(st, c, ln, code, why) for st, (c, ln, code, why) in flagged]) if flagged else "<p>None.</p>",
+                    [(st, c + 1, ln, code, why) for st, (c, ln, code, why) in flagged]) if flagged else "<p>None.</p>",
              "<h2>Not graded</h2>",
              _table(["student", "status", "why"], [(s.student, s.status, "; ".join(s.notes)) for s in ungraded])
              if ungraded else "<p>None.</p>",
@@ -130,9 +129,9 @@ def _histogram(scores, top):
     counts = Counter(round(s) for s in scores)
     bins = list(range(0, int(top) + 1))
     highest = max(counts.values())
-    width, height, bar = 40 * len(bins) + 40, 180, 32
-    svg = [f'<svg role="img" aria-label="score histogram" viewBox="0 0 {width} {height + 40}" '
-           f'width="{width}" height="{height + 40}">']
+    width, height, bar, top_room = 40 * len(bins) + 40, 180, 32, 20
+    svg = [f'<svg role="img" aria-label="score histogram" viewBox="0 {-top_room} {width} {height + 40 + top_room}" '
+           f'width="{width}" height="{height + 40 + top_room}">']
     for i, b in enumerate(bins):
         h = int(height * counts.get(b, 0) / highest)
         x = 30 + 40 * i

@@ -1,0 +1,135 @@
+"""Benchmark (not a test): seconds per submission to grade N correct submissions three ways, in one
+run, on this machine:
+
+  plain      nbgrader autograde, nbgrader's default config (a Jupyter kernel per notebook), the same
+             notebook with plain assert tests against nn.GRU: no sandbox, no judge
+  sandboxed  nbgrader autograde with this course's config: one notebook at a time, each in the
+             bubblewrap sandbox, judged outside it
+  class      python -m gru_ref.grade --workers W: the sandbox and the judge on W Dask workers
+
+    .venv/bin/python tools/bench_grading.py [--n 8] [--workers 2]
+
+It prints a table, the ratios, and where the time of one submission goes in the sandbox.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ASSIGNMENT = "gru"
+PLAIN_TESTS = {
+    "test_gru_cell": '''cell = nn.GRUCell(4, 3, dtype=torch.float64)
+x, h = torch.randn(2, 4, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
+assert torch.allclose(gru_cell(x, h, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh), cell(x, h))''',
+    "test_my_gru_contract": '''out = my_gru(torch.randn(2, 5, 4), torch.randn(2, 3), torch.randn(9, 4), torch.randn(9, 3), torch.randn(9), torch.randn(9))
+assert isinstance(out, tuple) and out[0].shape == (2, 5, 3) and out[1].shape == (2, 3)''',
+    "test_my_gru_values": '''gru = nn.GRU(4, 3, batch_first=True, dtype=torch.float64)
+x, h0 = torch.randn(2, 5, 4, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
+output, h_final = my_gru(x, h0, gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
+assert torch.allclose(output, gru(x, h0[None])[0])''',
+    "test_my_gru_gradients_devices": '''x = torch.randn(2, 5, 4, dtype=torch.float64, requires_grad=True)
+gru = nn.GRU(4, 3, batch_first=True, dtype=torch.float64)
+output, _ = my_gru(x, torch.zeros(2, 3, dtype=torch.float64), gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
+output.sum().backward()
+assert x.grad is not None''',
+}
+
+
+def nbgrader(args, cwd):
+    done = subprocess.run([str(BIN / "nbgrader"), *args], cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"nbgrader {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+
+
+def course(folder, plain):
+    folder.mkdir(parents=True)
+    shutil.copytree(ROOT / "solutions", folder / "solutions")
+    if plain:
+        (folder / "nbgrader_config.py").write_text(
+            "c = get_config()\nc.CourseDirectory.source_directory = 'solutions'\n"
+            "c.CourseDirectory.release_directory = 'exercises'\n")
+        path = folder / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in PLAIN_TESTS:
+                cell.source = PLAIN_TESTS[grade_id]
+            elif grade_id == "setup":
+                cell.source = "import os\nimport torch\nfrom torch import nn"
+        nbformat.write(nb, path)
+    else:
+        shutil.copy(ROOT / "nbgrader_config.py", folder)
+    nbgrader(["generate_assignment", ASSIGNMENT, "--force"], folder)
+    return folder
+
+
+def submit(folder, n):
+    """n copies of the solution notebook, submitted as n students (the answers are the solutions)."""
+    source = folder / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    for i in range(n):
+        target = folder / "submitted" / f"student{i:03d}" / ASSIGNMENT
+        target.mkdir(parents=True)
+        shutil.copy(source, target / f"{ASSIGNMENT}.ipynb")
+
+
+def timed(command, cwd):
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, command))} failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def check_full_marks(folder, n):
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
+        scores = [s.score for s in gradebook.assignment_submissions(ASSIGNMENT)]
+    assert len(scores) == n and all(s == 12 for s in scores), f"not all full marks: {scores}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"  # nbgrader runs alembic and jupyter by name
+    with tempfile.TemporaryDirectory(prefix="bench_grading_") as tmp:
+        tmp = Path(tmp)
+        plain, sandboxed, whole = (course(tmp / "plain", True), course(tmp / "sandboxed", False),
+                                   course(tmp / "class", False))
+        for folder in (plain, sandboxed, whole):
+            submit(folder, args.n)
+        seconds = {
+            "plain": timed([BIN / "nbgrader", "autograde", ASSIGNMENT], plain),
+            "sandboxed": timed([BIN / "nbgrader", "autograde", ASSIGNMENT], sandboxed),
+            "class": timed([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT, "--workers", str(args.workers)], whole),
+        }
+        for folder in (sandboxed, whole):
+            check_full_marks(folder, args.n)
+        results = [json.loads(p.read_text()) for p in (whole / ".gru_ref" / ASSIGNMENT / "results").glob("*.json")]
+    per = {k: v / args.n for k, v in seconds.items()}
+    print(f"{args.n} correct submissions, {args.workers} worker(s) for the class command\n")
+    print("| how | seconds in all | seconds per submission |\n|---|---:|---:|")
+    for name, total in seconds.items():
+        print(f"| {name} | {total:.1f} | {per[name]:.2f} |")
+    print(f"\nclass command vs plain nbgrader: {per['plain'] / per['class']:.1f}x faster")
+    print(f"sandboxed nbgrader vs plain nbgrader: {per['sandboxed'] / per['plain']:.2f}x the time")
+    print("\nwhere the time of one submission goes on a worker (median seconds):")
+    for part in ("prepare", "run", "judge"):
+        print(f"  {part:8s} {statistics.median(r['seconds'][part] for r in results):.3f}")
+    print("  (run: the learner's cells and checks in the box; judge: the truth and the verdicts;"
+          " the rest is Dask, nbgrader's record of each grade, and starting the workers and boxes)")
+
+
+if __name__ == "__main__":
+    main()
