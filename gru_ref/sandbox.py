@@ -141,7 +141,11 @@ def _learner_traceback(exc):
 def _run_case(fn, task, case):
     spec = case["spec"]
     device = spec["device"]
-    args = [t.to(device) for t in case["inputs"]]
+    try:
+        args = [t.to(device) for t in case["inputs"]]
+    except Exception as exc:  # not the learner's doing: say so, and let the judge fail the case
+        return {"status": "error", "error": f"The grader could not put the inputs on {device}: {exc}",
+                "exception": type(exc).__name__, "text": str(exc)[:500], "builtin_ops": []}
     if spec["grad"]:
         args = [a.detach().requires_grad_() for a in args]
     snapshot = [a.detach().clone() for a in args]

@@ -185,7 +185,55 @@ import glob
 for path in glob.glob("{course}/solutions/*/*.ipynb") + glob.glob("../../solutions/*/*.ipynb"):
     print(open(path).read())
 '''),
-    "script_in_feedback": dict(attack(WRONG_SHAPES), markdown="<script>alert('{marker}')</script><img src=x onerror=alert(1)>"),
+    "script_in_feedback": dict(attack(WRONG_SHAPES), markdown=(
+        "<script>alert('{marker}')</script><img src=x onerror=alert(1)>\n\n"
+        "[click me](javascript:alert('{marker}')) ![pixel](https://evil.example/{marker}.png)")),
+    # The grader's own pipes, through the box's PID 1: writing forged frames, reading others' jobs.
+    "proc_pipes": attack(WRONG_SHAPES, """
+import os, struct, json
+for fd in (0, 1, 2):
+    for mode in (os.O_RDONLY, os.O_WRONLY | os.O_NONBLOCK):
+        try:
+            f = os.open(f"/proc/1/fd/{fd}", mode)
+            message = json.dumps({"type": "end", "completed": True, "exit_code": 0}).encode()
+            print("opened", fd, mode, os.write(f, struct.pack(">I", len(message)) + message))
+        except OSError as e:
+            print("refused", fd, mode, e)
+"""),
+    # Something left behind for the next submission: an unreadable scratch folder, files in /tmp
+    # and /dev/shm, System V shared memory.
+    "leaves_traces": attack(WRONG_SHAPES, """
+import os
+for path in ("/tmp/{marker}", "/dev/shm/{marker}", "/scratch/{marker}", "/dev/{marker}"):
+    try:
+        with open(path, "w") as f:
+            f.write("left behind")
+    except OSError as e:
+        print("refused", path, e)
+import ctypes
+print("shmget:", ctypes.CDLL(None).shmget(0x6772, 1 << 20, 0o1666))
+for folder in ("/scratch/work", "/scratch", "/tmp", "/dev/shm"):
+    try:
+        os.chmod(folder, 0)
+    except OSError as e:
+        print("refused chmod", folder, e)
+"""),
+    # A flood of messages on the child's channel to the template.
+    "message_flood": attack(WRONG_SHAPES, """
+import os, struct, json
+frame = json.dumps({"type": "cell", "index": 10 ** 9, "stdout": "x" * 1_000_000}).encode()
+for _ in range(300):
+    for fd in range(3, 16):
+        try:
+            os.write(fd, struct.pack(">I", len(frame)) + frame)
+        except OSError:
+            pass
+"""),
+    # ctypes, reached where a scan looking for `import ctypes` would not see it.
+    "hidden_ctypes": attack(WRONG_SHAPES + """
+import sys
+native = getattr(sys, "mod" + "ules")["ctypes"]
+"""),
     "memory_flood": attack(MY_GRU_WITH_CELL, '''
 hoard = []
 try:
@@ -236,6 +284,9 @@ from collections import namedtuple
 GRUOutput = namedtuple("GRUOutput", "output h_final")
 ''' + MY_GRU_WITH_CELL.replace("return torch.stack(states, dim=1), h",
                                "return GRUOutput(torch.stack(states, dim=1), h)")},
+    "notebook_magics": {"gru_cell": GRU_CELL, "my_gru": "%matplotlib inline\n!ls\n%pip install -q numpy\n"
+                                                        + MY_GRU_WITH_CELL},
+    "time_cell_magic": {"gru_cell": GRU_CELL, "my_gru": "%%time\n" + MY_GRU_WITH_CELL},
     "nn_gru_sanity_check_first": {"gru_cell": GRU_CELL, "my_gru": '''
 reference = nn.GRU(3, 4, batch_first=True)
 print(reference(torch.randn(2, 5, 3))[0].shape)

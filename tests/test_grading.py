@@ -24,6 +24,15 @@ FLOODS = ("prints_flood", "memory_flood")  # a right my_gru beside the flood: fu
 LIMITS = "\nc.SandboxedExecute.limits = {'cell_timeout': 5, 'deadline_s': 60, 'memory_mb': 1024}\n"
 
 
+# Graded after every attack (nbgrader goes in order of student id): what did they leave behind?
+LOOKS_FOR_TRACES = """
+import glob, os
+left = [p for p in glob.glob("/tmp/*") + glob.glob("/dev/shm/*") + glob.glob("/scratch/*") + glob.glob("/dev/gru*")
+        if not p.endswith("/work")]
+print("traces:", left, "work folder usable:", os.access(".", os.W_OK))
+"""
+
+
 def fill(released, answers, course):
     nb = nbformat.read(released, as_version=4)
     for cell in nb.cells:
@@ -59,7 +68,8 @@ def hostile(tmp_path_factory):
     shutil.copytree(ROOT / "solutions", root / "solutions")
     assert nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root).returncode == 0
     released = root / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    students = {"right": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL}, **ATTACKS, **UNUSUAL_BUT_RIGHT}
+    students = {"right": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL}, **ATTACKS, **UNUSUAL_BUT_RIGHT,
+                "zz_looks_for_traces": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL, EXTRA: LOOKS_FOR_TRACES}}
     for student, answers in students.items():
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
@@ -103,7 +113,7 @@ def test_no_attack_earns_credit_for_my_gru(hostile, student):
     assert hostile["scores"][student] == GRU_CELL_POINTS, hostile["log"][-2000:]
 
 
-@pytest.mark.parametrize("student", ["right", *FLOODS, *UNUSUAL_BUT_RIGHT])
+@pytest.mark.parametrize("student", ["right", *FLOODS, *UNUSUAL_BUT_RIGHT, "zz_looks_for_traces"])
 def test_right_answers_get_full_marks_however_they_are_written(hostile, student):
     assert hostile["scores"][student] == FULL
 
@@ -121,6 +131,14 @@ def test_nothing_escapes_to_the_host_or_outlives_the_batch(hostile, tmp_path):
     assert not processes_with("gru_ref.grading.template")
 
 
+def test_nothing_of_one_submission_meets_the_next(hostile):
+    outputs = json.dumps(autograded(hostile, "zz_looks_for_traces").cells[-1].outputs)
+    assert "traces: []" in outputs and "work folder usable: True" in outputs
+    assert "opened" not in json.dumps(autograded(hostile, "proc_pipes").cells[-1].outputs)
+    assert "shmget: -1" in json.dumps(autograded(hostile, "leaves_traces").cells[-1].outputs)
+    assert "interfered with the grader's channel" in json.dumps(autograded(hostile, "message_flood").cells[-1].outputs)
+
+
 def test_the_reference_is_not_within_reach(hostile):
     cell = next(c for c in autograded(hostile, "reference_import").cells
                 if c.metadata.get("nbgrader", {}).get("grade_id") == "my_gru")
@@ -136,7 +154,7 @@ def test_prints_and_memory_floods_stay_small(hostile):
 
 def test_suspicious_code_is_flagged_for_manual_review(hostile):
     for student in ("undo_lockdown", "forged_recorder", "fresh_process", "spawn_worker", "kills_grader",
-                    "shadow_package", "reference_import"):
+                    "shadow_package", "reference_import", "hidden_ctypes", "leaves_traces"):
         assert hostile["review"][student], student
     for student in ("right", *UNUSUAL_BUT_RIGHT):
         assert not hostile["review"][student], student
@@ -147,6 +165,8 @@ def test_feedback_carries_no_learner_html_and_no_solution(hostile):
     feedback = hostile["root"] / "feedback"
     report = (feedback / "script_in_feedback" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert f"<script>alert('{MARKER}')" not in report and "<img src=x" not in report
+    assert 'href="javascript:' not in report and "evil.example" not in report.split("&lt;")[0]
+    assert '<img src="https://evil' not in report and 'src="https://evil' not in report
     assert "&lt;script&gt;" in report
     for student in ("reads_solutions", "right"):
         assert "BEGIN SOLUTION" not in (feedback / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()

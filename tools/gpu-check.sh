@@ -2,7 +2,8 @@
 # The GPU part of the tests, on a machine with CUDA: `bash tools/gpu-check.sh`.
 # Uses the project's .venv when there is one, else the python3 on PATH (with torch built for CUDA and
 # pytest). Runs the CUDA tests and the checker's own tests (which add the CUDA cases to every
-# "devices" check there), then times each check there. Full logs: _build/gpu-check/.
+# "devices" check there), then times each check there, then grades notebooks through the sandbox
+# with the GPU (tools/gpu_grading_check.py). Full logs: _build/gpu-check/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=python3
@@ -33,4 +34,6 @@ for log in "$LOGS/checker.log" "$LOGS/gpu.log"; do
     grep -E "^(FAILED|ERROR)|^SKIPPED|^=+ .*(passed|failed|error)" "$log" || tail -n 20 "$log"
 done
 "$PY" tools/bench_checker.py
+# Grading through the sandbox with the GPU passed in (needs bubblewrap: tools/install-sandbox.sh).
+"$PY" tools/gpu_grading_check.py "$LOGS/grading.json" || status=1
 exit $status

@@ -1,6 +1,7 @@
 """Trusted: one warm sandbox, the template process inside bubblewrap, reused for submission after
 submission and restarted whenever one broke it. Everything read from it is bounded in size and time.
 """
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from gru_ref.grading import bwrap, frames
 START_TIMEOUT_S = 120  # importing torch in a new box on a busy machine
 GRACE_S = 30  # beyond a job's own deadline, which the template enforces, before the box is killed
 MAX_FRAME = 64 << 20
+MAX_TOTAL = 256 << 20  # bytes from one submission, all messages together
 
 
 def unsandboxed():
@@ -56,16 +58,23 @@ class Box:
         deadline = time.monotonic() + job["limits"]["deadline_s"] + GRACE_S
         stdin, stdout = self.process.stdin.fileno(), self.process.stdout.fileno()
         events = []
+        received = 0
         try:
-            frames.send(stdin, {"type": "job", "job": job, "case_sizes": [len(c) for c in cases]})
+            frames.send(stdin, {"type": "job", "job": job, "case_sizes": [len(c) for c in cases]}, deadline)
             for data in cases:
-                frames.send(stdin, data)
+                frames.send(stdin, data, deadline)
             while True:
                 message = frames.receive_json(stdout, deadline, 1 << 20)
                 if message.get("type") == "end":
+                    if message.get("clean") is not True:
+                        self.close()  # something of this submission stayed behind: a fresh box next
                     return events, message
                 if message.get("type") == "result":
                     message["data"] = frames.receive(stdout, deadline, MAX_FRAME)
+                    received += len(message["data"])
+                received += len(json.dumps(message, default=lambda _: ""))
+                if received > MAX_TOTAL:
+                    raise frames.FrameError("more output than any notebook needs")
                 events.append(message)
         except (frames.FrameError, OSError) as exc:
             self.close()  # whatever happened in there, the next submission gets a fresh box

@@ -48,7 +48,9 @@ def command(scratch_mb=512, tmp_mb=256, gpu=False, threads=1):
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(NOT_INSTALLED)
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+    # --as-pid-1: the template itself is PID 1, not dumpable; no bwrap helper in the box holds the
+    # grader's pipes where a learner's process could open them through /proc/1/fd.
+    argv = [bwrap, "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv"]
     env = {"PATH": "/usr/bin:/bin", "HOME": SCRATCH, "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
            "NBGRADER_EXECUTION": "autograde", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "/tmp",
@@ -65,6 +67,7 @@ def command(scratch_mb=512, tmp_mb=256, gpu=False, threads=1):
     argv += ["--tmpfs", PACKAGE_DIR]  # hides whatever a python_dirs() entry showed of the package
     for name in INSIDE_FILES:
         argv += ["--ro-bind", os.path.join(PACKAGE_DIR, name), os.path.join(PACKAGE_DIR, name)]
+    # /dev read-only but for a small /dev/shm, which the template empties after each submission.
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/dev/shm"]
     if gpu:
         for node in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):
@@ -72,7 +75,7 @@ def command(scratch_mb=512, tmp_mb=256, gpu=False, threads=1):
         argv += ["--ro-bind-try", "/sys", "/sys"]
     argv += ["--size", str(scratch_mb << 20), "--tmpfs", SCRATCH,
              "--size", str(tmp_mb << 20), "--tmpfs", "/tmp",
-             "--remount-ro", "/", "--chdir", SCRATCH,
+             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SCRATCH,
              "--", sys.executable, "-I", "-m", "gru_ref.grading.template"]
     return argv
 

@@ -19,11 +19,16 @@ class FrameError(Exception):
     """The peer broke the protocol: closed early, went silent, or sent too much or malformed data."""
 
 
-def send(fd, payload):
+def send(fd, payload, deadline=None):
+    """Write one frame; with a deadline, a reader that stops reading costs a FrameError, not a hang."""
     data = payload if isinstance(payload, (bytes, bytearray)) else json.dumps(payload).encode()
     view = memoryview(HEADER.pack(len(data)) + data)
     while view:
-        written = os.write(fd, view)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise FrameError("the other side stopped reading")
+        written = os.write(fd, view[:1 << 16])
         view = view[written:]
 
 

@@ -16,13 +16,17 @@ MODULES = {"gc": "the garbage collector", "ctypes": "native memory access", "cff
            "signal": "signals", "importlib": "import machinery",
            "inspect": "introspection of the grader", "pty": "terminals", "socket": "the network",
            "shutil": "file operations", "pickle": "pickled code", "marshal": "compiled code",
-           "code": "running code from strings", "runpy": "running other code", "builtins": "builtins"}
+           "code": "running code from strings", "runpy": "running other code", "builtins": "builtins",
+           "pathlib": "files outside the answer", "io": "files outside the answer", "mmap": "raw memory",
+           "resource": "the grader's limits", "numpy.ctypeslib": "native memory access"}
 CALLS = {"exec": "running code from a string", "eval": "running code from a string",
          "compile": "compiling code", "__import__": "import machinery", "globals": "the namespace",
          "setattr": "changing other objects", "delattr": "changing other objects", "vars": "the namespace"}
+SHELL_MAGICS = {"bash", "sh", "script", "system", "writefile", "file", "python", "python2", "python3",
+                "pypy", "perl", "ruby", "js", "javascript", "html", "svg", "capture"}
 OS_NAMES = re.compile(r"^(fork|forkpty|exec\w*|spawn\w*|kill|killpg|system|popen|posix_spawn\w*|"
                       r"_exit|abort|setsid|setpgid|chdir|remove|unlink|rmdir|rename|replace|write|putenv|"
-                      r"open|dup2?)$")
+                      r"open|dup2?|chmod|chown|fchmod|lchown|mkfifo|mknod|symlink|link)$")
 ATTRIBUTES = re.compile(r"^(library|_decomp|_C|_ops|_dispatch\w*|py_kernels|_VF|ops|_library|"
                         r"__dict__|__globals__|__code__|__builtins__|__subclasses__|__class__|modules|"
                         r"_getframe|f_back|f_globals|settrace|setprofile|meta_path|path_hooks|"
@@ -38,6 +42,10 @@ def scan(cells):
             tree = ast.parse(code)
         except (SyntaxError, ValueError):
             continue  # it cannot run either; nothing to hide there
+        except (RecursionError, MemoryError):  # built to choke a parser: that is a finding in itself
+            flags.append((cell_index, 1, source.splitlines()[0][:160] if source else "", "code too deeply "
+                          "nested to scan"))
+            continue
         lines = code.splitlines()
         for node in ast.walk(tree):
             reason = _reason(node)
@@ -56,7 +64,7 @@ def _reason(node):
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
         for name in names:
-            root = name.split(".")[0]
+            root = name if name in MODULES else name.split(".")[0]
             if root in MODULES:
                 return f"imports {name}: {MODULES[root]}"
             if root == "gru_ref" and not (isinstance(node, ast.ImportFrom) and node.module == "gru_ref"
@@ -83,8 +91,17 @@ def _reason(node):
             return f"uses os.{node.attr}: processes, signals or files"
         if ATTRIBUTES.match(node.attr) and base not in ("self",):
             return f"uses .{node.attr}: torch's dispatcher, the interpreter or the grader's internals"
-        if node.attr in ("system", "getoutput", "run_cell_magic"):
-            return f"uses IPython's .{node.attr}: shell commands or cell magics"
+        if node.attr in ("write_bytes", "write_text", "_cdata", "symlink_to", "hardlink_to"):
+            return f"uses .{node.attr}: files outside the answer, or tensors' native memory"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run_cell_magic" \
+            and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in SHELL_MAGICS:
+        return f"uses the %%{node.args[0].value} cell magic: other programs or files"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr") \
+            and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant):
+        return f"calls {node.func.id}() with a computed name: a way around this scan"
+    if isinstance(node, ast.Name) and node.id in CALLS and isinstance(node.ctx, ast.Load) and \
+            node.id in ("exec", "eval", "compile", "__import__"):
+        return f"uses {node.id}: running code from a string"
     if isinstance(node, ast.Name) and node.id == "gru_ref":
         return "uses gru_ref's internals"
     return None

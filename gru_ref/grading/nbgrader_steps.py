@@ -79,15 +79,17 @@ class SandboxedExecute(NbGraderPreprocessor):
 
 
 def strip_learner_html(nb):
-    """Escape the HTML of every markdown cell the learner could write, and drop raw cells' formats."""
+    """Every markdown or raw cell the learner could write becomes plain text: no HTML, no links (a
+    `javascript:` one included), no remote images in the feedback or the formgrader."""
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("locked"):
             continue
-        if cell.cell_type == "markdown":
-            cell.source = html.escape(cell.source, quote=False).replace("&gt;", ">")  # keep > quotes
-        elif cell.cell_type == "raw":
+        if cell.cell_type in ("markdown", "raw"):
             cell.metadata.pop("raw_mimetype", None)
             cell.metadata.pop("format", None)
+            if cell.cell_type == "markdown":
+                text = html.escape(cell.source, quote=False)
+                cell.source = "<pre>" + text + "</pre>" if text.strip() else ""
 
 
 class FlagForReview(NbGraderPreprocessor):

@@ -46,6 +46,8 @@ def grade_notebook(nb, box, limits=None):
             cases.append(data)
             checkpoints.setdefault(test.before_cell, []).append(
                 {"id": check_id, "function": check.function, "index": index})
+    # CUDA maps far more address space than it uses: no address-space limit where a case needs it.
+    limits["cuda"] = any(case.device == "cuda" for judge in judges.values() for case in judge.cases)
     job = {"cells": [source for _, source in plan.code_cells], "limits": limits,
            "checkpoints": [{"before_cell": n, "checks": c} for n, c in sorted(checkpoints.items())]}
     ran = time.monotonic()
@@ -54,7 +56,7 @@ def grade_notebook(nb, box, limits=None):
     cell_events = _cell_events(events, len(plan.code_cells))
     results = {}
     for event in events:  # the first result per check: a later one is a forgery
-        if event.get("type") == "result" and event.get("check") in judges:
+        if event.get("type") == "result" and isinstance(event.get("check"), str) and event["check"] in judges:
             results.setdefault(event["check"], event)
     stopped = _why_stopped(end, cell_events, plan, limits)
     died_in = _died_in_check(stopped, plan, results)
@@ -100,7 +102,10 @@ def _cell_events(events, count):
 
 
 def _text(value, limit):
-    return value[:limit] if isinstance(value, str) else ""
+    """Text from the box, cut to size, with anything that is not valid UTF-8 (lone surrogates) replaced."""
+    if not isinstance(value, str):
+        return ""
+    return value[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
 def _why_stopped(end, cell_events, plan, limits):
@@ -111,10 +116,10 @@ def _why_stopped(end, cell_events, plan, limits):
     at = max(cell_events, default=-1) + 1
     if end.get("timed_out"):
         why = f"the notebook ran past its {limits['deadline_s']} s limit"
-    elif end.get("signal"):
-        why = SIGNALS.get(end["signal"], "it was ended by signal {signal}").format(**limits, signal=end["signal"])
     elif end.get("protocol_error") or end.get("box_failed"):
         why = "its code interfered with the grader's channel"
+    elif end.get("signal"):
+        why = SIGNALS.get(end["signal"], "it was ended by signal {signal}").format(**limits, signal=end["signal"])
     else:
         code = end.get("exit_code")
         why = "a cell ended the Python process (exit(), os._exit() or a crash" + \

@@ -11,9 +11,10 @@ Protocol with the grader, on stdin and stdout (gru_ref.grading.frames):
   <- {"type": "job", "job": {...}, "case_sizes": [n, ...]}, then one raw frame per check (its cases)
   -> the child's frames, checked for form and size: {"type": "cell"|"result", ...}, results
      followed by one raw frame (their tensors)
-  -> {"type": "end", "completed", "exit_code", "signal", "timed_out", "protocol_error", "seconds"}
+  -> {"type": "end", "completed", "exit_code", "signal", "timed_out", "protocol_error", "clean", "seconds"}
 """
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -69,10 +70,11 @@ def run_job(job, cases, to_grader, runner):
         runner.run(job, child.fileno())  # never returns
         os._exit(70)
     child.close()
-    relayed, next_check, protocol_error, timed_out, completed = 0, 0, None, False, False
+    relayed, next_check, next_cell, protocol_error, timed_out, completed = 0, 0, 0, None, False, False
     try:
         while True:
             message = frames.receive_json(parent.fileno(), deadline, 1 << 20)
+            relayed += len(json.dumps(message))
             kind = message.get("type")
             if kind not in CHILD_TYPES:
                 raise frames.FrameError(f"an unknown message {kind!r}")
@@ -82,16 +84,20 @@ def run_job(job, cases, to_grader, runner):
             if kind == "cases":
                 if message.get("check") != next_check or next_check >= len(cases):
                     raise frames.FrameError("cases asked for out of turn")
-                frames.send(parent.fileno(), cases[next_check])
+                frames.send(parent.fileno(), cases[next_check], deadline)
                 next_check += 1
                 continue
+            if kind == "cell":  # one message per cell, in order: nothing else gets through
+                if message.get("index") != next_cell or next_cell >= len(job["cells"]):
+                    raise frames.FrameError("a cell reported out of turn")
+                next_cell += 1
             frames.send(to_grader, message)
             if kind == "result":
                 data = frames.receive(parent.fileno(), deadline, MAX_FRAME)
                 relayed += len(data)
-                if relayed > MAX_TOTAL:
-                    raise frames.FrameError("more results than any notebook needs")
                 frames.send(to_grader, data)
+            if relayed > MAX_TOTAL:
+                raise frames.FrameError("more output than any notebook needs")
     except frames.FrameError as exc:
         timed_out = time.monotonic() >= deadline
         if not timed_out and "closed" not in str(exc):
@@ -99,9 +105,8 @@ def run_job(job, cases, to_grader, runner):
     finally:
         parent.close()
         status = _reap(pid)
-    clean_scratch()
     return {"type": "end", "completed": completed, "timed_out": timed_out, "protocol_error": protocol_error,
-            "seconds": round(time.monotonic() - start, 3), **status}
+            "clean": clean_scratch(), "seconds": round(time.monotonic() - start, 3), **status}
 
 
 def _reap(pid):
@@ -124,16 +129,34 @@ def _reap(pid):
 
 
 def clean_scratch():
-    for folder in ("/scratch", "/tmp", "/dev/shm") if BOXED else (os.getcwd(),):
-        for name in os.listdir(folder):
-            path = os.path.join(folder, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+    """Empty the folders a submission could write to. False if anything is left (the grader then
+    starts a fresh box for the next submission)."""
+    folders = ("/scratch", "/tmp", "/dev/shm") if BOXED else (os.getcwd(),)
+    try:
+        for folder in folders:
+            _empty(folder)
+        return not any(os.listdir(folder) for folder in folders)
+    except OSError:
+        return False
+
+
+def _empty(folder):
+    os.chmod(folder, 0o1777 if folder in ("/tmp", "/dev/shm") else 0o755)  # chmod 0 by the learner
+    for root, dirs, _ in os.walk(folder):
+        for name in dirs:  # a folder made unreadable would otherwise stay
+            try:
+                os.chmod(os.path.join(root, name), 0o700)
+            except OSError:
+                pass
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 if __name__ == "__main__":
