@@ -12,23 +12,13 @@ import select
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 
 from gru_ref import sandbox
+from gru_ref.text import wrap
 
 RUN_TIMEOUT_S = 10.0  # the learner's function, all cases of one check: far under nbgrader's 30 s
 JUDGE_TIMEOUT_S = 60.0  # the judge's first answer includes importing torch on a busy machine
-
-
-def wrap(message, width=80):
-    """Prose lines wrapped to fit nbgrader's Validate report (it indents, then cuts at 87 characters);
-    indented lines (the learner's code, a traceback) stay as they are."""
-    lines = []
-    for line in message.splitlines():
-        keep = line.startswith(" ") or len(line) <= width
-        lines.extend([line] if keep else textwrap.wrap(line, width, break_on_hyphens=False))
-    return "\n".join(lines)
 
 
 class _MessageOnly:

@@ -94,7 +94,9 @@ class Judge:
             case = self.cases[min(status.get("progress", 0), len(self.cases) - 1)]
             return Verdict(False, f"{name} did not return within {self.timeout_s:g} s on a case with "
                                   f"{case.describe(self.task)}, so it was stopped. A correct answer "
-                                  f"takes well under a second: look for a loop that never ends.")
+                                  f"takes well under a second: look for a loop that never ends, or for work a "
+                                  f"GRU does not need (compiling it with torch.compile, for one, takes "
+                                  f"longer than the limit).")
         if records is None:
             how = f"signal {status['signal']}" if status.get("signal") else f"exit code {status.get('exit_code')}"
             why = SIGNAL_CAUSES.get(status.get("signal"), "Does your code call exit(), os._exit() or "

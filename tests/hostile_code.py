@@ -234,6 +234,10 @@ for _ in range(300):
 import sys
 native = getattr(sys, "mod" + "ules")["ctypes"]
 """),
+    "hanging_cell": attack(MY_GRU_WITH_CELL, '''
+while True:
+    pass
+'''),
     "memory_flood": attack(MY_GRU_WITH_CELL, '''
 hoard = []
 try:

@@ -14,12 +14,13 @@ import nbformat
 import pytest
 
 from conftest import ROOT
+from conftest import fill as conftest_fill
 from hostile_code import ATTACKS, EXTRA, UNUSUAL_BUT_RIGHT
 from learner_code import GRU_CELL, MY_GRU_WITH_CELL
 from test_nbgrader import ASSIGNMENT, FULL, GRU_CELL_POINTS, nbgrader
 
 MARKER = f"gru-ref-attack-{uuid.uuid4().hex[:8]}"
-FLOODS = ("prints_flood", "memory_flood")  # a right my_gru beside the flood: full marks
+FLOODS = ("prints_flood", "memory_flood", "hanging_cell")  # a right my_gru beside them: full marks
 # Short limits, so that the attacks that stall cost seconds.
 LIMITS = "\nc.SandboxedExecute.limits = {'cell_timeout': 5, 'deadline_s': 60, 'memory_mb': 1024}\n"
 
@@ -34,17 +35,10 @@ print("traces:", left, "work folder usable:", os.access(".", os.W_OK))
 
 
 def fill(released, answers, course):
-    nb = nbformat.read(released, as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id].strip("\n")
-    if EXTRA in answers:
-        nb.cells.append(nbformat.v4.new_code_cell(
-            answers[EXTRA].replace("{course}", str(course)).replace("{marker}", MARKER)))
-    if "markdown" in answers:
-        nb.cells.append(nbformat.v4.new_markdown_cell(answers["markdown"].replace("{marker}", MARKER)))
-    return nb
+    """An attack's notebook, with the course's path and the marker written into its added cells."""
+    def resolve(text):
+        return text and text.replace("{course}", str(course)).replace("{marker}", MARKER)
+    return conftest_fill(released, answers, resolve(answers.get(EXTRA)), resolve(answers.get("markdown")))
 
 
 def course_checksums(root):
@@ -139,10 +133,22 @@ def test_nothing_of_one_submission_meets_the_next(hostile):
     assert "interfered with the grader's channel" in json.dumps(autograded(hostile, "message_flood").cells[-1].outputs)
 
 
+def test_the_instructors_cells_run_cleanly_in_the_box(hostile):
+    locked = [c for c in autograded(hostile, "right").cells
+              if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")]
+    assert locked and not [o for c in locked for o in c.outputs if o.output_type == "error"]
+
+
 def test_the_reference_is_not_within_reach(hostile):
     cell = next(c for c in autograded(hostile, "reference_import").cells
                 if c.metadata.get("nbgrader", {}).get("grade_id") == "my_gru")
     assert "not available while grading" in json.dumps(cell.outputs)
+
+
+def test_a_hanging_cell_gets_a_plain_message(hostile):
+    output = autograded(hostile, "hanging_cell").cells[-1].outputs[-1]
+    assert output.ename == "CellTimeout" and "did not finish in time" in output.evalue
+    assert "Traceback" not in "".join(output.traceback) and "KeyboardInterrupt" not in json.dumps(output)
 
 
 def test_prints_and_memory_floods_stay_small(hostile):

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, VENV_BIN
+from conftest import fill as conftest_fill
 from learner_code import CHEATS, GRU_CELL, MISBEHAVING, MY_GRU_WITH_CELL, TAMPERING, TAMPERING_CHEAT, WRONG
 from gru_ref.mistakes import MISTAKES
 
@@ -60,14 +61,7 @@ def released(course):
 
 
 def fill(released_path, answers):
-    nb = nbformat.read(released_path, as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id].strip("\n")
-    if APPENDED in answers:
-        nb.cells.append(nbformat.v4.new_code_cell(answers[APPENDED]))
-    return nb
+    return conftest_fill(released_path, answers, answers.get(APPENDED))
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from hostile_code import NN_GRU  # noqa: E402
 from learner_code import GRU_CELL, MY_GRU_WITH_CELL, WRONG  # noqa: E402
 
 from gru_ref.grading.box import Box  # noqa: E402
@@ -29,22 +30,12 @@ print("the notebook's own CUDA work:", (x @ x.T).sum().item(), torch.cuda.get_de
 '''
 CPU_ONLY = MY_GRU_WITH_CELL.replace("return torch.stack(states, dim=1), h",
                                     "return torch.stack(states, dim=1).cpu(), h.cpu()")
-CUDNN = '''
-def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
-    gru = torch.nn.GRU(input.shape[2], initial_states.shape[1], batch_first=True, dtype=input.dtype,
-                       device=input.device)
-    with torch.no_grad():
-        for p, w in zip(gru.parameters(), (w_ih, w_hh, b_ih, b_hh)):
-            p.copy_(w)
-    output, h_n = gru(input, initial_states.unsqueeze(0))
-    return output, h_n[0]
-'''
 CASES = {  # name: (answers by grade_id, a cell added before the tests or None, the tests expected to pass)
     "solution": (None, None, "all"),
     "cells_use_cuda": ({"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL + USES_CUDA}, None, "all"),
     "cpu_only": ({"gru_cell": GRU_CELL, "my_gru": CPU_ONLY}, None,
                  ["test_gru_cell", "test_my_gru_contract", "test_my_gru_values"]),
-    "cudnn_nn_gru": ({"gru_cell": GRU_CELL, "my_gru": CUDNN}, None, ["test_gru_cell"]),
+    "cudnn_nn_gru": ({"gru_cell": GRU_CELL, "my_gru": NN_GRU}, None, ["test_gru_cell"]),
     "blog_bug": ({"gru_cell": GRU_CELL, "my_gru": WRONG["reset_gate_missing"]}, None,
                  ["test_gru_cell", "test_my_gru_contract"]),
 }

@@ -199,7 +199,7 @@ def _error(name, message):
 def apply(nb, result):
     """Write a grading result into the notebook: learner cells' outputs, and each test cell's verdict
     as its output (a passing test prints, a failing one has an error, as SaveAutoGrades expects)."""
-    from gru_ref.check import wrap
+    from gru_ref.text import wrap
     for index, outputs in result["outputs"].items():
         nb.cells[int(index)].outputs = [nbformat.from_dict(o) for o in outputs]
     for grade_id, cell_index in result["test_cells"].items():
