@@ -69,8 +69,9 @@ def main(argv=None):
         if submission.status not in ("missing", "unreadable"):
             found += problems(submission.notebook, release)
         bad += bool(found)
+        where = (submission.notebook or submission.folder).relative_to(root)
         for problem in found:
-            print(f"{submission.folder.relative_to(root)}: {problem}")
+            print(f"{where}: {problem}")
     print(f"{len(submissions)} submission folder(s) checked, {bad} with something to look at.")
     return 1 if bad else 0
 
