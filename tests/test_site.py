@@ -473,3 +473,37 @@ def test_exercise_page_offers_the_learner_notebook(site):
     served = (site / "book" / "exercises" / downloads[0]).resolve()
     released = ROOT / "exercises" / "gru" / "gru.ipynb"
     assert served.read_bytes() == released.read_bytes(), "the downloadable notebook is not exercises/gru/gru.ipynb"
+
+
+def test_launch_buttons_open_runnable_notebooks(site):
+    """Each chapter's Binder button opens its .md file in JupyterLab, and Binder's environment installs
+    the CPU build of torch and jupytext (which opens .md files as notebooks). No Colab button points
+    at a .md file, and no JupyterHub button exists unless _config.yml names a hub."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    buttons = config.get("launch_buttons", {})
+    hub = buttons.get("jupyterhub_url")
+    requirements = (ROOT / "binder" / "requirements.txt").read_text(encoding="utf-8")
+    assert re.search(r"^torch==[\d.]+\+cpu$", requirements, re.M), "binder/requirements.txt must pin torch's +cpu build"
+    assert "download.pytorch.org/whl/cpu" in requirements, "binder/requirements.txt must name the CPU wheel index"
+    assert re.search(r"^jupytext==", requirements, re.M), "binder/requirements.txt must install jupytext"
+    assert "set-default-viewer" in (ROOT / "binder" / "postBuild").read_text(encoding="utf-8")
+
+    problems, binder_pages = [], 0
+    for docname in PAGES:
+        page = html.unescape((HTML / f"{docname}.html").read_text(encoding="utf-8"))
+        for href in re.findall(r'href="([^"]+)"', page):
+            host = urlsplit(href).hostname or ""
+            if host == "colab.research.google.com" and not href.endswith(".ipynb"):
+                problems.append(f"{docname}: a Colab link to a file Colab cannot open: {href}")
+            if "/hub/user-redirect/git-pull" in href and not (hub and href.startswith(hub.rstrip("/") + "/")):
+                problems.append(f"{docname}: a JupyterHub button to a hub _config.yml does not name: {href}")
+            if re.search(r"(^|\.)example\.(org|com|net)$", host):
+                problems.append(f"{docname}: a link to a placeholder host: {href}")
+            if host == urlsplit(buttons.get("binderhub_url", "https://mybinder.org")).hostname:
+                binder_pages += 1
+                target = re.search(r"urlpath=lab/tree/([^&]+)", href)
+                if not target or not (ROOT / target.group(1)).is_file():
+                    problems.append(f"{docname}: the Binder button does not open a file of the repository: {href}")
+    assert binder_pages, "no page has a Binder button"
+    assert not problems, "\n".join(problems)
+
