@@ -288,7 +288,7 @@ LAYOUT = """async (selectors) => {
     for (const t of article.querySelectorAll('svg:not(mjx-container svg) text')) {
         const ctm = t.getScreenCTM();
         const scale = ctm ? Math.hypot(ctm.a, ctm.b) : 1;
-        texts.push([parseFloat(getComputedStyle(t).fontSize) * scale / (window.devicePixelRatio || 1) * (window.devicePixelRatio || 1), false, t.textContent.trim(), 'inline svg']);
+        texts.push([parseFloat(getComputedStyle(t).fontSize) * scale, false, t.textContent.trim(), 'inline svg']);
     }
     return {pageWidth: doc.scrollWidth, viewport: window.innerWidth, overflows, texts};
 }"""
