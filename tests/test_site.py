@@ -4,7 +4,7 @@ The browser is Debian's Chromium (tools/install-browser.sh installs it), driven 
 package; no browser is ever downloaded. Every request to a host other than this machine is aborted
 and recorded, so a page that needs the internet fails here exactly as it would offline.
 
-Screenshots of every page land in _build/screenshots/.
+Screenshots of every page, at a desktop width and at a phone's (390 px), land in _build/screenshots/.
 """
 import functools
 import html
@@ -163,10 +163,12 @@ def open_page(browser_context, server):
     context, recorder = browser_context
     pages = []
 
-    def _open(path):
+    def _open(path, viewport=None):
         rec = recorder["current"] = Recorder()
         page = context.new_page()
         pages.append(page)
+        if viewport:
+            page.set_viewport_size(viewport)
         page.on("console", lambda m: rec.console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: rec.console_errors.append(f"uncaught: {e}"))
         page.on("requestfailed", lambda r: rec.blocked.count(r.url) or rec.failed.append((r.url, r.failure)))
@@ -232,11 +234,87 @@ def test_page_works_offline(open_page, docname):
         f"{docname}: the page embeds a Jupyter widget, which cannot work offline in the static site; "
         "skip it when the GRU_BOOK_BUILD environment variable is set")
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / (docname.replace("/", "__") + ".png")), full_page=True)
-
     page.wait_for_load_state("networkidle")
     assert not rec.problems(), f"{docname}:\n" + "\n".join(rec.problems())
+
+
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+MIN_TEXT_PX = 11      # the smallest readable figure text, in CSS pixels as rendered
+SCRIPT_SHARE = 0.7    # mathtext sub- and superscripts are drawn at 70 % of their base text
+
+# Boxes that must fit the article's width: prose, maths, figures and tables. Code blocks may scroll.
+FIT_SELECTORS = ", ".join([
+    "article p", "article li", "article h1", "article h2", "article h3", "article table",
+    "article mjx-container", "article div.math", "article img", "article svg:not(mjx-container svg)",
+    "article .cell_output > div",
+])
+
+LAYOUT = """async (selectors) => {
+    await (window.MathJax && MathJax.startup && MathJax.startup.promise || Promise.resolve());
+    const article = document.querySelector('article.bd-article') || document.querySelector('article');
+    const box = article.getBoundingClientRect();
+    const doc = document.documentElement;
+    const describe = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
+        ? '.' + el.className.trim().split(/\\s+/).join('.') : '') + ': ' + (el.textContent || el.getAttribute('src') || '').trim().slice(0, 60);
+    const overflows = [];
+    for (const el of article.querySelectorAll(selectors)) {
+        if (el.closest('pre, .highlight, details:not([open]), .toggle-hidden, [hidden]')) continue;
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 && r.height === 0) continue;
+        if (r.right > box.right + 1 || r.left < box.left - 1) {
+            overflows.push(`${describe(el)} spans x ${Math.round(r.left)}..${Math.round(r.right)}, the article ${Math.round(box.left)}..${Math.round(box.right)}`);
+        } else if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible') {
+            overflows.push(`${describe(el)} scrolls sideways (${el.scrollWidth} px of content in ${el.clientWidth} px)`);
+        }
+    }
+    const texts = [];   // [rendered px, is a sub/superscript, text, where]
+    for (const img of article.querySelectorAll('img')) {
+        const width = img.getBoundingClientRect().width;
+        if (!width) continue;
+        if (!/\\.svg($|\\?)/.test(img.currentSrc || img.src)) {
+            if (img.naturalWidth > width * 1.25)   // a raster image shrunk by more than a fifth
+                texts.push([0, false, `raster image shown at ${Math.round(width)} of ${img.naturalWidth} px`, img.src]);
+            continue;
+        }
+        const svg = new DOMParser().parseFromString(await (await fetch(img.src)).text(), 'image/svg+xml').documentElement;
+        const viewWidth = parseFloat((svg.getAttribute('viewBox') || '').split(/[ ,]+/)[2] || svg.getAttribute('width'));
+        for (const t of svg.querySelectorAll('text')) {
+            const size = parseFloat(((t.getAttribute('style') || '').match(/font-size:\\s*([\\d.]+)/) || [])[1] || t.getAttribute('font-size') || 16);
+            const siblings = [...t.parentNode.children].filter(c => c.tagName === 'text');
+            const biggest = Math.max(...siblings.map(c => parseFloat(((c.getAttribute('style') || '').match(/font-size:\\s*([\\d.]+)/) || [])[1] || 0)));
+            texts.push([size * width / viewWidth, siblings.length > 1 && size < 0.9 * biggest, t.textContent.trim(), img.src.split('/').pop()]);
+        }
+    }
+    for (const t of article.querySelectorAll('svg:not(mjx-container svg) text')) {
+        const ctm = t.getScreenCTM();
+        const scale = ctm ? Math.hypot(ctm.a, ctm.b) : 1;
+        texts.push([parseFloat(getComputedStyle(t).fontSize) * scale, false, t.textContent.trim(), 'inline svg']);
+    }
+    return {pageWidth: doc.scrollWidth, viewport: window.innerWidth, overflows, texts};
+}"""
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_fits_and_figures_are_legible(open_page, docname, viewport):
+    """At a desktop and at a phone's width (390 px) nothing but code scrolls sideways, and no figure
+    text renders under MIN_TEXT_PX (math sub- and superscripts: SCRIPT_SHARE of it). Screenshots of
+    both go to _build/screenshots/."""
+    page, rec = open_page(f"{docname}.html", VIEWPORTS[viewport])
+    page.evaluate(CHECK_IMAGES)  # wait for the images
+    layout = page.evaluate(LAYOUT, FIT_SELECTORS)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{docname.replace('/', '__')}.{viewport}.png"), full_page=True)
+
+    problems = []
+    if layout["pageWidth"] > layout["viewport"] + 1:
+        problems.append(f"the page is {layout['pageWidth']} px wide in a {layout['viewport']} px viewport")
+    problems += layout["overflows"]
+    for px, script, text, where in layout["texts"]:
+        least = MIN_TEXT_PX * (SCRIPT_SHARE if script else 1)
+        if px < least - 0.05:
+            problems.append(f"{where}: text {text!r} renders at {px:.1f} px (at least {least:.1f} px)")
+    assert not problems, f"{docname} at the {viewport} width:\n" + "\n".join(problems[:30])
 
 
 def test_next_links_follow_the_toc(open_page, server):
@@ -395,3 +473,37 @@ def test_exercise_page_offers_the_learner_notebook(site):
     served = (site / "book" / "exercises" / downloads[0]).resolve()
     released = ROOT / "exercises" / "gru" / "gru.ipynb"
     assert served.read_bytes() == released.read_bytes(), "the downloadable notebook is not exercises/gru/gru.ipynb"
+
+
+def test_launch_buttons_open_runnable_notebooks(site):
+    """Each chapter's Binder button opens its .md file in JupyterLab, and Binder's environment installs
+    the CPU build of torch and jupytext (which opens .md files as notebooks). No Colab button points
+    at a .md file, and no JupyterHub button exists unless _config.yml names a hub."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    buttons = config.get("launch_buttons", {})
+    hub = buttons.get("jupyterhub_url")
+    requirements = (ROOT / "binder" / "requirements.txt").read_text(encoding="utf-8")
+    assert re.search(r"^torch==[\d.]+\+cpu$", requirements, re.M), "binder/requirements.txt must pin torch's +cpu build"
+    assert "download.pytorch.org/whl/cpu" in requirements, "binder/requirements.txt must name the CPU wheel index"
+    assert re.search(r"^jupytext==", requirements, re.M), "binder/requirements.txt must install jupytext"
+    assert "set-default-viewer" in (ROOT / "binder" / "postBuild").read_text(encoding="utf-8")
+
+    problems, binder_pages = [], 0
+    for docname in PAGES:
+        page = html.unescape((HTML / f"{docname}.html").read_text(encoding="utf-8"))
+        for href in re.findall(r'href="([^"]+)"', page):
+            host = urlsplit(href).hostname or ""
+            if host == "colab.research.google.com" and not href.endswith(".ipynb"):
+                problems.append(f"{docname}: a Colab link to a file Colab cannot open: {href}")
+            if "/hub/user-redirect/git-pull" in href and not (hub and href.startswith(hub.rstrip("/") + "/")):
+                problems.append(f"{docname}: a JupyterHub button to a hub _config.yml does not name: {href}")
+            if re.search(r"(^|\.)example\.(org|com|net)$", host):
+                problems.append(f"{docname}: a link to a placeholder host: {href}")
+            if host == urlsplit(buttons.get("binderhub_url", "https://mybinder.org")).hostname:
+                binder_pages += 1
+                target = re.search(r"urlpath=lab/tree/([^&]+)", href)
+                if not target or not (ROOT / target.group(1)).is_file():
+                    problems.append(f"{docname}: the Binder button does not open a file of the repository: {href}")
+    assert binder_pages, "no page has a Binder button"
+    assert not problems, "\n".join(problems)
+
