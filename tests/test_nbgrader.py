@@ -179,6 +179,6 @@ def test_precheck_names_the_submissions_nbgrader_cannot_grade(graded):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "submitted/malformed/gru/gru.ipynb: not a readable notebook" in result.stdout
-    assert "Ask the student to save it from Jupyter" in result.stdout
+    assert "ask the student to save it from Jupyter" in result.stdout
     assert "submitted/right/" not in result.stdout
     assert f"{len(SUBMISSIONS) + 2} submission folder(s) checked, 1 with something to look at." in result.stdout
