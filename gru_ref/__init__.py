@@ -12,13 +12,13 @@ Layout (imports run downwards only):
     grading    grading a class: the sandbox, the trusted judge of submissions, nbgrader's steps
     precheck   before grading: names the submissions nbgrader cannot read
 """
-__all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru"]
+__all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru", "check_gru_cell_grad"]
 
 
 def __getattr__(name):
     # Loaded on first use: the checkers bring the sandbox machinery, and the grading sandbox holds
     # no reference equations at all (a learner's `from gru_ref import gru_sequence` finds nothing).
-    if name in ("check_gru_cell", "check_my_gru"):
+    if name in ("check_gru_cell", "check_my_gru", "check_gru_cell_grad"):
         from gru_ref import check
         return getattr(check, name)
     if name in ("gru_cell", "gru_sequence"):

@@ -51,6 +51,13 @@ def check_my_gru(my_gru, *parts):
     _check("my_gru", my_gru, parts)
 
 
+def check_gru_cell_grad(gru_cell_grad, *parts):
+    """Check gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t) -> grad_h_prev, written by
+    hand, against autograd through torch.nn.GRUCell. Parts: "contract", "quick", "values", "devices"
+    (default: "contract", "quick")."""
+    _check("gru_cell_grad", gru_cell_grad, parts)
+
+
 def _check(task, fn, parts):
     if not callable(fn):
         raise CheckFailed(f"{task} is not a function (it is a {type(fn).__name__}). Run the cell "

@@ -66,7 +66,7 @@ def first_contract_problem(task, case, result):
 
 
 def _shape_problem(task, case, name, got, want):
-    letters = {"output": "(B, T, H)", "h_final": "(B, H)", "h_t": "(B, H)"}[name]
+    letters = {"output": "(B, T, H)", "h_final": "(B, H)", "h_t": "(B, H)", "grad_h_prev": "(B, H)"}[name]
     message = f"{name} has shape {got}; it must be {letters} = {want}."
     if name == "output" and got == (case.T, case.B, case.H):
         message += (" It looks time-major (T, B, H): this exercise is batch-first, so stack the "
@@ -86,8 +86,7 @@ def explain_values(task, case, inputs, actual, expected):
     bad = [n for n, a, e in zip(names, actual, expected) if not _close(a, e, rtol, atol)]
     if not bad:
         return None
-    module = "GRUCell" if task.name == "gru_cell" else "GRU"
-    lines = [f"{task.name} does not match torch.nn.{module} (random weights, non-zero biases and "
+    lines = [f"{task.name} does not match {task.truth} (random weights, non-zero biases and "
              f"initial state). {_where(names, bad, actual, expected, rtol, atol)}"]
     lines.append(_likely_mistake(task, case, inputs, actual, expected, bad))
     return "\n".join(lines)
@@ -126,6 +125,11 @@ def _likely_mistake(task, case, inputs, actual, expected, bad):
                 "float32 (a .float(), or a new tensor made without dtype=input.dtype).")
     if bad == ["h_final"]:
         return "h_final must be the state after the last time step, which equals output[:, -1]."
+    if task.by_hand:
+        return ("It matches none of the common slips the grader knows. Go back from grad_h_t one step "
+                "at a time: through h_t = (1 - z) * n + z * h_prev, then n = tanh(i_n + r * h_n), then "
+                "r and z (sigmoids), then the hidden projections gh = h_prev @ w_hh.T + b_hh, which "
+                "send d_gh @ w_hh back to h_prev. Print each piece's shape: all are (B, H) but d_gh.")
     return ("It matches none of the common mistakes the grader knows. Check each equation against "
             "PyTorch's convention: r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), "
             "z = sigmoid(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), "

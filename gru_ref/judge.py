@@ -120,11 +120,8 @@ class Judge:
             return Verdict(True, f"{name} returns {self.task.returns} with the right shapes, dtype and "
                                  f"device on {len(self.cases)} case(s) ({', '.join(kinds)}).")
         what = "values and gradients" if any(c.grad for c in self.cases) else "values"
-        return Verdict(True, f"{name} matches torch.nn.{self._module_name()}: {what} on "
+        return Verdict(True, f"{name} matches {self.task.truth}: {what} on "
                              f"{len(self.cases)} random case(s) ({', '.join(kinds)}).")
-
-    def _module_name(self):
-        return "GRUCell" if self.task.name == "gru_cell" else "GRU"
 
     def _rule_case(self, case, inputs, grad_outputs, result):
         task, where = self.task, f"On a case with {case.describe(self.task)}:"
@@ -132,6 +129,10 @@ class Judge:
             return (f"{task.name} reached a built-in recurrent kernel ({', '.join(result['builtin_ops'])}), "
                     f"through nn.GRU, nn.GRUCell, torch.gru, torch._VF or a similar route. That earns no "
                     f"credit: write the equations yourself with matmuls, torch.sigmoid and torch.tanh.")
+        if task.by_hand and result.get("autograd_used"):
+            return (f"{task.name} ran autograd (backward, torch.autograd.grad or torch.func) to get the "
+                    f"gradient. This part asks for it by hand: apply the chain rule step by step, "
+                    f"from grad_h_t back through h_t = (1 - z) * n + z * h_prev and each gate.")
         if result.get("status") == "error":
             return f"{where} {task.name} raised an exception.\n\n{result['error']}\n\n" + \
                 explain_error(task, result)
@@ -173,7 +174,7 @@ class Judge:
                         f"or .data. nn.GRU's output depends on every argument.")
             if got.shape != want.shape or not torch.allclose(got.double(), want, rtol=rtol * 10, atol=atol * 10):
                 error = (got.double() - want).abs().max().item()
-                return (f"{where} the values match nn.{self._module_name()}, but the gradient with "
+                return (f"{where} the values match {task.truth}, but the gradient with "
                         f"respect to {arg} does not (largest error {error:.2e}). Something in the "
                         f"function breaks autograd: in-place writes, .data, or a detached piece.")
         return None

@@ -116,3 +116,53 @@ MISTAKES = (
 )
 
 CELL_MISTAKES = tuple(m for m in MISTAKES if m.cell is not None)
+
+
+def _cell_grad(x, h, w_ih, w_hh, b_ih, b_hh, grad_h_t, *, direct=True, through_r=True, through_z=True,
+               tanh_slope=True, sigmoid_slope=True, z_sign=1):
+    """dL/dh_prev of one step, given dL/dh_t, by the chain rule; the default knobs are right."""
+    gi = x @ w_ih.T + b_ih  # (B, 3H)
+    gh = h @ w_hh.T + b_hh  # (B, 3H)
+    i_r, i_z, i_n = gi.chunk(3, dim=-1)
+    h_r, h_z, h_n = gh.chunk(3, dim=-1)
+    r = torch.sigmoid(i_r + h_r)
+    z = torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    d_n = grad_h_t * (1 - z)
+    d_z = z_sign * grad_h_t * (h - n) if through_z else torch.zeros_like(z)
+    d_n_pre = d_n * (1 - n * n) if tanh_slope else d_n
+    d_r = d_n_pre * h_n if through_r else torch.zeros_like(r)
+    d_r_pre = d_r * r * (1 - r) if sigmoid_slope else d_r
+    d_z_pre = d_z * z * (1 - z) if sigmoid_slope else d_z
+    d_gh = torch.cat([d_r_pre, d_z_pre, d_n_pre * r], dim=-1)  # (B, 3H): back through the hidden projections
+    return (grad_h_t * z if direct else 0) + d_gh @ w_hh  # (B, H)
+
+
+def _grad_variant(**knobs):
+    return lambda *args: _cell_grad(*args, **knobs)
+
+
+GRAD_MISTAKES = (
+    Mistake("direct_path_missing",
+            "The direct path is missing: h_t = (1 - z) * n + z * h uses h itself, so grad_h_t * z is part "
+            "of dL/dh_prev before anything flows back through the gates.",
+            cell=_grad_variant(direct=False)),
+    Mistake("reset_path_missing",
+            "Nothing flows back through the reset gate: r depends on h, and n depends on r through "
+            "r * (W_hn h + b_hn), so dL/dr = dL/d(pre-tanh of n) * (W_hn h + b_hn).",
+            cell=_grad_variant(through_r=False)),
+    Mistake("update_path_missing",
+            "Nothing flows back through the update gate: z depends on h, and dh_t/dz = h - n.",
+            cell=_grad_variant(through_z=False)),
+    Mistake("tanh_slope_missing",
+            "The tanh's slope is missing: d tanh(a)/da = 1 - tanh(a)^2 = 1 - n * n.",
+            cell=_grad_variant(tanh_slope=False)),
+    Mistake("sigmoid_slope_missing",
+            "The sigmoids' slope is missing: d sigmoid(a)/da = sigmoid(a) * (1 - sigmoid(a)), r * (1 - r) "
+            "for the reset gate and z * (1 - z) for the update gate.",
+            cell=_grad_variant(sigmoid_slope=False)),
+    Mistake("update_sign_flipped",
+            "The update gate's term has the wrong sign: h_t = (1 - z) * n + z * h, so dh_t/dz = h - n, "
+            "not n - h.",
+            cell=_grad_variant(z_sign=-1)),
+)

@@ -163,6 +163,7 @@ def _run_case(fn, task, case):
     # The raw event list: building function_events would cost seconds on scalar-heavy answers.
     names = {event.name() for event in prof.kineto_results.events()} if prof is not None else set()
     record["builtin_ops"] = sorted({n for n in names if BUILTIN_RNN_OP.search(n)} | set(REFUSED))
+    record["autograd_used"] = any(n.startswith("autograd::engine") for n in names)
     if record["status"] == "error":
         return record
     if task == "gru_cell":

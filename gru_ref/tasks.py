@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gru_ref.mistakes import CELL_MISTAKES, MISTAKES
+from gru_ref.mistakes import CELL_MISTAKES, GRAD_MISTAKES, MISTAKES
 
 WEIGHT_NAMES = ("w_ih", "w_hh", "b_ih", "b_hh")
 
@@ -55,6 +55,8 @@ class SequenceTask:
     arg_names = ("input", "initial_states") + WEIGHT_NAMES
     output_names = ("output", "h_final")
     returns = "a tuple (output, h_final)"
+    truth = "torch.nn.GRU"  # what the answer is compared with, as messages name it
+    by_hand = False  # whether autograd inside the answer is refused
     mistakes = MISTAKES
 
     def shapes(self, c):
@@ -76,6 +78,12 @@ class SequenceTask:
     def run_mistake(self, mistake, inputs):
         return mistake.run_sequence(*(inputs[n] for n in self.arg_names))
 
+    def expected(self, case, inputs):
+        """The truth, from torch.nn in float64: the same weights, the same inputs."""
+        as64 = {k: v.double() for k, v in inputs.items()}
+        with torch.no_grad():
+            return self.call_module(self.make_module(case, as64), as64)
+
     parts = {
         "contract": (Case(2, 3, 4, 5, "float32", values=False), Case(1, 2, 3, 2, values=False)),
         "quick": (Case(2, 3, 4, 5), Case(1, 1, 3, 2, "float32")),
@@ -96,6 +104,7 @@ class CellTask(SequenceTask):
     arg_names = ("x_t", "h_prev") + WEIGHT_NAMES
     output_names = ("h_t",)
     returns = "one tensor h_t"
+    truth = "torch.nn.GRUCell"
     mistakes = CELL_MISTAKES
 
     def shapes(self, c):
@@ -127,6 +136,43 @@ class CellTask(SequenceTask):
     }
 
 
+class CellGradTask(CellTask):
+    """gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t) -> grad_h_prev: the gradient of a
+    loss with respect to the state before one step, given its gradient after it, by the chain rule."""
+    name = "gru_cell_grad"
+    arg_names = ("x_t", "h_prev") + WEIGHT_NAMES + ("grad_h_t",)
+    output_names = ("grad_h_prev",)
+    returns = "one tensor grad_h_prev"
+    truth = "autograd through torch.nn.GRUCell"
+    by_hand = True
+    mistakes = GRAD_MISTAKES
+
+    def shapes(self, c):
+        return {**super().shapes(c), "grad_h_t": (c.B, c.H)}
+
+    def output_shapes(self, c):
+        return {"grad_h_prev": (c.B, c.H)}
+
+    def run_mistake(self, mistake, inputs):
+        return (mistake.cell(*(inputs[n] for n in self.arg_names)),)
+
+    def expected(self, case, inputs):
+        as64 = {k: v.double() for k, v in inputs.items()}
+        cell = self.make_module(case, as64)
+        h_prev = as64["h_prev"].clone().requires_grad_()
+        (grad,) = torch.autograd.grad(cell(as64["x_t"], h_prev), h_prev, as64["grad_h_t"])
+        return (grad,)
+
+    parts = {
+        "contract": (Case(2, 1, 4, 5, "float32", values=False), Case(1, 1, 3, 2, values=False)),
+        "quick": (Case(2, 1, 4, 5), Case(1, 1, 3, 2, "float32")),
+        "values": (Case(1, 1, 3, 2), Case(4, 1, 3, 5), Case(3, 1, 4, 2), Case(2, 1, 5, 5),
+                   Case(5, 1, 1, 4), Case(2, 1, 6, 3, "float32"), Case(3, 1, 3, 6, "float32")),
+        "devices": (Case(2, 1, 4, 5, "float32", device="meta"),),
+        "cuda": (Case(2, 1, 4, 3, "float32", device="cuda"), Case(3, 1, 2, 5, device="cuda")),
+    }
+
+
 def _module_weights(module):
     """nn.GRU's / nn.GRUCell's parameters in our order: w_ih, w_hh, b_ih, b_hh."""
     suffix = "_l0" if isinstance(module, nn.GRU) else ""
@@ -139,7 +185,7 @@ def _load(module, inputs):
             param.copy_(inputs[name])
 
 
-TASKS = {task.name: task for task in (SequenceTask(), CellTask())}
+TASKS = {task.name: task for task in (SequenceTask(), CellTask(), CellGradTask())}
 
 
 def make_inputs(task, case, generator):
@@ -147,10 +193,8 @@ def make_inputs(task, case, generator):
 
 
 def expected(task, case, inputs):
-    """The truth, from torch.nn in float64: the same weights, the same inputs."""
-    as64 = {k: v.double() for k, v in inputs.items()}
-    with torch.no_grad():
-        return task.call_module(task.make_module(case, as64), as64)
+    """The truth, in float64, computed with torch.nn: the same weights, the same inputs."""
+    return task.expected(case, inputs)
 
 
 def expected_grads(task, case, inputs, grad_outputs):

@@ -2,10 +2,11 @@
 correct-but-unusual answers a careless grader fails. Each entry: {grade_id or EXTRA: source}.
 
 In every attack, gru_cell is right (3 points, earned) and my_gru is not a GRU: any point beyond 3
-is credit not earned. `{course}` is replaced by the course folder's absolute path, `{marker}` by a
+is credit not earned. The right answers beside a flood, and the unusual right ones, answer all
+three parts (full marks). `{course}` is replaced by the course folder's absolute path, `{marker}` by a
 string the test looks for in processes and files afterwards.
 """
-from learner_code import GRU_CELL, MY_GRU_WITH_CELL
+from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_WITH_CELL
 
 EXTRA = "a cell the learner added"  # appended as a new code cell after the answer cells
 WRONG_SHAPES = '''
@@ -26,6 +27,8 @@ def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
 
 def attack(my_gru, extra=None):
     answers = {"gru_cell": GRU_CELL, "my_gru": my_gru}
+    if my_gru == MY_GRU_WITH_CELL:  # a right answer beside the attack: all three parts answered
+        answers["gru_cell_grad"] = GRU_CELL_GRAD
     if extra:
         answers[EXTRA] = extra
     return answers
@@ -250,7 +253,7 @@ del hoard
 }
 
 UNUSUAL_BUT_RIGHT = {
-    "jit_named_gru_loop": {"gru_cell": GRU_CELL, "my_gru": '''
+    "jit_named_gru_loop": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": '''
 @torch.jit.script
 def gru_loop(x, h, w_ih, w_hh, b_ih, b_hh):
     states = []
@@ -269,7 +272,7 @@ def gru_loop(x, h, w_ih, w_hh, b_ih, b_hh):
 def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
     return gru_loop(input, initial_states, w_ih, w_hh, b_ih, b_hh)
 '''},
-    "autograd_function_GRUStep": {"gru_cell": GRU_CELL, "my_gru": '''
+    "autograd_function_GRUStep": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": '''
 class GRUStep(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h):
@@ -280,18 +283,18 @@ class GRUStep(torch.autograd.Function):
         return grad
 ''' + MY_GRU_WITH_CELL.replace("states.append(h)", "states.append(GRUStep.apply(h))").replace(
         "return torch.stack(states, dim=1), h", "return torch.stack(states, dim=1), states[-1]")},
-    "record_function_named_my_gru_step": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL.replace(
+    "record_function_named_my_gru_step": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": MY_GRU_WITH_CELL.replace(
         "        h = gru_cell(", "        with torch.profiler.record_function('my_gru step rnn'):\n"
         "            h = gru_cell(")},
-    "namedtuple": {"gru_cell": GRU_CELL, "my_gru": '''
+    "namedtuple": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": '''
 from collections import namedtuple
 GRUOutput = namedtuple("GRUOutput", "output h_final")
 ''' + MY_GRU_WITH_CELL.replace("return torch.stack(states, dim=1), h",
                                "return GRUOutput(torch.stack(states, dim=1), h)")},
-    "notebook_magics": {"gru_cell": GRU_CELL, "my_gru": "%matplotlib inline\n!ls\n%pip install -q numpy\n"
+    "notebook_magics": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": "%matplotlib inline\n!ls\n%pip install -q numpy\n"
                                                         + MY_GRU_WITH_CELL},
-    "time_cell_magic": {"gru_cell": GRU_CELL, "my_gru": "%%time\n" + MY_GRU_WITH_CELL},
-    "nn_gru_sanity_check_first": {"gru_cell": GRU_CELL, "my_gru": '''
+    "time_cell_magic": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": "%%time\n" + MY_GRU_WITH_CELL},
+    "nn_gru_sanity_check_first": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": '''
 reference = nn.GRU(3, 4, batch_first=True)
 print(reference(torch.randn(2, 5, 3))[0].shape)
 ''' + MY_GRU_WITH_CELL},

@@ -13,6 +13,21 @@ def gru_cell(x_t, h_prev, w_ih, w_hh, b_ih, b_hh):
     return (1 - z) * n + z * h_prev
 '''
 
+# Part 3, the stretch: the gradient of one step, by hand.
+GRU_CELL_GRAD = '''
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    H = h_prev.shape[1]
+    gi = x_t @ w_ih.T + b_ih
+    gh = h_prev @ w_hh.T + b_hh
+    r = torch.sigmoid(gi[:, :H] + gh[:, :H])
+    z = torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+    n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+    dn_pre = grad_h_t * (1 - z) * (1 - n ** 2)
+    dz_pre = grad_h_t * (h_prev - n) * z * (1 - z)
+    dr_pre = dn_pre * gh[:, 2 * H:] * r * (1 - r)
+    return grad_h_t * z + dr_pre @ w_hh[:H] + dz_pre @ w_hh[H:2 * H] + (dn_pre * r) @ w_hh[2 * H:]
+'''
+
 # --- correct my_gru, written in different ways ---------------------------------------------------
 MY_GRU_WITH_CELL = '''
 def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):

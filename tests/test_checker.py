@@ -8,10 +8,10 @@ from gru_ref import check_gru_cell, check_my_gru
 from gru_ref.check import RUN_TIMEOUT_S, judge_function
 from gru_ref import results, tasks, tensorfile
 from gru_ref.judge import Judge
-from gru_ref.mistakes import MISTAKES
+from gru_ref.mistakes import GRAD_MISTAKES, MISTAKES
 
 from conftest import IN_THE_LEARNERS_PROCESS, check_in_fresh_process, define
-from learner_code import (CHEATS, CONTRACT, GRU_CELL, MISBEHAVING, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE,
+from learner_code import (CHEATS, CONTRACT, GRU_CELL, GRU_CELL_GRAD, MISBEHAVING, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE,
                           MY_GRU_NOISY, MY_GRU_SLOW, MY_GRU_WITH_CELL, WRONG)
 
 ALL_PARTS = ("contract", "quick", "values", "gradients", "devices")
@@ -173,6 +173,31 @@ def test_forged_results_with_missing_outputs_or_gradients_fail():
                 for d, case, want in zip(described, judge.cases, truth)]
     assert "gradients" in forged(judge, no_grads).message and not forged(judge, no_grads).passed
     assert "stopped before all cases" in forged(judge, no_grads[:2]).message
+
+
+def test_the_stretch_gradient_by_hand_passes_every_part():
+    fn = define(GRU_CELL_GRAD)["gru_cell_grad"]
+    verdict = judge_function("gru_cell_grad", fn, ("contract", "quick", "values", "devices"))
+    assert verdict["passed"], verdict["message"]
+    assert "autograd through torch.nn.GRUCell" in verdict["message"]
+
+
+@pytest.mark.parametrize("mistake", GRAD_MISTAKES, ids=lambda m: m.name)
+def test_each_slip_in_the_gradient_by_hand_gets_its_lesson(mistake):
+    verdict = judge_function("gru_cell_grad", mistake.cell, ("values",))
+    assert not verdict["passed"]
+    assert mistake.lesson in verdict["message"]
+
+
+def test_the_gradient_by_hand_refuses_autograd():
+    with_autograd = GRU_CELL + '''
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    h = h_prev.detach().requires_grad_()
+    with torch.enable_grad():
+        return torch.autograd.grad(gru_cell(x_t, h, w_ih, w_hh, b_ih, b_hh), h, grad_h_t)[0]
+'''
+    verdict = judge_function("gru_cell_grad", define(with_autograd)["gru_cell_grad"], ("quick",))
+    assert not verdict["passed"] and "by hand" in verdict["message"]
 
 
 def test_unknown_parts_are_refused_clearly():

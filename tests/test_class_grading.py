@@ -15,12 +15,12 @@ import pytest
 
 from conftest import ROOT, VENV_BIN
 from hostile_code import ATTACKS
-from learner_code import GRU_CELL, MY_GRU_BATCHED, MY_GRU_WITH_CELL, WRONG
+from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_BATCHED, MY_GRU_WITH_CELL, WRONG
 from test_grading import fill
-from test_nbgrader import ASSIGNMENT, nbgrader
+from test_nbgrader import ASSIGNMENT, FULL, nbgrader
 
 CLASS = {
-    "ada": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL},
+    "ada": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL, "gru_cell_grad": GRU_CELL_GRAD},
     "ben": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_BATCHED},
     "cai": {"gru_cell": GRU_CELL, "my_gru": WRONG["z_swapped"]},
     "dee": {"gru_cell": GRU_CELL.replace("r * h_n", "h_n"), "my_gru": MY_GRU_WITH_CELL},
@@ -94,7 +94,7 @@ def test_statuses_say_what_happened_to_each_submission(graded_class):
     assert "extra files never executed: scratch.py" in rows[RENAMED]["notes"]
     assert "not a readable notebook" in rows[UNREADABLE]["notes"]
     assert rows[EMPTY]["score"] == "" and rows[UNREADABLE]["test_gru_cell"] == ""  # not a 0
-    assert rows["ada"]["score"] == rows[RENAMED]["score"] == "12.0"
+    assert rows["ada"]["score"] == rows[RENAMED]["score"] == str(FULL)
 
 
 def test_parallel_grades_equal_plain_sequential_nbgrader(graded_class, sequential):
@@ -107,7 +107,7 @@ def test_nbgrader_sees_the_grades_export_and_feedback_work(graded_class):
     assert nbgrader(["export"], root).returncode == 0
     with open(root / "grades.csv") as f:
         exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
-    assert exported["ada"] == 12.0 and exported["cai"] == 5.0
+    assert exported["ada"] == FULL and exported["ben"] == 12.0 and exported["cai"] == 5.0
     feedback = nbgrader(["generate_feedback", ASSIGNMENT], root)
     assert feedback.returncode == 0, feedback.stderr
     report = (root / "feedback" / "dee" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
@@ -184,3 +184,14 @@ def test_without_a_sandbox_grading_refuses_and_says_what_to_do(tmp_path):
     refused = grade(root, env=env)
     assert refused.returncode == 2
     assert "apt-get install bubblewrap" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_trusted_grading_without_the_sandbox_says_so_loudly(tmp_path):
+    root = tmp_path / "course"
+    make_course(root)
+    for student in list(CLASS)[1:] + [RENAMED, UNREADABLE, EMPTY]:
+        shutil.rmtree(root / "submitted" / student)
+    done = grade(root, "--workers", "1", env={**os.environ, "GRU_REF_NO_SANDBOX": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "grading WITHOUT the bubblewrap sandbox" in done.stderr
+    assert read_csv(root)["ada"]["score"] == str(FULL)

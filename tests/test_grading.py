@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 from conftest import fill as conftest_fill
 from hostile_code import ATTACKS, EXTRA, UNUSUAL_BUT_RIGHT
-from learner_code import GRU_CELL, MY_GRU_WITH_CELL
+from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_WITH_CELL
 from test_nbgrader import ASSIGNMENT, FULL, GRU_CELL_POINTS, nbgrader
 
 MARKER = f"gru-ref-attack-{uuid.uuid4().hex[:8]}"
@@ -62,8 +62,8 @@ def hostile(tmp_path_factory):
     shutil.copytree(ROOT / "solutions", root / "solutions")
     assert nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root).returncode == 0
     released = root / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    students = {"right": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL}, **ATTACKS, **UNUSUAL_BUT_RIGHT,
-                "zz_looks_for_traces": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL, EXTRA: LOOKS_FOR_TRACES}}
+    right = {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL, "gru_cell_grad": GRU_CELL_GRAD}
+    students = {"right": right, **ATTACKS, **UNUSUAL_BUT_RIGHT, "zz_looks_for_traces": {**right, EXTRA: LOOKS_FOR_TRACES}}
     for student, answers in students.items():
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)

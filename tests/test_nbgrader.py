@@ -11,18 +11,18 @@ import pytest
 
 from conftest import ROOT, VENV_BIN
 from conftest import fill as conftest_fill
-from learner_code import CHEATS, GRU_CELL, MISBEHAVING, MY_GRU_WITH_CELL, TAMPERING, TAMPERING_CHEAT, WRONG
+from learner_code import CHEATS, GRU_CELL, GRU_CELL_GRAD, MISBEHAVING, MY_GRU_WITH_CELL, TAMPERING, TAMPERING_CHEAT, WRONG
 from gru_ref.mistakes import MISTAKES
 
 ASSIGNMENT = "gru"
 APPENDED = "new cell at the end"
-FULL = 12.0
+FULL = 15.0  # 3 for gru_cell, 9 for my_gru, 3 for the stretch (gru_cell_grad)
 GRU_CELL_POINTS = 3.0
 WRONG_GRU_CELL = GRU_CELL.replace("n = torch.tanh(i_n + r * h_n)", "n = torch.tanh(i_n + h_n)")
 
 # student id -> answers by grade_id (None: submit the file as it is)
 SUBMISSIONS = {
-    "right": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL},
+    "right": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL, "gru_cell_grad": GRU_CELL_GRAD},
     "untouched": {},
     "blog_bug": {"gru_cell": WRONG_GRU_CELL, "my_gru": WRONG["reset_gate_missing"]},
     "z_swapped": {"gru_cell": GRU_CELL, "my_gru": WRONG["z_swapped"]},
@@ -34,7 +34,7 @@ SUBMISSIONS = {
     "cheat_thread": {"gru_cell": GRU_CELL, "my_gru": CHEATS["nn.GRU in a thread"]},
     "kills_kernel": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL + "\nimport os\nos._exit(0)"},
     # Cells added after the last test: each test is judged on the notebook's state where it stands.
-    "late_cells": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL,
+    "late_cells": {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL, "gru_cell_grad": GRU_CELL_GRAD,
                    APPENDED: "def my_gru(*args):\n    raise RuntimeError('scratch')\n\nimport os\nos._exit(1)"},
 }
 

@@ -37,6 +37,11 @@ assert isinstance(out, tuple) and out[0].shape == (2, 5, 3) and out[1].shape == 
 x, h0 = torch.randn(2, 5, 4, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
 output, h_final = my_gru(x, h0, gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
 assert torch.allclose(output, gru(x, h0[None])[0])''',
+    "test_gru_cell_grad": '''cell = nn.GRUCell(4, 3, dtype=torch.float64)
+x, h, g = torch.randn(2, 4, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64, requires_grad=True), torch.randn(2, 3, dtype=torch.float64)
+(want,) = torch.autograd.grad(cell(x, h), h, g)
+w = [p.detach() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+assert torch.allclose(gru_cell_grad(x, h.detach(), *w, g), want)''',
     "test_my_gru_gradients_devices": '''x = torch.randn(2, 5, 4, dtype=torch.float64, requires_grad=True)
 gru = nn.GRU(4, 3, batch_first=True, dtype=torch.float64)
 output, _ = my_gru(x, torch.zeros(2, 3, dtype=torch.float64), gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
@@ -93,8 +98,8 @@ def timed(command, cwd):
 def check_full_marks(folder, n):
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
-        scores = [s.score for s in gradebook.assignment_submissions(ASSIGNMENT)]
-    assert len(scores) == n and all(s == 12 for s in scores), f"not all full marks: {scores}"
+        scores = [(s.score, s.max_score) for s in gradebook.assignment_submissions(ASSIGNMENT)]
+    assert len(scores) == n and all(got == full for got, full in scores), f"not all full marks: {scores}"
 
 
 def main():
@@ -114,7 +119,7 @@ def main():
             "sandboxed": timed([BIN / "nbgrader", "autograde", ASSIGNMENT], sandboxed),
             "class": timed([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT, "--workers", str(args.workers)], whole),
         }
-        for folder in (sandboxed, whole):
+        for folder in (plain, sandboxed, whole):
             check_full_marks(folder, args.n)
         results = [json.loads(p.read_text()) for p in (whole / ".gru_ref" / ASSIGNMENT / "results").glob("*.json")]
     per = {k: v / args.n for k, v in seconds.items()}

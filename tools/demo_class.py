@@ -12,7 +12,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from learner_code import (CHEATS, GRU_CELL, MISBEHAVING, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE,  # noqa: E402
+from learner_code import (CHEATS, GRU_CELL, GRU_CELL_GRAD, MISBEHAVING, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE,  # noqa: E402
                           MY_GRU_WITH_CELL, WRONG)
 
 COURSE = ROOT / "_build" / "demo_class"
@@ -22,7 +22,8 @@ ASSIGNMENT = "gru"
 def answers():
     right = {"loop_over_gru_cell": MY_GRU_WITH_CELL, "batched_projections": MY_GRU_BATCHED,
              "float64_inside": MY_GRU_FLOAT64_INSIDE}
-    cohort = {name: {"gru_cell": GRU_CELL, "my_gru": source} for name, source in right.items()}
+    cohort = {name: {"gru_cell": GRU_CELL, "my_gru": source, "gru_cell_grad": GRU_CELL_GRAD}
+              for name, source in right.items()}
     cohort.update({f"mistake_{name}": {"gru_cell": GRU_CELL, "my_gru": source} for name, source in WRONG.items()})
     cohort["hangs"] = {"gru_cell": GRU_CELL, "my_gru": MISBEHAVING["hangs"]}
     cohort["crashes"] = {"gru_cell": GRU_CELL, "my_gru": MISBEHAVING["exits the process"]}

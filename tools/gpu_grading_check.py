@@ -19,7 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from hostile_code import NN_GRU  # noqa: E402
-from learner_code import GRU_CELL, MY_GRU_WITH_CELL, WRONG  # noqa: E402
+from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_WITH_CELL, WRONG  # noqa: E402
 
 from gru_ref.grading.box import Box  # noqa: E402
 from gru_ref.grading.submission import grade_notebook  # noqa: E402
@@ -32,7 +32,8 @@ CPU_ONLY = MY_GRU_WITH_CELL.replace("return torch.stack(states, dim=1), h",
                                     "return torch.stack(states, dim=1).cpu(), h.cpu()")
 CASES = {  # name: (answers by grade_id, a cell added before the tests or None, the tests expected to pass)
     "solution": (None, None, "all"),
-    "cells_use_cuda": ({"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL + USES_CUDA}, None, "all"),
+    "cells_use_cuda": ({"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL + USES_CUDA,
+                        "gru_cell_grad": GRU_CELL_GRAD}, None, "all"),
     "cpu_only": ({"gru_cell": GRU_CELL, "my_gru": CPU_ONLY}, None,
                  ["test_gru_cell", "test_my_gru_contract", "test_my_gru_values"]),
     "cudnn_nn_gru": ({"gru_cell": GRU_CELL, "my_gru": NN_GRU}, None, ["test_gru_cell"]),

@@ -33,8 +33,8 @@ OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
 
 
 def diagnosis(message):
-    from gru_ref.mistakes import MISTAKES
-    for mistake in MISTAKES:
+    from gru_ref.mistakes import GRAD_MISTAKES, MISTAKES
+    for mistake in MISTAKES + GRAD_MISTAKES:
         if mistake.lesson in message:
             return mistake.name.replace("_", " ")
     for needle, name in OTHER_DIAGNOSES:
