@@ -16,8 +16,8 @@ __all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru", "check_
 
 
 def __getattr__(name):
-    # Loaded on first use: the checkers bring the sandbox machinery, and the grading sandbox holds
-    # no reference equations at all (a learner's `from gru_ref import gru_sequence` finds nothing).
+    # Loaded on first use: the checkers bring the sandbox machinery, and neither the learners' wheel
+    # nor the grading sandbox holds the reference equations (`from gru_ref import gru_sequence` fails).
     if name in ("check_gru_cell", "check_my_gru", "check_gru_cell_grad"):
         from gru_ref import check
         return getattr(check, name)
@@ -25,7 +25,7 @@ def __getattr__(name):
         try:
             from gru_ref import equations
         except ImportError:
-            raise ImportError(f"gru_ref.{name} is the course's reference GRU, which is not available "
-                              f"while grading: write the equations yourself.") from None
+            raise ImportError(f"gru_ref.{name} is the course's reference GRU, which neither the learners' "
+                              f"gru_ref nor the grading sandbox holds: write the equations yourself.") from None
         return getattr(equations, name)
     raise AttributeError(f"module 'gru_ref' has no attribute {name!r}")

@@ -2,18 +2,30 @@
 
 When a learner's output misses `nn.GRU`, the judge runs every variant here on the same case and
 names the one the learner's output matches: a diagnosis, not a guess.
+
+This module ships to learners with the checker, so it holds no importable right answer: a step here
+runs only with at least one knob turned to a mistake, and the sequence-level mistakes wrap torch's
+own GRU cell (the judge's truth) in a wrong loop.
 """
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from gru_ref.equations import gru_cell, gru_sequence
+RIGHT_KNOBS = {"reset": "after_matmul", "swap_z": False, "gate_order": "rzn", "input_bias": True,
+               "hidden_bias": True, "swap_activations": False}
 
 
-def _cell(x, h, w_ih, w_hh, b_ih, b_hh, *, reset="after_matmul", swap_z=False, gate_order="rzn",
-          input_bias=True, hidden_bias=True, swap_activations=False):
-    """A GRU step with one knob per common mistake; the default knobs give PyTorch's GRU."""
+def _cell(x, h, w_ih, w_hh, b_ih, b_hh, **knobs):
+    """A GRU step with one knob per common mistake: at least one must be turned (see RIGHT_KNOBS)."""
+    knobs = {**RIGHT_KNOBS, **knobs}
+    if knobs == RIGHT_KNOBS:
+        raise ValueError("a mistake needs at least one knob turned away from PyTorch's GRU")
+    return _step(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
+
+
+def _step(x, h, w_ih, w_hh, b_ih, b_hh, *, reset, swap_z, gate_order, input_bias, hidden_bias,
+          swap_activations):
     gi = x @ w_ih.T + (b_ih if input_bias else 0)  # (B, 3H)
     b_hh = b_hh if hidden_bias else torch.zeros_like(b_hh)
     # Read the stacked blocks in `gate_order`: "rzn" is right, anything else is the mistake.
@@ -38,17 +50,26 @@ def _cell_variant(**knobs):
     return lambda x, h, w_ih, w_hh, b_ih, b_hh: _cell(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
 
 
+def _unroll(cell, input, h0, w_ih, w_hh, b_ih, b_hh):
+    """A batch-first loop of `cell` over time: (output (B, T, H), h_final (B, H))."""
+    h, states = h0, []
+    for t in range(input.shape[1]):
+        h = cell(input[:, t], h, w_ih, w_hh, b_ih, b_hh)
+        states.append(h)
+    return torch.stack(states, dim=1), h
+
+
 def _state_not_carried(input, h0, w_ih, w_hh, b_ih, b_hh):
-    steps = [gru_cell(input[:, t], h0, w_ih, w_hh, b_ih, b_hh) for t in range(input.shape[1])]
+    steps = [torch.gru_cell(input[:, t], h0, w_ih, w_hh, b_ih, b_hh) for t in range(input.shape[1])]
     return torch.stack(steps, dim=1), steps[-1]
 
 
 def _initial_state_ignored(input, h0, w_ih, w_hh, b_ih, b_hh):
-    return gru_sequence(input, torch.zeros_like(h0), w_ih, w_hh, b_ih, b_hh)
+    return _unroll(torch.gru_cell, input, torch.zeros_like(h0), w_ih, w_hh, b_ih, b_hh)
 
 
 def _h_final_first_step(input, h0, w_ih, w_hh, b_ih, b_hh):
-    output, _ = gru_sequence(input, h0, w_ih, w_hh, b_ih, b_hh)
+    output, _ = _unroll(torch.gru_cell, input, h0, w_ih, w_hh, b_ih, b_hh)
     return output, output[:, 0]
 
 
@@ -65,7 +86,7 @@ class Mistake:
     def run_sequence(self, input, h0, w_ih, w_hh, b_ih, b_hh):
         if self.sequence is not None:
             return self.sequence(input, h0, w_ih, w_hh, b_ih, b_hh)
-        return gru_sequence(input, h0, w_ih, w_hh, b_ih, b_hh, cell=self.cell)
+        return _unroll(self.cell, input, h0, w_ih, w_hh, b_ih, b_hh)
 
 
 MISTAKES = (
@@ -118,9 +139,20 @@ MISTAKES = (
 CELL_MISTAKES = tuple(m for m in MISTAKES if m.cell is not None)
 
 
-def _cell_grad(x, h, w_ih, w_hh, b_ih, b_hh, grad_h_t, *, direct=True, through_r=True, through_z=True,
-               tanh_slope=True, sigmoid_slope=True, z_sign=1):
-    """dL/dh_prev of one step, given dL/dh_t, by the chain rule; the default knobs are right."""
+RIGHT_GRAD_KNOBS = {"direct": True, "through_r": True, "through_z": True, "tanh_slope": True,
+                    "sigmoid_slope": True, "z_sign": 1}
+
+
+def _cell_grad(x, h, w_ih, w_hh, b_ih, b_hh, grad_h_t, **knobs):
+    """dL/dh_prev of one step, given dL/dh_t, by the chain rule with at least one slip (knob) in it."""
+    knobs = {**RIGHT_GRAD_KNOBS, **knobs}
+    if knobs == RIGHT_GRAD_KNOBS:
+        raise ValueError("a mistake needs at least one knob turned away from the right gradient")
+    return _step_grad(x, h, w_ih, w_hh, b_ih, b_hh, grad_h_t, **knobs)
+
+
+def _step_grad(x, h, w_ih, w_hh, b_ih, b_hh, grad_h_t, *, direct, through_r, through_z, tanh_slope,
+               sigmoid_slope, z_sign):
     gi = x @ w_ih.T + b_ih  # (B, 3H)
     gh = h @ w_hh.T + b_hh  # (B, 3H)
     i_r, i_z, i_n = gi.chunk(3, dim=-1)

@@ -8,6 +8,7 @@ What crosses from the learner's side to the judge is read with `read`, which ref
 not exactly this layout before it allocates a tensor: the judge never unpickles or inflates anything.
 Meta tensors have a shape and a dtype but no bytes; the header's metadata marks them.
 """
+import ctypes
 import json
 import math
 import struct
@@ -35,8 +36,7 @@ def dumps(tensors):
             data = b""
             meta.append(name)
         else:
-            data = tensor.detach().contiguous().cpu().view(torch.uint8).numpy().tobytes() \
-                if tensor.numel() else b""
+            data = _raw_bytes(tensor) if tensor.numel() else b""
         header[name] = {"dtype": CODES[tensor.dtype], "shape": list(tensor.shape),
                         "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
@@ -45,6 +45,12 @@ def dumps(tensors):
     encoded = json.dumps(header, separators=(",", ":")).encode()
     encoded += b" " * (-len(encoded) % 8)  # the format pads the header to 8 bytes
     return struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks)
+
+
+def _raw_bytes(tensor):
+    """A tensor's bytes, copied straight from its memory: no NumPy, which torch does not require."""
+    flat = tensor.detach().cpu().contiguous()
+    return ctypes.string_at(flat.data_ptr(), flat.nbytes)
 
 
 def loads(data, max_elements):

@@ -28,11 +28,16 @@ def test_every_source_notebook_has_its_learner_notebook():
         assert (ROOT / "exercises" / source.relative_to(ROOT / "solutions")).exists(), source
 
 
-def test_colab_install_uses_the_repository_url_of_the_book():
-    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+def test_notebooks_install_the_checker_from_the_site_of_the_book():
+    """The install line names the learners' wheel where the site serves it (_config.yml's baseurl)."""
+    import sys
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from learner_edition import FOLDER, wheel_name
+    site = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"].rstrip("/")
+    wheel = f"{site}/{FOLDER.as_posix()}/{wheel_name()}"
     for path in (ROOT / "exercises").rglob("*.ipynb"):
         sources = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
-        assert f"git+{url}" in sources, f"{path} installs gru_ref from another URL than _config.yml's"
+        assert f'"gru_ref @ {wheel}"' in sources, f"{path} installs gru_ref from elsewhere than {wheel}"
 
 
 def test_torch_is_pinned_to_the_cpu_build_on_disk():

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -507,3 +508,58 @@ def test_launch_buttons_open_runnable_notebooks(site):
     assert binder_pages, "no page has a Binder button"
     assert not problems, "\n".join(problems)
 
+
+
+def _learner_edition():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import learner_edition
+    return learner_edition
+
+
+def test_the_learners_edition_serves_the_checker_and_no_reference(site):
+    """_static/learners/ holds the released notebooks and the learners' checker: the checks and
+    their judge, and nothing of the reference equations, the grading or the solutions."""
+    edition = _learner_edition()
+    folder = site / edition.FOLDER
+    for notebook in (ROOT / "exercises").glob("*/*.ipynb"):
+        assert (folder / notebook.name).read_bytes() == notebook.read_bytes()
+    with zipfile.ZipFile(folder / edition.wheel_name()) as wheel:
+        members = {name: wheel.read(name).decode("utf-8") for name in wheel.namelist()}
+    modules = {name.removeprefix("gru_ref/") for name in members if name.startswith("gru_ref/")}
+    assert modules == set(edition.LEARNER_MODULES)
+    reference = [ln.strip() for ln in (ROOT / "gru_ref" / "equations.py").read_text().splitlines() if ln.strip()]
+    solutions = [" ".join(block) for nb in (ROOT / "solutions").rglob("*.ipynb")
+                 for block in _notebook_blocks(nb, "BEGIN SOLUTION", "END SOLUTION")]
+    for name, text in members.items():
+        flat = _normalise(text)
+        assert "def gru_sequence" not in text and "def gru_cell(" not in text, name
+        assert not [w for w in _windows(reference, size=4) if w in flat], f"{name} holds the reference"
+        assert not [s for s in solutions if _normalise(s) in flat], f"{name} holds a solution"
+
+
+def test_a_fresh_virtualenv_installs_the_served_checker_and_passes_with_the_solution(server, tmp_path):
+    """As a learner would: a new virtualenv, `pip install` the wheel from the site's address, then the
+    solution passes every check, and the reference is not there to import."""
+    edition = _learner_edition()
+    venv = tmp_path / "venv"
+    subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
+    url = f"{server.rstrip('/')}/{edition.FOLDER.as_posix()}/{edition.wheel_name()}"
+    install = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "torch==2.13.0", f"gru_ref @ {url}"],
+                             capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stderr[-2000:]
+    source = json.loads((ROOT / "solutions" / "gru" / "gru.ipynb").read_text())
+    answers = ["".join(c["source"]) for c in source["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+    script = "import torch\nfrom torch import nn\n" + "\n".join(answers) + """
+from gru_ref import check_gru_cell, check_gru_cell_grad, check_my_gru
+check_gru_cell(gru_cell, "contract", "quick", "values", "gradients", "devices")
+check_my_gru(my_gru, "contract", "quick", "values", "gradients", "devices")
+check_gru_cell_grad(gru_cell_grad, "contract", "quick", "values", "devices")
+try:
+    from gru_ref import gru_sequence
+except ImportError as exc:
+    print("no reference:", exc)
+"""
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Passed:") == 3 and "no reference:" in done.stdout, done.stdout

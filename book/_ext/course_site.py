@@ -4,7 +4,9 @@
    even with thebe switched off. Thebe is off here, so its scripts and CSS are dropped.
 2. Builds links from the one repository setting in _config.yml, as MyST substitutions:
    {{ colab_exercise }} opens the learner notebook in Colab, {{ repo_link }} links the repository.
+3. Writes the learners' edition (learner_edition.py) beside the pages after each build.
 """
+import learner_edition
 
 EXERCISE_NOTEBOOK = "exercises/gru/gru.ipynb"
 
@@ -50,4 +52,5 @@ def setup(app):
     app.connect("config-inited", _add_substitutions)
     # Run after sphinx-thebe and the theme have added their scripts.
     app.connect("html-page-context", _drop_thebe, priority=900)
+    app.connect("build-finished", learner_edition.on_build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
