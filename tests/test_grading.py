@@ -184,3 +184,15 @@ def test_feedback_renders_math_with_no_network(hostile):
     assert 'src="mathjax/tex-chtml-full.js"' in text and "cdnjs" not in text and "https://cdn" not in text
     assert (page.parent / "mathjax" / "tex-chtml-full.js").exists()
     assert list((page.parent / "mathjax").rglob("*.woff"))
+
+
+def test_a_sandbox_that_cannot_set_itself_up_is_the_graders_error_not_a_zero():
+    from gru_ref.grading.box import Box
+    from gru_ref.grading.submission import SandboxSetupError, grade_notebook
+    released = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    box = Box()
+    try:
+        with pytest.raises(SandboxSetupError, match="the grader's problem"):
+            grade_notebook(conftest_fill(released, {}), box, {"file_mb": "a lot"})  # a limit it cannot set
+    finally:
+        box.close()

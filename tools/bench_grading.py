@@ -79,12 +79,17 @@ def course(folder, plain):
 
 
 def submit(folder, n):
-    """n copies of the solution notebook, submitted as n students (the answers are the solutions)."""
-    source = folder / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    """n students, each submitting the solutions with a comment of their own in an answer cell, so
+    that no two notebooks are the same (the class command would grade identical ones once)."""
+    source = nbformat.read(folder / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    answer = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("solution"))
     for i in range(n):
         target = folder / "submitted" / f"student{i:03d}" / ASSIGNMENT
         target.mkdir(parents=True)
-        shutil.copy(source, target / f"{ASSIGNMENT}.ipynb")
+        original = answer.source
+        answer.source = f"{original}\n# student {i:03d}"
+        nbformat.write(source, target / f"{ASSIGNMENT}.ipynb")
+        answer.source = original
 
 
 def timed(command, cwd):

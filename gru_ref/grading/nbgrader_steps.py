@@ -22,12 +22,13 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Dict, Unicode
 
 from gru_ref.grading import plan as planning
+from gru_ref.grading.box import Box
+from gru_ref.grading.submission import apply, grade_notebook
 
+# The book's vendored MathJax: grading runs from the course repository (an editable install).
 MATHJAX = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "book", "_static", "mathjax")
 FEEDBACK_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "feedback_template")
-from gru_ref.grading.box import Box
-from gru_ref.grading.submission import apply, grade_notebook
 
 _BOX = None
 
@@ -125,6 +126,9 @@ class OfflineMath(Preprocessor):
     enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
 
     def preprocess(self, nb, resources):
+        if not os.path.isdir(MATHJAX):
+            raise FileNotFoundError(f"MathJax is not at {MATHJAX}: generate feedback from the course "
+                                    f"repository, with gru_ref installed from it (make setup).")
         outputs = resources.setdefault("outputs", {})
         for folder, _, files in os.walk(MATHJAX):
             for name in files:

@@ -68,6 +68,7 @@ def run(job, channel):
     code = 0
     try:
         _enter(job["limits"])
+        frames.send(channel, {"type": "started"})  # what fails before this is the grader's, not the learner's
         Notebook(job, channel).run()
         frames.send(channel, {"type": "done"})
     except BaseException:  # noqa: BLE001 (the learner's SystemExit included): the end status says so

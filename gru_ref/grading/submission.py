@@ -31,6 +31,10 @@ SIGNALS = {
 NOTE = "(checked in the grading sandbox)"
 
 
+class SandboxSetupError(RuntimeError):
+    """The sandbox failed before any learner code ran: no grade can be given."""
+
+
 def grade_notebook(nb, box, limits=None):
     from gru_ref.judge import Judge  # torch: only where something is graded
     limits = {**LIMITS, **(limits or {})}
@@ -53,6 +57,11 @@ def grade_notebook(nb, box, limits=None):
     ran = time.monotonic()
     events, end = box.run(job, cases) if plan.code_cells or plan.tests else ([], {"exit_code": 0})
     judged = time.monotonic()
+    if (plan.code_cells or plan.tests) and not end.get("started") and not end.get("box_failed"):
+        raise SandboxSetupError(f"the grading sandbox could not set itself up for this notebook (exit code "
+                                f"{end.get('exit_code')}, signal {end.get('signal')}): this is the grader's "
+                                f"problem, not the learner's. Check that `python -m gru_ref.grading.bwrap` "
+                                f"reports a working sandbox, then grade again.")
     cell_events = _cell_events(events, len(plan.code_cells))
     results = {}
     for event in events:  # the first result per check: a later one is a forgery
@@ -64,14 +73,15 @@ def grade_notebook(nb, box, limits=None):
         stopped["in_check"] = True
     tests = {}
     for test in plan.tests:
-        verdict = {"passed": True, "message": "this test cell checks nothing."}
+        verdicts = []
         for k, check in enumerate(test.checks):
             check_id = f"{test.grade_id}/{k}"
-            verdict = _verdict(judges[check_id], check, results.get(check_id), stopped,
-                               end if check_id == died_in else None)
-            if not verdict["passed"]:
+            verdicts.append(_verdict(judges[check_id], check, results.get(check_id), stopped,
+                                     end if check_id == died_in else None))
+            if not verdicts[-1]["passed"]:
                 break
-        tests[test.grade_id] = verdict
+        tests[test.grade_id] = verdicts[-1] if verdicts and not verdicts[-1]["passed"] else {
+            "passed": True, "message": " ".join(v["message"] for v in verdicts) or "this test cell checks nothing."}
     _blame_gru_cell(tests, plan)
     outputs = {str(i): _cell_outputs(cell_events.get(n), stopped, n) for n, (i, _) in enumerate(plan.code_cells)}
     return {"tests": tests, "outputs": outputs, "test_cells": {t.grade_id: t.cell_index for t in plan.tests},

@@ -11,7 +11,8 @@ Protocol with the grader, on stdin and stdout (gru_ref.grading.frames):
   <- {"type": "job", "job": {...}, "case_sizes": [n, ...]}, then one raw frame per check (its cases)
   -> the child's frames, checked for form and size: {"type": "cell"|"result", ...}, results
      followed by one raw frame (their tensors)
-  -> {"type": "end", "completed", "exit_code", "signal", "timed_out", "protocol_error", "clean", "seconds"}
+  -> {"type": "end", "started", "completed", "exit_code", "signal", "timed_out", "protocol_error", "clean",
+      "seconds"}: started is false when the child failed before any learner code
 """
 import ctypes
 import json
@@ -26,7 +27,7 @@ from gru_ref.grading import frames
 
 MAX_FRAME = 64 << 20  # bytes: one check's results, far above an honest answer's
 MAX_TOTAL = 256 << 20  # bytes relayed for one submission
-CHILD_TYPES = ("cell", "result", "cases", "done")
+CHILD_TYPES = ("started", "cell", "result", "cases", "done")
 PR_SET_DUMPABLE = 4
 
 
@@ -71,6 +72,7 @@ def run_job(job, cases, to_grader, runner):
         os._exit(70)
     child.close()
     relayed, next_check, next_cell, protocol_error, timed_out, completed = 0, 0, 0, None, False, False
+    started = False
     try:
         while True:
             message = frames.receive_json(parent.fileno(), deadline, 1 << 20)
@@ -78,6 +80,11 @@ def run_job(job, cases, to_grader, runner):
             kind = message.get("type")
             if kind not in CHILD_TYPES:
                 raise frames.FrameError(f"an unknown message {kind!r}")
+            if kind == "started":
+                started = True
+                continue
+            if not started:
+                raise frames.FrameError("a message before the child had started")
             if kind == "done":
                 completed = True
                 break
@@ -105,7 +112,8 @@ def run_job(job, cases, to_grader, runner):
     finally:
         parent.close()
         status = _reap(pid)
-    return {"type": "end", "completed": completed, "timed_out": timed_out, "protocol_error": protocol_error,
+    return {"type": "end", "started": started, "completed": completed, "timed_out": timed_out,
+            "protocol_error": protocol_error,
             "clean": clean_scratch(), "seconds": round(time.monotonic() - start, 3), **status}
 
 
