@@ -28,8 +28,8 @@ LIMITS = "\nc.SandboxedExecute.limits = {'cell_timeout': 5, 'deadline_s': 60, 'm
 # Graded after every attack (nbgrader goes in order of student id): what did they leave behind?
 LOOKS_FOR_TRACES = """
 import glob, os
-left = [p for p in glob.glob("/tmp/*") + glob.glob("/dev/shm/*") + glob.glob("/scratch/*") + glob.glob("/dev/gru*")
-        if not p.endswith("/work")]
+left = [p for folder in ("/tmp", "/dev/shm", "/scratch", "/dev") for p in glob.glob(folder + "/**", recursive=True)
+        if "gru-ref-attack" in p]
 print("traces:", left, "work folder usable:", os.access(".", os.W_OK))
 """
 

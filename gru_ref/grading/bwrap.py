@@ -2,7 +2,7 @@
 
 Inside the box: a read-only view of the system libraries, of Python and of the course environment;
 of gru_ref only the files the learner's side needs (never the reference equations, the judge or the
-mistakes); a size-bounded scratch folder and /tmp; no network, no other process visible (its own PID
+mistakes); a size-bounded scratch folder, the only writable place but /dev/shm; no network, no other process visible (its own PID
 namespace), no capabilities, a clean environment. Nothing of the course folder: no solutions/, no
 gradebook.db, no nbgrader_config.py, no submitted/ of others. Resource limits and the seccomp filter
 are set inside by gru_ref.grading.template, before any learner code runs.
@@ -24,6 +24,7 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
              "localtime", "fonts", "alternatives")
 SCRATCH = "/scratch"
+SCRATCH_TMP = SCRATCH + "/tmp"  # TMPDIR in the box: inside the scratch folder, emptied with it
 
 
 class SandboxUnavailable(RuntimeError):
@@ -43,7 +44,7 @@ def python_dirs():
     return sorted(d for d in dirs if allowed(d))
 
 
-def command(scratch_mb=512, tmp_mb=256, gpu=False, threads=1):
+def command(scratch_mb=512, gpu=False, threads=1):
     """The argv that starts the warm template process inside a fresh box."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -53,29 +54,30 @@ def command(scratch_mb=512, tmp_mb=256, gpu=False, threads=1):
     argv = [bwrap, "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv"]
     env = {"PATH": "/usr/bin:/bin", "HOME": SCRATCH, "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
-           "NBGRADER_EXECUTION": "autograde", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "/tmp",
+           "NBGRADER_EXECUTION": "autograde", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": SCRATCH_TMP,
            "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "PYTORCH_NVML_BASED_CUDA_CHECK": "1", "MPLCONFIGDIR": "/tmp/matplotlib"}
+           "PYTORCH_NVML_BASED_CUDA_CHECK": "1", "MPLCONFIGDIR": SCRATCH_TMP + "/matplotlib"}
     for key, value in env.items():
         argv += ["--setenv", key, value]
     for path in SYSTEM_DIRS:
         argv += ["--ro-bind-try", path, path]
     for name in ETC_FILES:
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    # Writable: the scratch folder (temporary files go to its tmp/) and a small /dev/shm, both emptied
+    # by the template after each submission. Not /tmp: it stays read-only, as the course environment
+    # itself may live under it. /dev is read-only too.
+    argv += ["--size", str(scratch_mb << 20), "--tmpfs", SCRATCH,
+             "--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/dev/shm"]
     for path in python_dirs():
         argv += ["--ro-bind", path, path]
     argv += ["--tmpfs", PACKAGE_DIR]  # hides whatever a python_dirs() entry showed of the package
     for name in INSIDE_FILES:
         argv += ["--ro-bind", os.path.join(PACKAGE_DIR, name), os.path.join(PACKAGE_DIR, name)]
-    # /dev read-only but for a small /dev/shm, which the template empties after each submission.
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/dev/shm"]
     if gpu:
         for node in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):
             argv += ["--dev-bind", node, node]
         argv += ["--ro-bind-try", "/sys", "/sys"]
-    argv += ["--size", str(scratch_mb << 20), "--tmpfs", SCRATCH,
-             "--size", str(tmp_mb << 20), "--tmpfs", "/tmp",
-             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SCRATCH,
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SCRATCH,
              "--", sys.executable, "-I", "-m", "gru_ref.grading.template"]
     return argv
 
@@ -98,6 +100,11 @@ def check():
         raise SandboxUnavailable("bubblewrap did not start within 60 s.") from None
     if done.returncode != 0:
         why = done.stderr.strip()[-600:] or f"exit code {done.returncode}"
+        if "execvp" in why or "No such file" in why or "ModuleNotFoundError" in why:
+            raise SandboxUnavailable(
+                f"bubblewrap starts, but the course's Python is not visible inside the sandbox: {why}\n"
+                f"The sandbox shows {', '.join(python_dirs())} read-only; run grading with the course "
+                f"environment's Python (.venv/bin/python) and report this if it persists.")
         raise SandboxUnavailable(
             f"bubblewrap is installed but cannot start a sandbox here: {why}\n"
             "It needs unprivileged user namespaces. On Ubuntu 24.04 and later: "
@@ -109,5 +116,8 @@ def check():
 
 
 if __name__ == "__main__":
-    check()
+    try:
+        check()
+    except SandboxUnavailable as exc:
+        sys.exit(f"Cannot grade here: {exc}")
     print("bubblewrap starts a sandbox here, with its seccomp filter.")

@@ -78,6 +78,8 @@ def run(job, channel):
 
 def _enter(limits):
     os.makedirs(WORK_FOLDER, exist_ok=True)
+    if os.environ.get("TMPDIR"):
+        os.makedirs(os.environ["TMPDIR"], exist_ok=True)
     os.chdir(WORK_FOLDER)
     os.environ["HOME"] = os.getcwd()
     with open("/proc/self/statm") as f:

