@@ -196,3 +196,12 @@ def test_a_sandbox_that_cannot_set_itself_up_is_the_graders_error_not_a_zero():
             grade_notebook(conftest_fill(released, {}), box, {"file_mb": "a lot"})  # a limit it cannot set
     finally:
         box.close()
+
+
+def test_the_box_shows_nothing_beyond_the_python_environment(monkeypatch, tmp_path):
+    """nbgrader puts the course root on sys.path: the box must not show it, nor any such folder."""
+    import sys
+    from gru_ref.grading import bwrap
+    monkeypatch.setattr(sys, "path", [str(tmp_path), str(ROOT), "", *sys.path])
+    shown = bwrap.python_dirs()
+    assert not [d for d in shown if d in (str(tmp_path), str(ROOT)) or not d.startswith((sys.prefix, sys.base_prefix))]

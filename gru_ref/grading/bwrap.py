@@ -32,16 +32,17 @@ class SandboxUnavailable(RuntimeError):
 
 
 def python_dirs():
-    """Every folder the interpreter and the course environment load code from, but never the course
-    folder itself (an editable install puts it on the path): of it, only gru_ref's INSIDE_FILES."""
-    course = os.path.dirname(PACKAGE_DIR)
+    """The folders of the interpreter and of the course environment (sys.base_prefix, sys.prefix
+    and the sys.path entries inside them), and nothing else: not the course folder, nor any other
+    folder that happens to be on sys.path (nbgrader puts the course root there). Of gru_ref, an
+    editable install's source, only the INSIDE_FILES are shown (see command)."""
+    prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)} | {sys.base_prefix, sys.prefix}
 
-    def allowed(path):
-        in_env = path == sys.prefix or path.startswith(sys.prefix + os.sep)
-        return in_env or not (path == course or path.startswith(course + os.sep))
+    def inside(path):
+        return any(path == prefix or path.startswith(prefix + os.sep) for prefix in prefixes)
 
     dirs = {sys.base_prefix, sys.prefix, *(p for p in sys.path if p and os.path.isdir(p))}
-    return sorted(d for d in dirs if allowed(d))
+    return sorted(d for d in dirs if inside(d) or inside(os.path.realpath(d)))
 
 
 def command(scratch_mb=512, gpu=False, threads=1):
