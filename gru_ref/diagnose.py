@@ -9,9 +9,7 @@ DEVICE_HINT = ("Create every new tensor on the inputs' device and dtype: input.n
 
 ERROR_HINTS = (
     (("shapes cannot be multiplied", "size mismatch", "must match the size", "dimension specified as"),
-     "A tensor operation got shapes that do not fit. Check the layout: w_ih is (3H, F) and w_hh is "
-     "(3H, H), so the projections are x @ w_ih.T (B, 3H) and h @ w_hh.T (B, 3H); input is (B, T, F), "
-     "so time step t is input[:, t]."),
+     "A tensor operation got shapes that do not fit. Check the layout: {layout}"),
     (("meta", "same device", "Expected all tensors to be on"), DEVICE_HINT),
     (("NotImplementedError",), "The function still raises NotImplementedError: replace that line with "
                                "your implementation."),
@@ -23,7 +21,7 @@ ERROR_HINTS = (
     (("File too large",), "It printed far too much (the grader keeps 64 MB of prints): remove the "
                           "prints from the loop."),
     (("MemoryError", "can't allocate memory", "not enough memory"),
-     "It ran out of memory (the grader allows 4 GB more than the inputs need). A GRU on these small "
+     "It ran out of memory (the grader allows 4 GB more than the inputs need). A layer on these small "
      "cases needs a few kilobytes: look for a list or tensor that grows without end."),
 )
 
@@ -32,7 +30,7 @@ def explain_error(task, result):
     text = f"{result.get('exception', '')} {result.get('text', '')}"
     for needles, hint in ERROR_HINTS:
         if any(n in text for n in needles):
-            return hint
+            return hint.replace("{layout}", task.layout_hint)
     return f"Fix the error above, then run the test again. Remember {task.name} returns {task.returns}."
 
 
@@ -40,15 +38,16 @@ def first_contract_problem(task, case, result):
     """The return contract: the right container, plain tensors, shapes, dtype and device."""
     returned = result["returned"]
     want = task.output_shapes(case)
-    if task.name == "my_gru":
-        kind = result.get("returned_type")
+    if len(task.output_names) > 1:
+        kind, name, names = result.get("returned_type"), task.name, ", ".join(task.output_names)
         if kind == "Tensor" or (kind not in ("tuple", "list")):
-            return (f"my_gru returned a {kind}, but it must return a tuple of two tensors: "
-                    f"`return output, h_final`.")
+            return (f"{name} returned a {kind}, but it must return a tuple of {len(want)} tensors: "
+                    f"`return {names}`.")
         if kind == "list":
-            return "my_gru returned a list; return a tuple instead: `return output, h_final`."
-        if len(returned) != 2:
-            return f"my_gru returned a tuple of {len(returned)} item(s); return exactly two: (output, h_final)."
+            return f"{name} returned a list; return a tuple instead: `return {names}`."
+        if len(returned) != len(want):
+            return (f"{name} returned a tuple of {len(returned)} item(s); return exactly "
+                    f"{len(want)}: ({names}).")
     for name, (kind, shape, dtype, device), expected_shape in zip(want, returned, want.values()):
         if kind == "Parameter":
             return f"{name} is an nn.Parameter; return the plain tensor your computation produced."
@@ -66,15 +65,15 @@ def first_contract_problem(task, case, result):
 
 
 def _shape_problem(task, case, name, got, want):
-    letters = {"output": "(B, T, H)", "h_final": "(B, H)", "h_t": "(B, H)"}[name]
+    letters = task.output_letters[name]
     message = f"{name} has shape {got}; it must be {letters} = {want}."
     if name == "output" and got == (case.T, case.B, case.H):
         message += (" It looks time-major (T, B, H): this exercise is batch-first, so stack the "
                     "per-step states along dim=1.")
     elif got == (1,) + want:
-        message += (" nn.GRU's h_n has an extra num_layers dimension in front; here return the "
-                    "state itself, without it.")
-    elif len(want) == 2 and got == (case.B, 3 * case.H):
+        message += (f" nn.{task.module_name}'s h_n has an extra num_layers dimension in front; here "
+                    f"return the state itself, without it.")
+    elif task.blocks == 3 and len(want) == 2 and got == (case.B, 3 * case.H):
         message += " That is 3H wide: split the gate blocks with .chunk(3, dim=-1) before combining."
     return message
 
@@ -86,8 +85,7 @@ def explain_values(task, case, inputs, actual, expected):
     bad = [n for n, a, e in zip(names, actual, expected) if not _close(a, e, rtol, atol)]
     if not bad:
         return None
-    module = "GRUCell" if task.name == "gru_cell" else "GRU"
-    lines = [f"{task.name} does not match torch.nn.{module} (random weights, non-zero biases and "
+    lines = [f"{task.name} does not match torch.nn.{task.module_name} (random weights, non-zero biases and "
              f"initial state). {_where(names, bad, actual, expected, rtol, atol)}"]
     lines.append(_likely_mistake(task, case, inputs, actual, expected, bad))
     return "\n".join(lines)
@@ -126,7 +124,4 @@ def _likely_mistake(task, case, inputs, actual, expected, bad):
                 "float32 (a .float(), or a new tensor made without dtype=input.dtype).")
     if bad == ["h_final"]:
         return "h_final must be the state after the last time step, which equals output[:, -1]."
-    return ("It matches none of the common mistakes the grader knows. Check each equation against "
-            "PyTorch's convention: r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), "
-            "z = sigmoid(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), "
-            "h' = (1 - z) * n + z * h, with the gate blocks stacked r, z, n.")
+    return f"It matches none of the common mistakes the grader knows. {task.equations_hint}"

@@ -1,4 +1,4 @@
-"""The GRU forward pass in PyTorch's convention (the one `torch.nn.GRU` computes).
+"""The GRU forward pass in PyTorch's convention (the one `torch.nn.GRU` computes), and the tanh RNN's.
 
 Names: B batch, T time steps, F input features, H hidden size.
 Weights are stacked by gate in r, z, n order, as in `nn.GRU`:
@@ -36,3 +36,14 @@ def gru_sequence(input, initial_states, w_ih, w_hh, b_ih, b_hh, cell=gru_cell):
         h = cell(input[:, t], h, w_ih, w_hh, b_ih, b_hh)  # (B, H)
         outputs.append(h)
     return torch.stack(outputs, dim=1), h
+
+
+def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh):
+    """One tanh RNN step, as nn.RNN computes it: x (B, F), h (B, H) -> h' (B, H).
+    w_ih (H, F), w_hh (H, H), b_ih (H,), b_hh (H,): h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
+    return torch.tanh(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+
+
+def rnn_sequence(input, initial_states, w_ih, w_hh, b_ih, b_hh, cell=rnn_cell):
+    """A batch-first tanh RNN: input (B, T, F), initial_states (B, H) -> (output (B, T, H), h_final (B, H))."""
+    return gru_sequence(input, initial_states, w_ih, w_hh, b_ih, b_hh, cell=cell)

@@ -94,8 +94,8 @@ class Judge:
             case = self.cases[min(status.get("progress", 0), len(self.cases) - 1)]
             return Verdict(False, f"{name} did not return within {self.timeout_s:g} s on a case with "
                                   f"{case.describe(self.task)}, so it was stopped. A correct answer "
-                                  f"takes well under a second: look for a loop that never ends, or for work a "
-                                  f"GRU does not need (compiling it with torch.compile, for one, takes "
+                                  f"takes well under a second: look for a loop that never ends, or for work "
+                                  f"{name} does not need (compiling it with torch.compile, for one, takes "
                                   f"longer than the limit).")
         if records is None:
             how = f"signal {status['signal']}" if status.get("signal") else f"exit code {status.get('exit_code')}"
@@ -120,18 +120,15 @@ class Judge:
             return Verdict(True, f"{name} returns {self.task.returns} with the right shapes, dtype and "
                                  f"device on {len(self.cases)} case(s) ({', '.join(kinds)}).")
         what = "values and gradients" if any(c.grad for c in self.cases) else "values"
-        return Verdict(True, f"{name} matches torch.nn.{self._module_name()}: {what} on "
+        return Verdict(True, f"{name} matches torch.nn.{self.task.module_name}: {what} on "
                              f"{len(self.cases)} random case(s) ({', '.join(kinds)}).")
-
-    def _module_name(self):
-        return "GRUCell" if self.task.name == "gru_cell" else "GRU"
 
     def _rule_case(self, case, inputs, grad_outputs, result):
         task, where = self.task, f"On a case with {case.describe(self.task)}:"
         if result.get("builtin_ops"):
             return (f"{task.name} reached a built-in recurrent kernel ({', '.join(result['builtin_ops'])}), "
-                    f"through nn.GRU, nn.GRUCell, torch.gru, torch._VF or a similar route. That earns no "
-                    f"credit: write the equations yourself with matmuls, torch.sigmoid and torch.tanh.")
+                    f"through {task.builtins} or a similar route. That earns no credit: write the "
+                    f"equations yourself with {task.write_with}.")
         if result.get("status") == "error":
             return f"{where} {task.name} raised an exception.\n\n{result['error']}\n\n" + \
                 explain_error(task, result)
@@ -170,10 +167,10 @@ class Judge:
         for arg, got, want in zip(task.arg_names, result["grads"], expected, strict=True):
             if got is None:
                 return (f"{where} no gradient reaches {arg}: it is unused, or used through .detach() "
-                        f"or .data. nn.GRU's output depends on every argument.")
+                        f"or .data. nn.{task.module_name}'s output depends on every argument.")
             if got.shape != want.shape or not torch.allclose(got.double(), want, rtol=rtol * 10, atol=atol * 10):
                 error = (got.double() - want).abs().max().item()
-                return (f"{where} the values match nn.{self._module_name()}, but the gradient with "
+                return (f"{where} the values match nn.{task.module_name}, but the gradient with "
                         f"respect to {arg} does not (largest error {error:.2e}). Something in the "
                         f"function breaks autograd: in-place writes, .data, or a detached piece.")
         return None

@@ -1,14 +1,14 @@
-"""The wrong GRUs a teacher sees every term, each computed for real and paired with its lesson.
+"""The wrong GRUs and RNNs a teacher sees every term, each computed for real and paired with its lesson.
 
-When a learner's output misses `nn.GRU`, the judge runs every variant here on the same case and
-names the one the learner's output matches: a diagnosis, not a guess.
+When a learner's output misses `nn.GRU` (or `nn.RNN`), the judge runs every variant of that task here
+on the same case and names the one the learner's output matches: a diagnosis, not a guess.
 """
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from gru_ref.equations import gru_cell, gru_sequence
+from gru_ref.equations import gru_cell, gru_sequence, rnn_cell
 
 
 def _cell(x, h, w_ih, w_hh, b_ih, b_hh, *, reset="after_matmul", swap_z=False, gate_order="rzn",
@@ -38,18 +38,23 @@ def _cell_variant(**knobs):
     return lambda x, h, w_ih, w_hh, b_ih, b_hh: _cell(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
 
 
-def _state_not_carried(input, h0, w_ih, w_hh, b_ih, b_hh):
-    steps = [gru_cell(input[:, t], h0, w_ih, w_hh, b_ih, b_hh) for t in range(input.shape[1])]
+# Sequence-level mistakes, the same for any recurrent step `cell` (gru_cell, rnn_cell).
+def _state_not_carried(input, h0, w_ih, w_hh, b_ih, b_hh, cell=gru_cell):
+    steps = [cell(input[:, t], h0, w_ih, w_hh, b_ih, b_hh) for t in range(input.shape[1])]
     return torch.stack(steps, dim=1), steps[-1]
 
 
-def _initial_state_ignored(input, h0, w_ih, w_hh, b_ih, b_hh):
-    return gru_sequence(input, torch.zeros_like(h0), w_ih, w_hh, b_ih, b_hh)
+def _initial_state_ignored(input, h0, w_ih, w_hh, b_ih, b_hh, cell=gru_cell):
+    return gru_sequence(input, torch.zeros_like(h0), w_ih, w_hh, b_ih, b_hh, cell=cell)
 
 
-def _h_final_first_step(input, h0, w_ih, w_hh, b_ih, b_hh):
-    output, _ = gru_sequence(input, h0, w_ih, w_hh, b_ih, b_hh)
+def _h_final_first_step(input, h0, w_ih, w_hh, b_ih, b_hh, cell=gru_cell):
+    output, _ = gru_sequence(input, h0, w_ih, w_hh, b_ih, b_hh, cell=cell)
     return output, output[:, 0]
+
+
+def _with_cell(sequence, cell):
+    return lambda *args: sequence(*args, cell=cell)
 
 
 @dataclass(frozen=True)
@@ -116,3 +121,49 @@ MISTAKES = (
 )
 
 CELL_MISTAKES = tuple(m for m in MISTAKES if m.cell is not None)
+
+
+def _rnn_step(x, h, w_ih, w_hh, b_ih, b_hh, *, input_bias=True, hidden_bias=True, squash=torch.tanh,
+              transpose_w_hh=True):
+    """A tanh RNN step with one knob per common mistake; the default knobs give nn.RNN's."""
+    hidden = h @ (w_hh.T if transpose_w_hh else w_hh)
+    return squash(x @ w_ih.T + (b_ih if input_bias else 0) + hidden + (b_hh if hidden_bias else 0))
+
+
+def _rnn_variant(**knobs):
+    return lambda x, h, w_ih, w_hh, b_ih, b_hh: _rnn_step(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
+
+
+RNN_MISTAKES = (
+    Mistake("rnn_biases_missing",
+            "Neither bias is used. nn.RNN adds both: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).",
+            cell=_rnn_variant(input_bias=False, hidden_bias=False)),
+    Mistake("rnn_input_bias_missing",
+            "b_ih is not used. nn.RNN has two biases: add b_ih to the input projection x_t W_ih^T.",
+            cell=_rnn_variant(input_bias=False)),
+    Mistake("rnn_hidden_bias_missing",
+            "b_hh is not used. nn.RNN has two biases: add b_hh to the hidden projection h_{t-1} W_hh^T.",
+            cell=_rnn_variant(hidden_bias=False)),
+    Mistake("rnn_relu",
+            "The step uses ReLU where nn.RNN's default nonlinearity is tanh: h_t = tanh(...), "
+            "torch.tanh, not torch.relu.",
+            cell=_rnn_variant(squash=torch.relu)),
+    Mistake("rnn_no_nonlinearity",
+            "The step has no nonlinearity: wrap the sum in torch.tanh(...).",
+            cell=_rnn_variant(squash=lambda v: v)),
+    Mistake("rnn_w_hh_not_transposed",
+            "w_hh is used without its transpose: h_{t-1} @ w_hh instead of h_{t-1} @ w_hh.T. Both are "
+            "(H, H), so the shapes fit, but nn.RNN stores the weight as (out, in): multiply by w_hh.T.",
+            cell=_rnn_variant(transpose_w_hh=False)),
+    Mistake("rnn_state_not_carried",
+            "Every step starts from initial_states. Carry the state: the h computed at step t is the "
+            "h_prev of step t + 1.",
+            sequence=_with_cell(_state_not_carried, rnn_cell)),
+    Mistake("rnn_initial_state_ignored",
+            "initial_states is ignored (the loop starts from zeros). Start the loop from initial_states.",
+            sequence=_with_cell(_initial_state_ignored, rnn_cell)),
+    Mistake("rnn_h_final_first_step",
+            "h_final is the state after the first step. Return the state after the last step, "
+            "which equals output[:, -1].",
+            sequence=_with_cell(_h_final_first_step, rnn_cell)),
+)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gru_ref.mistakes import CELL_MISTAKES, MISTAKES
+from gru_ref.mistakes import CELL_MISTAKES, MISTAKES, RNN_MISTAKES
 
 WEIGHT_NAMES = ("w_ih", "w_hh", "b_ih", "b_hh")
 
@@ -28,7 +28,7 @@ class Case:
         return getattr(torch, self.dtype)
 
     def describe(self, task):
-        sizes = f"B={self.B}, F={self.F}, H={self.H}" if task.name == "gru_cell" else \
+        sizes = f"B={self.B}, F={self.F}, H={self.H}" if not task.has_time else \
             f"B={self.B}, T={self.T}, F={self.F}, H={self.H}"
         return f"{sizes}, {self.dtype} on {self.device}"
 
@@ -50,24 +50,40 @@ def _random_inputs(shapes, dtype, generator):
 
 
 class SequenceTask:
-    """my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final)."""
+    """my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final).
+
+    A task is data: its arguments and outputs, the torch.nn module that gives the truth, the mistakes
+    its diagnostics know, and the words its messages use. A new recurrent task changes these."""
     name = "my_gru"
     arg_names = ("input", "initial_states") + WEIGHT_NAMES
     output_names = ("output", "h_final")
+    output_letters = {"output": "(B, T, H)", "h_final": "(B, H)"}
     returns = "a tuple (output, h_final)"
+    has_time = True  # input has a time axis T
     mistakes = MISTAKES
+    module = nn.GRU  # the truth, given the same weights
+    module_name = "GRU"  # as messages name it: torch.nn.GRU
+    blocks = 3  # weight rows per hidden unit: the r, z, n gates
+    builtins = "nn.GRU, nn.GRUCell, torch.gru, torch._VF"  # the shortcuts that earn no credit
+    write_with = "matmuls, torch.sigmoid and torch.tanh"
+    layout_hint = ("w_ih is (3H, F) and w_hh is (3H, H), so the projections are x @ w_ih.T (B, 3H) and "
+                   "h @ w_hh.T (B, 3H); input is (B, T, F), so time step t is input[:, t].")
+    equations_hint = ("Check each equation against PyTorch's convention: r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), "
+                      "z = sigmoid(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), "
+                      "h' = (1 - z) * n + z * h, with the gate blocks stacked r, z, n.")
 
     def shapes(self, c):
-        return {"input": (c.B, c.T, c.F), "initial_states": (c.B, c.H), "w_ih": (3 * c.H, c.F),
-                "w_hh": (3 * c.H, c.H), "b_ih": (3 * c.H,), "b_hh": (3 * c.H,)}
+        G = self.blocks * c.H
+        return {"input": (c.B, c.T, c.F), "initial_states": (c.B, c.H), "w_ih": (G, c.F),
+                "w_hh": (G, c.H), "b_ih": (G,), "b_hh": (G,)}
 
     def output_shapes(self, c):
         return {"output": (c.B, c.T, c.H), "h_final": (c.B, c.H)}
 
     def make_module(self, c, inputs):
-        gru = nn.GRU(c.F, c.H, batch_first=True, dtype=inputs["input"].dtype)
-        _load(gru, inputs)
-        return gru
+        module = self.module(c.F, c.H, batch_first=True, dtype=inputs["input"].dtype)
+        _load(module, inputs)
+        return module
 
     def call_module(self, module, inputs):
         output, h_n = module(inputs["input"], inputs["initial_states"].unsqueeze(0))
@@ -90,13 +106,32 @@ class SequenceTask:
     }
 
 
+class RnnTask(SequenceTask):
+    """my_rnn(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final): the tanh RNN."""
+    name = "my_rnn"
+    mistakes = RNN_MISTAKES
+    module = nn.RNN  # nonlinearity="tanh", its default
+    module_name = "RNN"
+    blocks = 1
+    builtins = "nn.RNN, nn.RNNCell, torch.rnn_tanh, torch._VF"
+    write_with = "matmuls and torch.tanh"
+    layout_hint = ("w_ih is (H, F) and w_hh is (H, H), so the projections are x @ w_ih.T (B, H) and "
+                   "h @ w_hh.T (B, H); input is (B, T, F), so time step t is input[:, t].")
+    equations_hint = ("Check the step against nn.RNN's: h_t = tanh(x_t @ w_ih.T + b_ih + h_prev @ w_hh.T + b_hh), "
+                      "with h_prev the state of the step before (initial_states at t = 0).")
+
+
 class CellTask(SequenceTask):
     """gru_cell(x_t, h_prev, w_ih, w_hh, b_ih, b_hh) -> h_t: one time step."""
     name = "gru_cell"
     arg_names = ("x_t", "h_prev") + WEIGHT_NAMES
     output_names = ("h_t",)
+    output_letters = {"h_t": "(B, H)"}
     returns = "one tensor h_t"
+    has_time = False
     mistakes = CELL_MISTAKES
+    module = nn.GRUCell
+    module_name = "GRUCell"
 
     def shapes(self, c):
         return {"x_t": (c.B, c.F), "h_prev": (c.B, c.H), "w_ih": (3 * c.H, c.F),
@@ -106,7 +141,7 @@ class CellTask(SequenceTask):
         return {"h_t": (c.B, c.H)}
 
     def make_module(self, c, inputs):
-        cell = nn.GRUCell(c.F, c.H, dtype=inputs["x_t"].dtype)
+        cell = self.module(c.F, c.H, dtype=inputs["x_t"].dtype)
         _load(cell, inputs)
         return cell
 
@@ -128,8 +163,8 @@ class CellTask(SequenceTask):
 
 
 def _module_weights(module):
-    """nn.GRU's / nn.GRUCell's parameters in our order: w_ih, w_hh, b_ih, b_hh."""
-    suffix = "_l0" if isinstance(module, nn.GRU) else ""
+    """nn.GRU's / nn.RNN's / nn.GRUCell's parameters in our order: w_ih, w_hh, b_ih, b_hh."""
+    suffix = "_l0" if isinstance(module, nn.RNNBase) else ""
     return [getattr(module, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
@@ -139,7 +174,7 @@ def _load(module, inputs):
             param.copy_(inputs[name])
 
 
-TASKS = {task.name: task for task in (SequenceTask(), CellTask())}
+TASKS = {task.name: task for task in (SequenceTask(), CellTask(), RnnTask())}
 
 
 def make_inputs(task, case, generator):

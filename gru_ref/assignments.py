@@ -1,0 +1,14 @@
+"""Which check function checks which task: plain data, without torch, shared by the notebooks' side
+(gru_ref.check makes the check_* functions from it) and the grader's plan (gru_ref.grading.plan reads
+test cells by it). A new assignment's task gets its line here and its class in gru_ref.tasks."""
+
+# check function -> (task, what the task computes, against which torch.nn module)
+CHECKS = {
+    "check_gru_cell": ("gru_cell", "gru_cell(x_t, h_prev, w_ih, w_hh, b_ih, b_hh) -> h_t", "torch.nn.GRUCell"),
+    "check_my_gru": ("my_gru", "my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final)",
+                     "torch.nn.GRU"),
+    "check_my_rnn": ("my_rnn", "my_rnn(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final)",
+                     "torch.nn.RNN (tanh)"),
+}
+PARTS = ("contract", "quick", "values", "gradients", "devices")
+DEFAULT_PARTS = ("contract", "quick")

@@ -1,0 +1,115 @@
+"""The `rnn` assignment end to end with nbgrader, in a temporary course directory: release it,
+autograde right, untouched, wrong and cheating submissions in one batch, export the grades."""
+import csv
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from conftest import ROOT, fill
+from gru_ref.mistakes import RNN_MISTAKES
+from rnn_code import CHEATS, MY_RNN, MY_RNN_BATCHED, WRONG
+from test_nbgrader import nbgrader
+
+ASSIGNMENT = "rnn"
+FULL, CONTRACT_POINTS = 9.0, 2.0
+LESSONS = {m.name: m.lesson for m in RNN_MISTAKES}
+
+# student id -> answers by grade_id
+SUBMISSIONS = {
+    "right": {"my_rnn": MY_RNN},
+    "right_batched": {"my_rnn": MY_RNN_BATCHED},
+    "untouched": {},
+    "relu": {"my_rnn": WRONG["rnn_relu"]},
+    "no_hidden_bias": {"my_rnn": WRONG["rnn_hidden_bias_missing"]},
+    "state_not_carried": {"my_rnn": WRONG["rnn_state_not_carried"]},
+    "cheat_nn_rnn": {"my_rnn": CHEATS["nn.RNN"]},
+    "cheat_rnn_tanh": {"my_rnn": CHEATS["torch.rnn_tanh"]},
+}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course_rnn")
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    shutil.copytree(ROOT / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
+    result = nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def released(course):
+    return course / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+
+
+@pytest.fixture(scope="module")
+def graded(course, released):
+    for student, answers in SUBMISSIONS.items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(fill(released, answers), folder / f"{ASSIGNMENT}.ipynb")
+    instructor = course / "submitted" / "instructor" / ASSIGNMENT
+    instructor.mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", instructor)
+    autograde = nbgrader(["autograde", ASSIGNMENT], course)
+    assert autograde.returncode == 0, autograde.stderr[-3000:]
+    export = nbgrader(["export"], course)
+    assert export.returncode == 0, export.stderr
+    with open(course / "grades.csv") as f:
+        scores = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)
+                  if row["assignment"] == ASSIGNMENT}
+    return {"scores": scores, "root": course}
+
+
+def outputs(graded, student):
+    path = graded["root"] / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    return {cell.metadata.nbgrader.grade_id: "\n".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs)
+            for cell in nbformat.read(path, as_version=4).cells
+            if cell.metadata.get("nbgrader", {}).get("grade")}
+
+
+def test_generate_assignment_matches_the_committed_exercises(released):
+    committed = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert json.loads(released.read_text()) == json.loads(committed.read_text()), \
+        "exercises/ is stale: run `nbgrader generate_assignment rnn --force` at the root and commit it"
+
+
+def test_released_notebook_has_no_solution_and_no_hidden_test(released):
+    text = released.read_text()
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "torch.tanh(input", '"gradients", \\"devices'):
+        assert marker not in text
+    assert "check_my_rnn(my_rnn, \\\"contract\\\")" in text
+
+
+def test_every_submission_is_graded(graded):
+    assert set(SUBMISSIONS) | {"instructor"} == set(graded["scores"])
+
+
+def test_right_answers_get_full_marks(graded):
+    for student in ("right", "right_batched", "instructor"):
+        assert graded["scores"][student] == FULL, student
+    result = outputs(graded, "right")
+    assert "matches torch.nn.RNN: values and gradients" in result["test_my_rnn_gradients_devices"]
+    assert "checked in the grading sandbox" in result["test_my_rnn_values"]
+
+
+def test_the_untouched_notebook_gets_zero_with_a_hint(graded):
+    assert graded["scores"]["untouched"] == 0
+    assert "replace that line with your implementation" in outputs(graded, "untouched")["test_my_rnn_contract"]
+
+
+@pytest.mark.parametrize("student, mistake", [("relu", "rnn_relu"), ("no_hidden_bias", "rnn_hidden_bias_missing"),
+                                              ("state_not_carried", "rnn_state_not_carried")])
+def test_wrong_answers_get_the_contract_points_and_their_lesson(graded, student, mistake):
+    assert graded["scores"][student] == CONTRACT_POINTS
+    assert "Passed:" in outputs(graded, student)["test_my_rnn_contract"]
+    assert LESSONS[mistake] in outputs(graded, student)["test_my_rnn_values"]
+
+
+@pytest.mark.parametrize("student", ["cheat_nn_rnn", "cheat_rnn_tanh"])
+def test_builtin_rnns_get_no_credit(graded, student):
+    assert graded["scores"][student] == 0
+    for grade_id, text in outputs(graded, student).items():
+        assert "built-in recurrent kernel" in text, grade_id
