@@ -13,7 +13,7 @@ Layout (imports run downwards only):
     grading    grading a class: the sandbox, the trusted judge of submissions, nbgrader's steps
     precheck   before grading: names the submissions nbgrader cannot read
 """
-__all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru", "check_my_rnn"]
+__all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru", "check_my_rnn", "check_my_gru_layers"]
 
 
 def __getattr__(name):

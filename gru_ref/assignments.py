@@ -9,6 +9,8 @@ CHECKS = {
                      "torch.nn.GRU"),
     "check_my_rnn": ("my_rnn", "my_rnn(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final)",
                      "torch.nn.RNN (tanh)"),
+    "check_my_gru_layers": ("my_gru_layers", "my_gru_layers(input, h0, weights, num_layers, bidirectional, "
+                            "batch_first) -> (output, h_n)", "torch.nn.GRU (layers, directions, batch_first)"),
 }
 PARTS = ("contract", "quick", "values", "gradients", "devices")
 DEFAULT_PARTS = ("contract", "quick")

@@ -65,7 +65,7 @@ def first_contract_problem(task, case, result):
 
 
 def _shape_problem(task, case, name, got, want):
-    letters = task.output_letters[name]
+    letters = task.letters(case)[name]
     message = f"{name} has shape {got}; it must be {letters} = {want}."
     if name == "output" and got == (case.T, case.B, case.H):
         message += (" It looks time-major (T, B, H): this exercise is batch-first, so stack the "
@@ -86,7 +86,7 @@ def explain_values(task, case, inputs, actual, expected):
     if not bad:
         return None
     lines = [f"{task.name} does not match torch.nn.{task.module_name} (random weights, non-zero biases and "
-             f"initial state). {_where(names, bad, actual, expected, rtol, atol)}"]
+             f"initial state). {_where(task, case, names, bad, actual, expected, rtol, atol)}"]
     lines.append(_likely_mistake(task, case, inputs, actual, expected, bad))
     return "\n".join(lines)
 
@@ -95,18 +95,34 @@ def _close(actual, expected, rtol, atol):
     return torch.allclose(actual.double(), expected.double(), rtol=rtol, atol=atol)
 
 
-def _where(names, bad, actual, expected, rtol, atol):
+def _where(task, case, names, bad, actual, expected, rtol, atol):
     name = bad[0]
     a, e = actual[names.index(name)].double(), expected[names.index(name)].double()
     error = (a - e).abs()
     largest = f"largest error {error.max().item():.2e} (allowed: rtol={rtol:g}, atol={atol:g})"
+    wrong = ~torch.isclose(a, e, rtol=rtol, atol=atol)
     if name == "output":
-        wrong = ~torch.isclose(a, e, rtol=rtol, atol=atol)  # (B, T, H)
-        t = int(wrong.any(dim=0).any(dim=-1).nonzero()[0])
-        return f"First difference: output[:, {t}] (time step {t}), {largest}."
-    if names == ["output", "h_final"]:
-        return f"output matches, but h_final does not: {largest}."
+        time = task.time_dim(case)  # output is (B, T, width) or (T, B, width)
+        t = int(wrong.any(dim=1 - time).any(dim=-1).nonzero()[0])
+        at = f"output[:, {t}]" if time == 1 else f"output[{t}]"
+        return f"First difference: {at} (time step {t}){_which_half(case, wrong)}, {largest}."
+    if name == "h_n":  # (num_layers * D, B, H): say which layer and direction
+        k = int(wrong.flatten(1).any(dim=1).nonzero()[0])
+        D = 2 if case.bidirectional else 1
+        direction = ("forward", "reverse")[k % D] if D == 2 else "the only direction"
+        return (f"{'output matches, but ' if name == bad[0] and len(bad) == 1 else ''}h_n differs first at "
+                f"h_n[{k}] (layer {k // D}, {direction}): {largest}.")
+    if len(names) == 2 and name == names[1]:
+        return f"{names[0]} matches, but {name} does not: {largest}."
     return f"{name} differs: {largest}."
+
+
+def _which_half(case, wrong):
+    """For two directions: which half of the output's last axis differs (forward [:H], reverse [H:])."""
+    if not case.bidirectional:
+        return ""
+    forward, reverse = bool(wrong[..., :case.H].any()), bool(wrong[..., case.H:].any())
+    return {(True, False): ", forward half only", (False, True): ", reverse half only"}.get((forward, reverse), "")
 
 
 def _likely_mistake(task, case, inputs, actual, expected, bad):
@@ -114,7 +130,7 @@ def _likely_mistake(task, case, inputs, actual, expected, bad):
     loose = (1e-7, 1e-9) if case.dtype == "float64" else (1e-4, 1e-4)
     for mistake in task.mistakes:
         try:
-            variant = task.run_mistake(mistake, as64)
+            variant = task.run_mistake(mistake, as64, case)
         except Exception:
             continue
         if all(_close(a, v, *loose) for a, v in zip(actual, variant)):
@@ -124,4 +140,7 @@ def _likely_mistake(task, case, inputs, actual, expected, bad):
                 "float32 (a .float(), or a new tensor made without dtype=input.dtype).")
     if bad == ["h_final"]:
         return "h_final must be the state after the last time step, which equals output[:, -1]."
+    if bad == ["h_n"]:
+        return ("h_n holds each layer's and direction's final state, in rows layer * num_directions + "
+                "direction: the forward direction's state after x_{T-1}, the reverse one's after x_0.")
     return f"It matches none of the common mistakes the grader knows. {task.equations_hint}"

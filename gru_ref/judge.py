@@ -52,12 +52,13 @@ class Judge:
     def payload(self):
         """What the learner's side needs to run the cases, data only: a JSON index and a tensor file's
         bytes (gru_ref.tensorfile; sandbox.payload_from reads them back)."""
-        index = {"task": self.task.name, "arg_count": len(self.task.arg_names),
-                 "output_count": len(self.task.output_names),
-                 "cases": [dataclasses.asdict(case) for case in self.cases]}
+        task = self.task
+        index = {"task": task.name, "arg_count": len(task.arg_names), "output_count": len(task.output_names),
+                 "cases": [{**dataclasses.asdict(case), "arg_count": len(task.arg_names_for(case)),
+                            "call": task.call_spec(case)} for case in self.cases]}
         tensors = {}
-        for i, (inputs, grads) in enumerate(zip(self.inputs, self.grad_outputs)):
-            tensors.update({f"{i}.in.{k}": inputs[n] for k, n in enumerate(self.task.arg_names)})
+        for i, (case, inputs, grads) in enumerate(zip(self.cases, self.inputs, self.grad_outputs)):
+            tensors.update({f"{i}.in.{k}": inputs[n] for k, n in enumerate(task.arg_names_for(case))})
             tensors.update({f"{i}.gradout.{j}": g for j, g in enumerate(grads or ())})
         return index, tensorfile.dumps(tensors)
 
@@ -138,7 +139,7 @@ class Judge:
         if problem:
             return f"{where} {problem}"
         if result.get("mutated"):
-            names = ", ".join(task.arg_names[i] for i in result["mutated"])
+            names = ", ".join(task.arg_names_for(case)[i] for i in result["mutated"])
             return (f"{where} {task.name} changed its argument(s) {names} in place. Leave the inputs "
                     f"untouched: compute new tensors (h = ..., not h += ... or input[...] = ...).")
         if case.device == "meta" or not case.values:
@@ -159,12 +160,12 @@ class Judge:
                     f"torch.tensor(...) on results and torch.no_grad() inside the function.")
         if "grad_error" in result:
             return f"{where} backpropagating through {task.name} failed.\n\n{result['grad_error']}"
-        if len(result.get("grads", ())) != len(task.arg_names):
+        if len(result.get("grads", ())) != len(task.arg_names_for(case)):
             return (f"{where} the gradients of {task.name}'s result could not be computed: "
                     f"backpropagate through plain torch operations.")
         expected = tasks.expected_grads(task, case, inputs, grad_outputs)
         rtol, atol = tasks.tolerances(case)
-        for arg, got, want in zip(task.arg_names, result["grads"], expected, strict=True):
+        for arg, got, want in zip(task.arg_names_for(case), result["grads"], expected, strict=True):
             if got is None:
                 return (f"{where} no gradient reaches {arg}: it is unused, or used through .detach() "
                         f"or .data. nn.{task.module_name}'s output depends on every argument.")

@@ -81,7 +81,7 @@ def _clean(description):
     record["builtin_ops"] = [_text(op, 200) for op in _list(description.get("builtin_ops", []), 50)]
     if "returned" in description:
         record["returned"] = [_returned(item) for item in _list(description["returned"], 16)]
-    for key, kind, limit in (("mutated", int, 16), ("requires_grad", bool, 16), ("grads_present", bool, 16)):
+    for key, kind, limit in (("mutated", int, 64), ("requires_grad", bool, 16), ("grads_present", bool, 64)):
         if key in description:
             values = _list(description[key], limit)
             if not all(type(v) is kind for v in values):

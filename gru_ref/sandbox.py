@@ -160,7 +160,11 @@ def _run_case(fn, output_count, case):
     REFUSED.clear()
     try:
         with _profile() as prof:
-            returned = fn(*args)
+            call = spec.get("call")
+            if call:  # my_gru_layers(input, h0, weights, num_layers, bidirectional, batch_first)
+                returned = fn(*args[:call["list_from"]], list(args[call["list_from"]:]), *call["extra"])
+            else:
+                returned = fn(*args)
     except Deadline:
         raise
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: the learner's doing
@@ -254,7 +258,7 @@ def load_payload(path):
 def payload_from(index, tensors):
     cases = []
     for i, spec in enumerate(index["cases"]):
-        inputs = [tensors[f"{i}.in.{k}"] for k in range(index["arg_count"])]
+        inputs = [tensors[f"{i}.in.{k}"] for k in range(spec.get("arg_count", index["arg_count"]))]
         grads = [tensors[f"{i}.gradout.{j}"] for j in range(index["output_count"])] if spec["grad"] else None
         cases.append({"spec": spec, "inputs": inputs, "grad_outputs": grads})
     return {"task": index["task"], "output_count": index["output_count"], "cases": cases}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gru_ref.mistakes import CELL_MISTAKES, MISTAKES, RNN_MISTAKES
+from gru_ref.mistakes import CELL_MISTAKES, LAYERS_MISTAKES, MISTAKES, RNN_MISTAKES
 
 WEIGHT_NAMES = ("w_ih", "w_hh", "b_ih", "b_hh")
 
@@ -22,6 +22,9 @@ class Case:
     device: str = "cpu"  # "cpu", "meta" (device-agnostic probe) or "cuda"
     grad: bool = False  # also compare gradients
     values: bool = True  # compare values (contract-only cases check types, shapes, dtype, device)
+    layers: int = 1  # my_gru_layers only: num_layers, bidirectional, batch_first
+    bidirectional: bool = False
+    batch_first: bool = True
 
     @property
     def torch_dtype(self):
@@ -30,7 +33,7 @@ class Case:
     def describe(self, task):
         sizes = f"B={self.B}, F={self.F}, H={self.H}" if not task.has_time else \
             f"B={self.B}, T={self.T}, F={self.F}, H={self.H}"
-        return f"{sizes}, {self.dtype} on {self.device}"
+        return f"{sizes}{task.describe_layout(self)}, {self.dtype} on {self.device}"
 
 
 def tolerances(case):
@@ -82,14 +85,40 @@ class SequenceTask:
 
     def make_module(self, c, inputs):
         module = self.module(c.F, c.H, batch_first=True, dtype=inputs["input"].dtype)
-        _load(module, inputs)
+        self.load(module, c, inputs)
         return module
+
+    # Hooks a task with another calling convention overrides (see LayersTask).
+    def arg_names_for(self, c):
+        return self.arg_names
+
+    def call_spec(self, c):
+        """How the sandbox calls the function: None, every tensor as a positional argument; or
+        {"list_from": k, "extra": [...]}: tensors k.. as one list, then the extra plain arguments."""
+        return None
+
+    def letters(self, c):
+        return self.output_letters
+
+    def time_dim(self, c):
+        return 1
+
+    def describe_layout(self, c):
+        return ""
+
+    def module_weights(self, module):
+        return _module_weights(module)
+
+    def load(self, module, c, inputs):
+        with torch.no_grad():
+            for param, name in zip(self.module_weights(module), self.arg_names_for(c)[2:]):
+                param.copy_(inputs[name])
 
     def call_module(self, module, inputs):
         output, h_n = module(inputs["input"], inputs["initial_states"].unsqueeze(0))
         return output, h_n.squeeze(0)  # h_n is (num_layers=1, B, H)
 
-    def run_mistake(self, mistake, inputs):
+    def run_mistake(self, mistake, inputs, c):
         return mistake.run_sequence(*(inputs[n] for n in self.arg_names))
 
     parts = {
@@ -142,13 +171,13 @@ class CellTask(SequenceTask):
 
     def make_module(self, c, inputs):
         cell = self.module(c.F, c.H, dtype=inputs["x_t"].dtype)
-        _load(cell, inputs)
+        self.load(cell, c, inputs)
         return cell
 
     def call_module(self, module, inputs):
         return (module(inputs["x_t"], inputs["h_prev"]),)
 
-    def run_mistake(self, mistake, inputs):
+    def run_mistake(self, mistake, inputs, c):
         return (mistake.run_cell(*(inputs[n] for n in self.arg_names)),)
 
     parts = {
@@ -168,13 +197,94 @@ def _module_weights(module):
     return [getattr(module, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
-def _load(module, inputs):
-    with torch.no_grad():
-        for param, name in zip(_module_weights(module), WEIGHT_NAMES):
-            param.copy_(inputs[name])
+class LayersTask(SequenceTask):
+    """my_gru_layers(input, h0, weights, num_layers, bidirectional, batch_first) -> (output, h_n):
+    all of nn.GRU, with `weights` in nn.GRU's own parameter order."""
+    name = "my_gru_layers"
+    output_names = ("output", "h_n")
+    returns = "a tuple (output, h_n)"
+    mistakes = LAYERS_MISTAKES
+    layout_hint = ("weights are nn.GRU's parameters in its order: for each layer, for each direction (forward, "
+                   "then reverse), weight_ih (3H, F for layer 0, num_directions * H above), weight_hh (3H, H), "
+                   "bias_ih (3H,), bias_hh (3H,). h0 is (num_layers * num_directions, B, H). input is "
+                   "(B, T, F) if batch_first, else (T, B, F). Layer l > 0 reads the output of layer l - 1, "
+                   "num_directions * H wide.")
+    equations_hint = ("Check each layer and direction against your my_gru on the same slice of weights "
+                      "(weights[4 * k:4 * k + 4], k = layer * num_directions + direction): the reverse "
+                      "direction runs on the time-reversed sequence, and its outputs are flipped back.")
+
+    def arg_names_for(self, c):
+        suffixes = ("", "_reverse")[:2 if c.bidirectional else 1]
+        return ("input", "h0") + tuple(f"{w}_l{layer}{s}" for layer in range(c.layers) for s in suffixes
+                                       for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+    def shapes(self, c):
+        D = 2 if c.bidirectional else 1
+        shapes = {"input": (c.B, c.T, c.F) if c.batch_first else (c.T, c.B, c.F), "h0": (c.layers * D, c.B, c.H)}
+        for name in self.arg_names_for(c)[2:]:
+            layer = int(name.split("_l")[1].split("_")[0])
+            shapes[name] = {"weight_ih": (3 * c.H, c.F if layer == 0 else D * c.H), "weight_hh": (3 * c.H, c.H)}.get(
+                name[:9], (3 * c.H,))
+        return shapes
+
+    def output_shapes(self, c):
+        D = 2 if c.bidirectional else 1
+        return {"output": (c.B, c.T, D * c.H) if c.batch_first else (c.T, c.B, D * c.H),
+                "h_n": (c.layers * D, c.B, c.H)}
+
+    def letters(self, c):
+        return {"output": "(B, T, num_directions * H)" if c.batch_first else "(T, B, num_directions * H)",
+                "h_n": "(num_layers * num_directions, B, H)"}
+
+    def time_dim(self, c):
+        return 1 if c.batch_first else 0
+
+    def describe_layout(self, c):
+        return f", num_layers={c.layers}, bidirectional={c.bidirectional}, batch_first={c.batch_first}"
+
+    def call_spec(self, c):
+        return {"list_from": 2, "extra": [c.layers, c.bidirectional, c.batch_first]}
+
+    def make_module(self, c, inputs):
+        module = nn.GRU(c.F, c.H, num_layers=c.layers, bidirectional=c.bidirectional, batch_first=c.batch_first,
+                        dtype=inputs["input"].dtype)
+        self.load(module, c, inputs)
+        return module
+
+    def call_module(self, module, inputs):
+        return module(inputs["input"], inputs["h0"])
+
+    def module_weights(self, module):
+        return list(module.parameters())  # nn.GRU's own order, the order of `weights`
+
+    def run_mistake(self, mistake, inputs, c):
+        names = self.arg_names_for(c)
+        return mistake.run_layers(inputs["input"], inputs["h0"], [inputs[n] for n in names[2:]], c.layers,
+                                  c.bidirectional, c.batch_first)
+
+    # The first quick case has F == num_directions * H, so that "every layer reads the input" runs there
+    # and can be named (elsewhere it fails on shapes, with the layout hint).
+    parts = {
+        "contract": (Case(2, 3, 4, 5, "float32", values=False, layers=2, bidirectional=True, batch_first=False),
+                     Case(1, 2, 3, 2, values=False)),
+        "quick": (Case(2, 3, 6, 3, layers=2, bidirectional=True), Case(2, 3, 4, 5, layers=3, batch_first=False),
+                  Case(1, 2, 3, 2, "float32", batch_first=False)),
+        "values": (Case(1, 1, 3, 2, layers=2, bidirectional=True), Case(3, 4, 6, 3, layers=2, bidirectional=True),
+                   Case(2, 5, 4, 4, layers=3, batch_first=False), Case(2, 3, 8, 4, layers=2, bidirectional=True,
+                                                                        batch_first=False),
+                   Case(4, 1, 3, 5, bidirectional=True), Case(1, 6, 2, 3, layers=2),
+                   Case(2, 4, 6, 3, "float32", layers=2, bidirectional=True),
+                   Case(3, 5, 4, 2, "float32", layers=3, bidirectional=True, batch_first=False)),
+        "gradients": (Case(2, 3, 3, 4, grad=True, layers=2, bidirectional=True, batch_first=False),
+                      Case(1, 2, 2, 3, "float32", grad=True, layers=2)),
+        "devices": (Case(2, 3, 4, 5, "float32", device="meta", layers=2, bidirectional=True),
+                    Case(1, 2, 3, 2, device="meta", batch_first=False)),
+        "cuda": (Case(2, 5, 4, 3, "float32", device="cuda", layers=2, bidirectional=True),
+                 Case(2, 3, 4, 5, device="cuda", grad=True, layers=2, bidirectional=True, batch_first=False)),
+    }
 
 
-TASKS = {task.name: task for task in (SequenceTask(), CellTask(), RnnTask())}
+TASKS = {task.name: task for task in (SequenceTask(), CellTask(), RnnTask(), LayersTask())}
 
 
 def make_inputs(task, case, generator):
@@ -192,8 +302,8 @@ def expected_grads(task, case, inputs, grad_outputs):
     """Gradients of sum(out * grad_out) w.r.t. every argument, by nn's autograd, in float64."""
     as64 = {k: v.double() for k, v in inputs.items()}
     module = task.make_module(case, as64)
-    data = {k: as64[k].clone().requires_grad_() for k in task.arg_names[:2]}
+    data = {k: as64[k].clone().requires_grad_() for k in task.arg_names_for(case)[:2]}
     outs = task.call_module(module, {**as64, **data})
     torch.autograd.backward(outs, [g.double() for g in grad_outputs])
-    return tuple(t.grad for t in [*data.values(), *_module_weights(module)])
+    return tuple(t.grad for t in [*data.values(), *task.module_weights(module)])
 

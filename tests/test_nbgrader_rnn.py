@@ -1,16 +1,10 @@
-"""The `rnn` assignment end to end with nbgrader, in a temporary course directory: release it,
-autograde right, untouched, wrong and cheating submissions in one batch, export the grades."""
-import csv
-import json
-import shutil
-
-import nbformat
+"""The `rnn` assignment end to end with nbgrader: right, untouched, wrong and built-in answers
+autograded in one batch."""
 import pytest
 
-from conftest import ROOT, fill
+import course_e2e
 from gru_ref.mistakes import RNN_MISTAKES
 from rnn_code import CHEATS, MY_RNN, MY_RNN_BATCHED, WRONG
-from test_nbgrader import nbgrader
 
 ASSIGNMENT = "rnn"
 FULL, CONTRACT_POINTS = 9.0, 2.0
@@ -30,49 +24,21 @@ SUBMISSIONS = {
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course_rnn")
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copytree(ROOT / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
-    result = nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root)
-    assert result.returncode == 0, result.stderr
-    return root
+def released(tmp_path_factory):
+    return course_e2e.release(tmp_path_factory.mktemp("course_rnn"), ASSIGNMENT)
 
 
 @pytest.fixture(scope="module")
-def released(course):
-    return course / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-
-
-@pytest.fixture(scope="module")
-def graded(course, released):
-    for student, answers in SUBMISSIONS.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(fill(released, answers), folder / f"{ASSIGNMENT}.ipynb")
-    instructor = course / "submitted" / "instructor" / ASSIGNMENT
-    instructor.mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", instructor)
-    autograde = nbgrader(["autograde", ASSIGNMENT], course)
-    assert autograde.returncode == 0, autograde.stderr[-3000:]
-    export = nbgrader(["export"], course)
-    assert export.returncode == 0, export.stderr
-    with open(course / "grades.csv") as f:
-        scores = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)
-                  if row["assignment"] == ASSIGNMENT}
-    return {"scores": scores, "root": course}
+def graded(released):
+    return course_e2e.grade(released.parents[2], ASSIGNMENT, released, SUBMISSIONS)
 
 
 def outputs(graded, student):
-    path = graded["root"] / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    return {cell.metadata.nbgrader.grade_id: "\n".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs)
-            for cell in nbformat.read(path, as_version=4).cells
-            if cell.metadata.get("nbgrader", {}).get("grade")}
+    return course_e2e.outputs(graded, ASSIGNMENT, student)
 
 
 def test_generate_assignment_matches_the_committed_exercises(released):
-    committed = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    assert json.loads(released.read_text()) == json.loads(committed.read_text()), \
+    assert course_e2e.matches_committed(released, ASSIGNMENT), \
         "exercises/ is stale: run `nbgrader generate_assignment rnn --force` at the root and commit it"
 
 
@@ -80,7 +46,7 @@ def test_released_notebook_has_no_solution_and_no_hidden_test(released):
     text = released.read_text()
     for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "torch.tanh(input", '"gradients", \\"devices'):
         assert marker not in text
-    assert "check_my_rnn(my_rnn, \\\"contract\\\")" in text
+    assert 'check_my_rnn(my_rnn, \\"contract\\")' in text
 
 
 def test_every_submission_is_graded(graded):

@@ -7,7 +7,7 @@
    ID's), {{ repo_link }} links the repository.
 """
 
-EXERCISES = ("gru", "rnn")  # assignment ids: exercises/ID/ID.ipynb
+EXERCISES = ("gru", "rnn", "gru_layers")  # assignment ids: exercises/ID/ID.ipynb
 
 
 def _repository(config):
