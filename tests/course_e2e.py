@@ -6,7 +6,7 @@ import shutil
 
 import nbformat
 
-from conftest import ROOT, fill
+from conftest import ROOT, fill  # noqa: F401 (fill: used by the tests too)
 from test_nbgrader import nbgrader
 
 

@@ -79,3 +79,22 @@ def test_builtin_rnns_get_no_credit(graded, student):
     assert graded["scores"][student] == 0
     for grade_id, text in outputs(graded, student).items():
         assert "built-in recurrent kernel" in text, grade_id
+
+
+def test_the_class_grading_command_grades_the_rnn_assignment(tmp_path):
+    import csv
+    import subprocess
+    import sys
+    import nbformat
+    released = course_e2e.release(tmp_path, ASSIGNMENT)
+    for student, answers in {"right": {"my_rnn": MY_RNN}, "relu": {"my_rnn": WRONG["rnn_relu"]}}.items():
+        (tmp_path / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
+        nbformat.write(course_e2e.fill(released, answers),
+                       tmp_path / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    done = subprocess.run([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(tmp_path / "reports" / ASSIGNMENT / "grades.csv") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert (rows["right"]["score"], rows["right"]["max_score"]) == ("9.0", "9.0")
+    assert (rows["relu"]["score"], rows["relu"]["test_my_rnn_contract"]) == ("2.0", "2.0")

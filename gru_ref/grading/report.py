@@ -16,7 +16,7 @@ from pathlib import Path
 from gru_ref.grading.parallel import result_path
 
 OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
-    ("built-in recurrent kernel", "built-in GRU used"),
+    ("built-in recurrent kernel", "built-in recurrent kernel used"),
     ("did not return within", "too slow, or never returns"),
     ("NotImplementedError", "not attempted"),
     ("is not defined", "function missing"),
