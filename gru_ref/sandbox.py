@@ -25,7 +25,7 @@ from gru_ref import results, tensorfile
 # may be called anything.
 BUILTIN_RNN_OP = re.compile(r"^(aten|quantized|mkldnn|cudnn|miopen)::\S*(gru|rnn|lstm)", re.IGNORECASE)
 # The aten ops switched off while grading: every one whose name has one of these (all recurrent kernels;
-# no op a hand-written GRU or RNN needs has them, tests/test_checker.py checks).
+# no op a hand-written GRU or RNN needs has them: tests/test_rnn_checker.py checks).
 REFUSED_OP_WORDS = ("gru", "rnn", "lstm")
 # Captured at import, so that later rebinding of these names in the learner's process changes nothing here.
 _profile = profiler.profile
@@ -40,8 +40,8 @@ class Deadline(BaseException):
 
 
 def disable_builtin_grus():
-    """Make every built-in GRU, RNN and LSTM refuse to run in this process, for good: called before any learner
-    code where the checks run it (the forked child, the grading sandbox). Nothing keeps a Python
+    """Make every built-in GRU, RNN and LSTM refuse to run in this process, for good: called before
+    any learner code where the checks run it (the forked child, the grading sandbox). Nothing keeps a Python
     reference to what could undo it: no object to call undo() on, no Library for gc to find."""
     global _LOCKDOWN
     if _LOCKDOWN is None:
