@@ -1,5 +1,7 @@
 """The `rnn` assignment end to end with nbgrader: right, untouched, wrong and built-in answers
 autograded in one batch."""
+import json
+
 import pytest
 
 import course_e2e
@@ -20,6 +22,8 @@ SUBMISSIONS = {
     "state_not_carried": {"my_rnn": WRONG["rnn_state_not_carried"]},
     "cheat_nn_rnn": {"my_rnn": CHEATS["nn.RNN"]},
     "cheat_rnn_tanh": {"my_rnn": CHEATS["torch.rnn_tanh"]},
+    # A sanity check with nn.RNN at the top of the answer cell is refused; the def below it still counts.
+    "sanity_check": {"my_rnn": "print(nn.RNN(3, 2)(torch.randn(1, 2, 3))[0].shape)\n" + MY_RNN},
 }
 
 
@@ -54,7 +58,7 @@ def test_every_submission_is_graded(graded):
 
 
 def test_right_answers_get_full_marks(graded):
-    for student in ("right", "right_batched", "instructor"):
+    for student in ("right", "right_batched", "sanity_check", "instructor"):
         assert graded["scores"][student] == FULL, student
     result = outputs(graded, "right")
     assert "matches torch.nn.RNN: values and gradients" in result["test_my_rnn_gradients_devices"]
@@ -98,3 +102,12 @@ def test_the_class_grading_command_grades_the_rnn_assignment(tmp_path):
         rows = {row["student_id"]: row for row in csv.DictReader(f)}
     assert (rows["right"]["score"], rows["right"]["max_score"]) == ("9.0", "9.0")
     assert (rows["relu"]["score"], rows["relu"]["test_my_rnn_contract"]) == ("2.0", "2.0")
+
+
+def test_a_sanity_check_with_nn_rnn_is_refused_and_the_cell_goes_on(graded):
+    import nbformat
+    path = graded["root"] / "autograded" / "sanity_check" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    cell = next(c for c in nbformat.read(path, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == "my_rnn")
+    assert "aten::rnn_tanh.input is disabled while grading" in json.dumps(cell.outputs)
+    assert graded["scores"]["sanity_check"] == FULL
