@@ -1,5 +1,6 @@
 """On a CUDA machine: the rnn and gru_layers checks with their CUDA cases (the "devices" part adds
-them there). Right answers must pass; an answer that makes its tensors on the CPU must fail on CUDA.
+them there). Right answers must pass with the CUDA cases in; an answer that moves a tensor to the CPU
+must fail the devices check.
 Run in a fresh process, as `python tools/gpu_practice_check.py` (checks fork; CUDA must not have
 started here first)."""
 import json
