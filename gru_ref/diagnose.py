@@ -110,7 +110,7 @@ def _where(task, case, names, bad, actual, expected, rtol, atol):
         k = int(wrong.flatten(1).any(dim=1).nonzero()[0])
         D = 2 if case.bidirectional else 1
         direction = ("forward", "reverse")[k % D] if D == 2 else "the only direction"
-        return (f"{'output matches, but ' if name == bad[0] and len(bad) == 1 else ''}h_n differs first at "
+        return (f"{'output matches, but ' if len(bad) == 1 else ''}h_n differs first at "
                 f"h_n[{k}] (layer {k // D}, {direction}): {largest}.")
     if len(names) == 2 and name == names[1]:
         return f"{names[0]} matches, but {name} does not: {largest}."

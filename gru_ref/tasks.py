@@ -214,17 +214,18 @@ class LayersTask(SequenceTask):
                       "direction runs on the time-reversed sequence, and its outputs are flipped back.")
 
     def arg_names_for(self, c):
-        suffixes = ("", "_reverse")[:2 if c.bidirectional else 1]
-        return ("input", "h0") + tuple(f"{w}_l{layer}{s}" for layer in range(c.layers) for s in suffixes
-                                       for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        return tuple(self.shapes(c))
 
     def shapes(self, c):
+        """input, h0, then nn.GRU's parameters by their names, in nn.GRU's order."""
         D = 2 if c.bidirectional else 1
         shapes = {"input": (c.B, c.T, c.F) if c.batch_first else (c.T, c.B, c.F), "h0": (c.layers * D, c.B, c.H)}
-        for name in self.arg_names_for(c)[2:]:
-            layer = int(name.split("_l")[1].split("_")[0])
-            shapes[name] = {"weight_ih": (3 * c.H, c.F if layer == 0 else D * c.H), "weight_hh": (3 * c.H, c.H)}.get(
-                name[:9], (3 * c.H,))
+        for layer in range(c.layers):
+            for suffix in ("", "_reverse")[:D]:
+                shapes[f"weight_ih_l{layer}{suffix}"] = (3 * c.H, c.F if layer == 0 else D * c.H)
+                shapes[f"weight_hh_l{layer}{suffix}"] = (3 * c.H, c.H)
+                shapes[f"bias_ih_l{layer}{suffix}"] = (3 * c.H,)
+                shapes[f"bias_hh_l{layer}{suffix}"] = (3 * c.H,)
         return shapes
 
     def output_shapes(self, c):

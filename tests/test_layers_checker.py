@@ -74,3 +74,13 @@ def test_builtin_grus_get_no_credit(name):
     result = verdict(CHEATS[name], ("quick",))
     assert not result["passed"]
     assert "built-in recurrent kernel" in result["message"]
+
+
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True), (3, False)])
+def test_the_weights_are_named_and_shaped_in_nn_grus_own_order(layers, bidirectional):
+    import torch
+    from gru_ref import tasks
+    task, case = tasks.TASKS["my_gru_layers"], tasks.Case(2, 3, 4, 5, layers=layers, bidirectional=bidirectional)
+    gru = torch.nn.GRU(4, 5, num_layers=layers, bidirectional=bidirectional)
+    assert list(task.arg_names_for(case)[2:]) == [name for name, _ in gru.named_parameters()]
+    assert [task.shapes(case)[name] for name, _ in gru.named_parameters()] == [tuple(p.shape) for p in gru.parameters()]
