@@ -7,18 +7,20 @@ Layout (imports run downwards only):
     diagnose   trusted: the messages that name the likely mistake and where it shows
     judge      trusted: makes cases, computes expected values, decides a verdict
     sandbox    runs the learner's function on the cases, in a child process, with a time limit
-    check      what notebook test cells call: check_gru_cell, check_my_gru
+    assignments  which check_* function checks which task (plain data, no torch)
+    check      what notebook test cells call: check_gru_cell, check_my_gru, check_my_rnn
     results, tensorfile  what crosses from the learner's side to the judge: tensors and checked text
     grading    grading a class: the sandbox, the trusted judge of submissions, nbgrader's steps
     precheck   before grading: names the submissions nbgrader cannot read
 """
-__all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru", "check_gru_cell_grad"]
+__all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru", "check_gru_cell_grad", "check_my_rnn",
+           "check_my_gru_layers"]
 
 
 def __getattr__(name):
     # Loaded on first use: the checkers bring the sandbox machinery, and neither the learners' wheel
     # nor the grading sandbox holds the reference equations (`from gru_ref import gru_sequence` fails).
-    if name in ("check_gru_cell", "check_my_gru", "check_gru_cell_grad"):
+    if name.startswith("check_"):
         from gru_ref import check
         return getattr(check, name)
     if name in ("gru_cell", "gru_sequence"):

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from gru_ref import sandbox
+from gru_ref import assignments, sandbox
 from gru_ref.text import wrap
 
 RUN_TIMEOUT_S = 10.0  # the learner's function, all cases of one check: far under nbgrader's 30 s
@@ -38,31 +38,24 @@ class GraderError(_MessageOnly, RuntimeError):
     """The grading machinery itself failed (not the learner's answer)."""
 
 
-def check_gru_cell(gru_cell, *parts):
-    """Check gru_cell(x_t, h_prev, w_ih, w_hh, b_ih, b_hh) -> h_t against torch.nn.GRUCell.
-    Parts: "contract", "quick", "values", "gradients", "devices" (default: "contract", "quick")."""
-    _check("gru_cell", gru_cell, parts)
+def _make_check(check_name, task, signature, module):
+    def check(fn, *parts):
+        _check(task, fn, parts)
+    check.__name__ = check.__qualname__ = check_name
+    check.__doc__ = (f"Check {signature} against {module}.\nParts: {', '.join(map(repr, assignments.PARTS))} "
+                     f"(default: {', '.join(map(repr, assignments.DEFAULT_PARTS))}).")
+    return check
 
 
-def check_my_gru(my_gru, *parts):
-    """Check my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final) against
-    torch.nn.GRU. Parts: "contract", "quick", "values", "gradients", "devices" (default: "contract",
-    "quick")."""
-    _check("my_gru", my_gru, parts)
-
-
-def check_gru_cell_grad(gru_cell_grad, *parts):
-    """Check gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t) -> grad_h_prev, written by
-    hand, against autograd through torch.nn.GRUCell. Parts: "contract", "quick", "values", "devices"
-    (default: "contract", "quick")."""
-    _check("gru_cell_grad", gru_cell_grad, parts)
+# check_gru_cell, check_my_gru, check_my_rnn, ...: one per line of gru_ref.assignments.CHECKS.
+globals().update({name: _make_check(name, *spec) for name, spec in assignments.CHECKS.items()})
 
 
 def _check(task, fn, parts):
     if not callable(fn):
         raise CheckFailed(f"{task} is not a function (it is a {type(fn).__name__}). Run the cell "
                           f"that defines `def {task}(...)` first.")
-    verdict = judge_function(task, fn, parts or ("contract", "quick"))
+    verdict = judge_function(task, fn, parts or assignments.DEFAULT_PARTS)
     if not verdict["passed"]:
         raise CheckFailed(verdict["message"])
     print("Passed:", verdict["message"])

@@ -9,9 +9,7 @@ DEVICE_HINT = ("Create every new tensor on the inputs' device and dtype: input.n
 
 ERROR_HINTS = (
     (("shapes cannot be multiplied", "size mismatch", "must match the size", "dimension specified as"),
-     "A tensor operation got shapes that do not fit. Check the layout: w_ih is (3H, F) and w_hh is "
-     "(3H, H), so the projections are x @ w_ih.T (B, 3H) and h @ w_hh.T (B, 3H); input is (B, T, F), "
-     "so time step t is input[:, t]."),
+     "A tensor operation got shapes that do not fit. Check the layout: {layout}"),
     (("meta", "same device", "Expected all tensors to be on"), DEVICE_HINT),
     (("NotImplementedError",), "The function still raises NotImplementedError: replace that line with "
                                "your implementation."),
@@ -23,7 +21,7 @@ ERROR_HINTS = (
     (("File too large",), "It printed far too much (the grader keeps 64 MB of prints): remove the "
                           "prints from the loop."),
     (("MemoryError", "can't allocate memory", "not enough memory"),
-     "It ran out of memory (the grader allows 4 GB more than the inputs need). A GRU on these small "
+     "It ran out of memory (the grader allows 4 GB more than the inputs need). A layer on these small "
      "cases needs a few kilobytes: look for a list or tensor that grows without end."),
 )
 
@@ -32,7 +30,7 @@ def explain_error(task, result):
     text = f"{result.get('exception', '')} {result.get('text', '')}"
     for needles, hint in ERROR_HINTS:
         if any(n in text for n in needles):
-            return hint
+            return hint.replace("{layout}", task.layout_hint)
     return f"Fix the error above, then run the test again. Remember {task.name} returns {task.returns}."
 
 
@@ -40,15 +38,16 @@ def first_contract_problem(task, case, result):
     """The return contract: the right container, plain tensors, shapes, dtype and device."""
     returned = result["returned"]
     want = task.output_shapes(case)
-    if task.name == "my_gru":
-        kind = result.get("returned_type")
+    if len(task.output_names) > 1:
+        kind, name, names = result.get("returned_type"), task.name, ", ".join(task.output_names)
         if kind == "Tensor" or (kind not in ("tuple", "list")):
-            return (f"my_gru returned a {kind}, but it must return a tuple of two tensors: "
-                    f"`return output, h_final`.")
+            return (f"{name} returned a {kind}, but it must return a tuple of {len(want)} tensors: "
+                    f"`return {names}`.")
         if kind == "list":
-            return "my_gru returned a list; return a tuple instead: `return output, h_final`."
-        if len(returned) != 2:
-            return f"my_gru returned a tuple of {len(returned)} item(s); return exactly two: (output, h_final)."
+            return f"{name} returned a list; return a tuple instead: `return {names}`."
+        if len(returned) != len(want):
+            return (f"{name} returned a tuple of {len(returned)} item(s); return exactly "
+                    f"{len(want)}: ({names}).")
     for name, (kind, shape, dtype, device), expected_shape in zip(want, returned, want.values()):
         if kind == "Parameter":
             return f"{name} is an nn.Parameter; return the plain tensor your computation produced."
@@ -66,15 +65,15 @@ def first_contract_problem(task, case, result):
 
 
 def _shape_problem(task, case, name, got, want):
-    letters = {"output": "(B, T, H)", "h_final": "(B, H)", "h_t": "(B, H)", "grad_h_prev": "(B, H)"}[name]
+    letters = task.letters(case)[name]
     message = f"{name} has shape {got}; it must be {letters} = {want}."
     if name == "output" and got == (case.T, case.B, case.H):
         message += (" It looks time-major (T, B, H): this exercise is batch-first, so stack the "
                     "per-step states along dim=1.")
     elif got == (1,) + want:
-        message += (" nn.GRU's h_n has an extra num_layers dimension in front; here return the "
-                    "state itself, without it.")
-    elif len(want) == 2 and got == (case.B, 3 * case.H):
+        message += (f" nn.{task.module_name}'s h_n has an extra num_layers dimension in front; here "
+                    f"return the state itself, without it.")
+    elif task.blocks == 3 and len(want) == 2 and got == (case.B, 3 * case.H):
         message += " That is 3H wide: split the gate blocks with .chunk(3, dim=-1) before combining."
     return message
 
@@ -87,7 +86,7 @@ def explain_values(task, case, inputs, actual, expected):
     if not bad:
         return None
     lines = [f"{task.name} does not match {task.truth} (random weights, non-zero biases and "
-             f"initial state). {_where(names, bad, actual, expected, rtol, atol)}"]
+             f"initial state). {_where(task, case, names, bad, actual, expected, rtol, atol)}"]
     lines.append(_likely_mistake(task, case, inputs, actual, expected, bad))
     return "\n".join(lines)
 
@@ -96,18 +95,34 @@ def _close(actual, expected, rtol, atol):
     return torch.allclose(actual.double(), expected.double(), rtol=rtol, atol=atol)
 
 
-def _where(names, bad, actual, expected, rtol, atol):
+def _where(task, case, names, bad, actual, expected, rtol, atol):
     name = bad[0]
     a, e = actual[names.index(name)].double(), expected[names.index(name)].double()
     error = (a - e).abs()
     largest = f"largest error {error.max().item():.2e} (allowed: rtol={rtol:g}, atol={atol:g})"
+    wrong = ~torch.isclose(a, e, rtol=rtol, atol=atol)
     if name == "output":
-        wrong = ~torch.isclose(a, e, rtol=rtol, atol=atol)  # (B, T, H)
-        t = int(wrong.any(dim=0).any(dim=-1).nonzero()[0])
-        return f"First difference: output[:, {t}] (time step {t}), {largest}."
-    if names == ["output", "h_final"]:
-        return f"output matches, but h_final does not: {largest}."
+        time = task.time_dim(case)  # output is (B, T, width) or (T, B, width)
+        t = int(wrong.any(dim=1 - time).any(dim=-1).nonzero()[0])
+        at = f"output[:, {t}]" if time == 1 else f"output[{t}]"
+        return f"First difference: {at} (time step {t}){_which_half(case, wrong)}, {largest}."
+    if name == "h_n":  # (num_layers * D, B, H): say which layer and direction
+        k = int(wrong.flatten(1).any(dim=1).nonzero()[0])
+        D = 2 if case.bidirectional else 1
+        direction = ("forward", "reverse")[k % D] if D == 2 else "the only direction"
+        return (f"{'output matches, but ' if len(bad) == 1 else ''}h_n differs first at "
+                f"h_n[{k}] (layer {k // D}, {direction}): {largest}.")
+    if len(names) == 2 and name == names[1]:
+        return f"{names[0]} matches, but {name} does not: {largest}."
     return f"{name} differs: {largest}."
+
+
+def _which_half(case, wrong):
+    """For two directions: which half of the output's last axis differs (forward [:H], reverse [H:])."""
+    if not case.bidirectional:
+        return ""
+    forward, reverse = bool(wrong[..., :case.H].any()), bool(wrong[..., case.H:].any())
+    return {(True, False): ", forward half only", (False, True): ", reverse half only"}.get((forward, reverse), "")
 
 
 def _likely_mistake(task, case, inputs, actual, expected, bad):
@@ -115,7 +130,7 @@ def _likely_mistake(task, case, inputs, actual, expected, bad):
     loose = (1e-7, 1e-9) if case.dtype == "float64" else (1e-4, 1e-4)
     for mistake in task.mistakes:
         try:
-            variant = task.run_mistake(mistake, as64)
+            variant = task.run_mistake(mistake, as64, case)
         except Exception:
             continue
         if all(_close(a, v, *loose) for a, v in zip(actual, variant)):
@@ -125,12 +140,7 @@ def _likely_mistake(task, case, inputs, actual, expected, bad):
                 "float32 (a .float(), or a new tensor made without dtype=input.dtype).")
     if bad == ["h_final"]:
         return "h_final must be the state after the last time step, which equals output[:, -1]."
-    if task.by_hand:
-        return ("It matches none of the common slips the grader knows. Go back from grad_h_t one step "
-                "at a time: through h_t = (1 - z) * n + z * h_prev, then n = tanh(i_n + r * h_n), then "
-                "r and z (sigmoids), then the hidden projections gh = h_prev @ w_hh.T + b_hh, which "
-                "send d_gh @ w_hh back to h_prev. Print each piece's shape: all are (B, H) but d_gh.")
-    return ("It matches none of the common mistakes the grader knows. Check each equation against "
-            "PyTorch's convention: r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), "
-            "z = sigmoid(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), "
-            "h' = (1 - z) * n + z * h, with the gate blocks stacked r, z, n.")
+    if bad == ["h_n"]:
+        return ("h_n holds each layer's and direction's final state, in rows layer * num_directions + "
+                "direction: the forward direction's state after x_{T-1}, the reverse one's after x_0.")
+    return f"It matches none of the common mistakes the grader knows. {task.equations_hint}"

@@ -52,12 +52,13 @@ class Judge:
     def payload(self):
         """What the learner's side needs to run the cases, data only: a JSON index and a tensor file's
         bytes (gru_ref.tensorfile; sandbox.payload_from reads them back)."""
-        index = {"task": self.task.name, "arg_count": len(self.task.arg_names),
-                 "output_count": len(self.task.output_names),
-                 "cases": [dataclasses.asdict(case) for case in self.cases]}
+        task = self.task
+        index = {"task": task.name, "arg_count": len(task.arg_names), "output_count": len(task.output_names),
+                 "cases": [{**dataclasses.asdict(case), "arg_count": len(task.arg_names_for(case)),
+                            "call": task.call_spec(case)} for case in self.cases]}
         tensors = {}
-        for i, (inputs, grads) in enumerate(zip(self.inputs, self.grad_outputs)):
-            tensors.update({f"{i}.in.{k}": inputs[n] for k, n in enumerate(self.task.arg_names)})
+        for i, (case, inputs, grads) in enumerate(zip(self.cases, self.inputs, self.grad_outputs)):
+            tensors.update({f"{i}.in.{k}": inputs[n] for k, n in enumerate(task.arg_names_for(case))})
             tensors.update({f"{i}.gradout.{j}": g for j, g in enumerate(grads or ())})
         return index, tensorfile.dumps(tensors)
 
@@ -94,8 +95,8 @@ class Judge:
             case = self.cases[min(status.get("progress", 0), len(self.cases) - 1)]
             return Verdict(False, f"{name} did not return within {self.timeout_s:g} s on a case with "
                                   f"{case.describe(self.task)}, so it was stopped. A correct answer "
-                                  f"takes well under a second: look for a loop that never ends, or for work a "
-                                  f"GRU does not need (compiling it with torch.compile, for one, takes "
+                                  f"takes well under a second: look for a loop that never ends, or for work "
+                                  f"{name} does not need (compiling it with torch.compile, for one, takes "
                                   f"longer than the limit).")
         if records is None:
             how = f"signal {status['signal']}" if status.get("signal") else f"exit code {status.get('exit_code')}"
@@ -127,8 +128,8 @@ class Judge:
         task, where = self.task, f"On a case with {case.describe(self.task)}:"
         if result.get("builtin_ops"):
             return (f"{task.name} reached a built-in recurrent kernel ({', '.join(result['builtin_ops'])}), "
-                    f"through nn.GRU, nn.GRUCell, torch.gru, torch._VF or a similar route. That earns no "
-                    f"credit: write the equations yourself with matmuls, torch.sigmoid and torch.tanh.")
+                    f"through {task.builtins} or a similar route. That earns no credit: write the "
+                    f"equations yourself with {task.write_with}.")
         if task.by_hand and result.get("autograd_used"):
             return (f"{task.name} ran autograd (backward, torch.autograd.grad or torch.func) to get the "
                     f"gradient. This part asks for it by hand: apply the chain rule step by step, "
@@ -142,7 +143,7 @@ class Judge:
         if problem:
             return f"{where} {problem}"
         if result.get("mutated"):
-            names = ", ".join(task.arg_names[i] for i in result["mutated"])
+            names = ", ".join(task.arg_names_for(case)[i] for i in result["mutated"])
             return (f"{where} {task.name} changed its argument(s) {names} in place. Leave the inputs "
                     f"untouched: compute new tensors (h = ..., not h += ... or input[...] = ...).")
         if case.device == "meta" or not case.values:
@@ -163,15 +164,15 @@ class Judge:
                     f"torch.tensor(...) on results and torch.no_grad() inside the function.")
         if "grad_error" in result:
             return f"{where} backpropagating through {task.name} failed.\n\n{result['grad_error']}"
-        if len(result.get("grads", ())) != len(task.arg_names):
+        if len(result.get("grads", ())) != len(task.arg_names_for(case)):
             return (f"{where} the gradients of {task.name}'s result could not be computed: "
                     f"backpropagate through plain torch operations.")
         expected = tasks.expected_grads(task, case, inputs, grad_outputs)
         rtol, atol = tasks.tolerances(case)
-        for arg, got, want in zip(task.arg_names, result["grads"], expected, strict=True):
+        for arg, got, want in zip(task.arg_names_for(case), result["grads"], expected, strict=True):
             if got is None:
                 return (f"{where} no gradient reaches {arg}: it is unused, or used through .detach() "
-                        f"or .data. nn.GRU's output depends on every argument.")
+                        f"or .data. nn.{task.module_name}'s output depends on every argument.")
             if got.shape != want.shape or not torch.allclose(got.double(), want, rtol=rtol * 10, atol=atol * 10):
                 error = (got.double() - want).abs().max().item()
                 return (f"{where} the values match {task.truth}, but the gradient with "

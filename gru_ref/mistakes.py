@@ -1,11 +1,11 @@
-"""The wrong GRUs a teacher sees every term, each computed for real and paired with its lesson.
+"""The wrong GRUs and RNNs a teacher sees every term, each computed for real and paired with its lesson.
 
-When a learner's output misses `nn.GRU`, the judge runs every variant here on the same case and
-names the one the learner's output matches: a diagnosis, not a guess.
+When a learner's output misses `nn.GRU` (or `nn.RNN`), the judge runs every variant of that task here
+on the same case and names the one the learner's output matches: a diagnosis, not a guess.
 
 This module ships to learners with the checker, so it holds no importable right answer: a step here
 runs only with at least one knob turned to a mistake, and the sequence-level mistakes wrap torch's
-own GRU cell (the judge's truth) in a wrong loop.
+own cells (the judge's truth) in a wrong loop.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -59,18 +59,23 @@ def _unroll(cell, input, h0, w_ih, w_hh, b_ih, b_hh):
     return torch.stack(states, dim=1), h
 
 
-def _state_not_carried(input, h0, w_ih, w_hh, b_ih, b_hh):
-    steps = [torch.gru_cell(input[:, t], h0, w_ih, w_hh, b_ih, b_hh) for t in range(input.shape[1])]
+# Sequence-level mistakes, the same for any recurrent step `cell` (torch's GRU or tanh RNN cell).
+def _state_not_carried(input, h0, w_ih, w_hh, b_ih, b_hh, cell=torch.gru_cell):
+    steps = [cell(input[:, t], h0, w_ih, w_hh, b_ih, b_hh) for t in range(input.shape[1])]
     return torch.stack(steps, dim=1), steps[-1]
 
 
-def _initial_state_ignored(input, h0, w_ih, w_hh, b_ih, b_hh):
-    return _unroll(torch.gru_cell, input, torch.zeros_like(h0), w_ih, w_hh, b_ih, b_hh)
+def _initial_state_ignored(input, h0, w_ih, w_hh, b_ih, b_hh, cell=torch.gru_cell):
+    return _unroll(cell, input, torch.zeros_like(h0), w_ih, w_hh, b_ih, b_hh)
 
 
-def _h_final_first_step(input, h0, w_ih, w_hh, b_ih, b_hh):
-    output, _ = _unroll(torch.gru_cell, input, h0, w_ih, w_hh, b_ih, b_hh)
+def _h_final_first_step(input, h0, w_ih, w_hh, b_ih, b_hh, cell=torch.gru_cell):
+    output, _ = _unroll(cell, input, h0, w_ih, w_hh, b_ih, b_hh)
     return output, output[:, 0]
+
+
+def _with_cell(sequence, cell):
+    return lambda *args: sequence(*args, cell=cell)
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,135 @@ MISTAKES = (
 )
 
 CELL_MISTAKES = tuple(m for m in MISTAKES if m.cell is not None)
+
+
+RIGHT_RNN_KNOBS = {"input_bias": True, "hidden_bias": True, "squash": torch.tanh, "transpose_w_hh": True}
+
+
+def _rnn_step(x, h, w_ih, w_hh, b_ih, b_hh, **knobs):
+    """A tanh RNN step with one knob per common mistake: at least one must be turned."""
+    knobs = {**RIGHT_RNN_KNOBS, **knobs}
+    if knobs == RIGHT_RNN_KNOBS:
+        raise ValueError("a mistake needs at least one knob turned away from nn.RNN")
+    return _rnn_wrong_step(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
+
+
+def _rnn_wrong_step(x, h, w_ih, w_hh, b_ih, b_hh, *, input_bias, hidden_bias, squash, transpose_w_hh):
+    hidden = h @ (w_hh.T if transpose_w_hh else w_hh)
+    return squash(x @ w_ih.T + (b_ih if input_bias else 0) + hidden + (b_hh if hidden_bias else 0))
+
+
+def _rnn_variant(**knobs):
+    return lambda x, h, w_ih, w_hh, b_ih, b_hh: _rnn_step(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
+
+
+RNN_MISTAKES = (
+    Mistake("rnn_biases_missing",
+            "Neither bias is used. nn.RNN adds both: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).",
+            cell=_rnn_variant(input_bias=False, hidden_bias=False)),
+    Mistake("rnn_input_bias_missing",
+            "b_ih is not used. nn.RNN has two biases: add b_ih to the input projection x_t W_ih^T.",
+            cell=_rnn_variant(input_bias=False)),
+    Mistake("rnn_hidden_bias_missing",
+            "b_hh is not used. nn.RNN has two biases: add b_hh to the hidden projection h_{t-1} W_hh^T.",
+            cell=_rnn_variant(hidden_bias=False)),
+    Mistake("rnn_relu",
+            "The step uses ReLU where nn.RNN's default nonlinearity is tanh: h_t = tanh(...), "
+            "torch.tanh, not torch.relu.",
+            cell=_rnn_variant(squash=torch.relu)),
+    Mistake("rnn_no_nonlinearity",
+            "The step has no nonlinearity: wrap the sum in torch.tanh(...).",
+            cell=_rnn_variant(squash=lambda v: v)),
+    Mistake("rnn_w_hh_not_transposed",
+            "w_hh is used without its transpose: h_{t-1} @ w_hh instead of h_{t-1} @ w_hh.T. Both are "
+            "(H, H), so the shapes fit, but nn.RNN stores the weight as (out, in): multiply by w_hh.T.",
+            cell=_rnn_variant(transpose_w_hh=False)),
+    Mistake("rnn_state_not_carried",
+            "Every step starts from initial_states. Carry the state: the h computed at step t is the "
+            "h_prev of step t + 1.",
+            sequence=_with_cell(_state_not_carried, torch.rnn_tanh_cell)),
+    Mistake("rnn_initial_state_ignored",
+            "initial_states is ignored (the loop starts from zeros). Start the loop from initial_states.",
+            sequence=_with_cell(_initial_state_ignored, torch.rnn_tanh_cell)),
+    Mistake("rnn_h_final_first_step",
+            "h_final is the state after the first step. Return the state after the last step, "
+            "which equals output[:, -1].",
+            sequence=_with_cell(_h_final_first_step, torch.rnn_tanh_cell)),
+)
+
+
+RIGHT_LAYERS_KNOBS = {"rereverse": True, "reverse_reads": True, "cat_order": "forward_first", "feed": "below",
+                      "h_n_order": "layer_major", "reverse_h_n": "final"}
+
+
+def _layers(input, h0, weights, num_layers, bidirectional, batch_first, *, rereverse, reverse_reads,
+            cat_order, feed, h_n_order, reverse_h_n):
+    """gru_layers with one knob per common mistake (LayersMistake turns at least one), over torch's
+    own GRU cell."""
+    D = 2 if bidirectional else 1
+    x = input if batch_first else input.transpose(0, 1)  # (B, T, F)
+    rows, first = [None] * (num_layers * D), x
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(D):
+            k = layer * D + direction
+            row = k if h_n_order == "layer_major" else direction * num_layers + layer
+            steps = x.flip(1) if direction and reverse_reads else x
+            output, h = _unroll(torch.gru_cell, steps, h0[row], *weights[4 * k:4 * k + 4])
+            if direction and reverse_h_n == "last_step":
+                h = (output.flip(1) if rereverse and reverse_reads else output)[:, -1]
+            outputs.append(output.flip(1) if direction and rereverse and reverse_reads else output)
+            rows[row] = h
+        if cat_order == "reverse_first":
+            outputs.reverse()
+        x = torch.cat(outputs, dim=-1)  # (B, T, D * H)
+        if feed == "input":  # every layer reads the layer's own input, not the output below (shapes allowing)
+            x = x if layer == num_layers - 1 else first
+    return (x if batch_first else x.transpose(0, 1)), torch.stack(rows)
+
+
+@dataclass(frozen=True)
+class LayersMistake:
+    name: str
+    lesson: str
+    knobs: dict
+
+    def run_layers(self, *args):
+        knobs = {**RIGHT_LAYERS_KNOBS, **self.knobs}
+        if knobs == RIGHT_LAYERS_KNOBS:
+            raise ValueError("a mistake needs at least one knob turned away from nn.GRU")
+        return _layers(*args, **knobs)
+
+
+LAYERS_MISTAKES = (
+    LayersMistake("reverse_not_rereversed",
+                  "The reverse direction's outputs are in the order it computed them: output[:, t] holds "
+                  "the state after it read x_{T-1} ... x_{T-1-t}. Flip them back in time (.flip(1)) before "
+                  "putting them beside the forward ones: output[:, t] of the reverse direction is its state "
+                  "after reading x_t (from the end).",
+                  {"rereverse": False}),
+    LayersMistake("reverse_reads_forward",
+                  "The reverse direction reads the sequence from its start. It reads it from its end: run "
+                  "it on input.flip(1) (time reversed), then flip its outputs back.",
+                  {"reverse_reads": False}),
+    LayersMistake("directions_concatenated_reverse_first",
+                  "The directions are side by side in the wrong order: nn.GRU puts the forward direction "
+                  "first, output[..., :H], and the reverse one after it, output[..., H:].",
+                  {"cat_order": "reverse_first"}),
+    LayersMistake("layers_fed_the_input",
+                  "Every layer reads the sequence's input. Layer l > 0 reads the output of layer l - 1 "
+                  "(both directions side by side, D * H wide), not the input.",
+                  {"feed": "input"}),
+    LayersMistake("h_n_direction_major",
+                  "h0 and h_n are in the wrong order. nn.GRU's rows are layer by layer, and within a layer "
+                  "forward then reverse: row layer * num_directions + direction.",
+                  {"h_n_order": "direction_major"}),
+    LayersMistake("reverse_h_n_at_last_step",
+                  "h_n of the reverse direction is taken at the last time step, where it has read one "
+                  "input only. Its final state is the one after reading the whole sequence, back to x_0: "
+                  "output[:, 0, H:] of that layer, not output[:, -1, H:].",
+                  {"reverse_h_n": "last_step"}),
+)
 
 
 RIGHT_GRAD_KNOBS = {"direct": True, "through_r": True, "through_z": True, "tanh_slope": True,

@@ -83,7 +83,7 @@ def _clean(description):
         record["returned"] = [_returned(item) for item in _list(description["returned"], 16)]
     if "autograd_used" in description:
         record["autograd_used"] = description["autograd_used"] is True
-    for key, kind, limit in (("mutated", int, 16), ("requires_grad", bool, 16), ("grads_present", bool, 16)):
+    for key, kind, limit in (("mutated", int, 64), ("requires_grad", bool, 16), ("grads_present", bool, 64)):
         if key in description:
             values = _list(description[key], limit)
             if not all(type(v) is kind for v in values):

@@ -20,10 +20,13 @@ from torch.autograd import profiler
 from gru_ref import results, tensorfile
 
 # Any dispatcher op of a built-in recurrent kernel, whatever Python route reached it: aten::gru,
-# aten::gru_cell, aten::_thnn_fused_gru_cell, aten::mkldnn_rnn, aten::_cudnn_rnn, quantized::quantized_gru...
+# aten::gru_cell, aten::rnn_tanh, aten::lstm, aten::mkldnn_rnn_layer, aten::_cudnn_rnn, quantized::quantized_gru...
 # Only real operator namespaces: a learner's own record_function, jit function or autograd.Function
 # may be called anything.
-BUILTIN_RNN_OP = re.compile(r"^(aten|quantized|mkldnn|cudnn|miopen)::\S*(gru|rnn)", re.IGNORECASE)
+BUILTIN_RNN_OP = re.compile(r"^(aten|quantized|mkldnn|cudnn|miopen)::\S*(gru|rnn|lstm)", re.IGNORECASE)
+# The aten ops switched off while grading: every one whose name has one of these (all recurrent kernels;
+# no op a hand-written GRU or RNN needs has them: tests/test_rnn_checker.py checks).
+REFUSED_OP_WORDS = ("gru", "rnn", "lstm")
 # Captured at import, so that later rebinding of these names in the learner's process changes nothing here.
 _profile = profiler.profile
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -37,8 +40,8 @@ class Deadline(BaseException):
 
 
 def disable_builtin_grus():
-    """Make every built-in GRU refuse to run in this process, for good: called before any learner
-    code where the checks run it (the forked child, the grading sandbox). Nothing keeps a Python
+    """Make every built-in GRU, RNN and LSTM refuse to run in this process, for good: called before
+    any learner code where the checks run it (the forked child, the grading sandbox). Nothing keeps a Python
     reference to what could undo it: no object to call undo() on, no Library for gc to find."""
     global _LOCKDOWN
     if _LOCKDOWN is None:
@@ -61,10 +64,13 @@ def builtin_grus_disabled():
 
 
 class _Lockdown:
-    """Built-in GRUs refuse to run, from any thread and any Python route: the dispatcher kernels of
-    each aten op with "gru" in its name, their Python kernels, and torch._decomp's Python GRU."""
-    DECOMPOSITIONS = ("gru_impl", "gru_impl_data", "gru_cell", "_rnn_helper", "one_layer_rnn",
-                      "one_layer_rnn_data")
+    """Built-in recurrent layers refuse to run, from any thread and any Python route: the dispatcher
+    kernels of each aten op with "gru", "rnn" or "lstm" in its name, their Python kernels, and
+    torch._decomp's Python GRU, RNN and LSTM."""
+    DECOMPOSITIONS = ("gru_impl", "gru_impl_data", "gru_cell", "gru_cell_data", "_rnn_helper", "one_layer_rnn",
+                      "one_layer_rnn_data", "rnn_cell", "rnn_cell_data", "rnn_tanh_input", "rnn_tanh_data",
+                      "rnn_relu_input", "rnn_relu_data", "lstm_impl", "lstm_data_impl", "lstm_cell",
+                      "one_layer_lstm", "one_layer_lstm_data")
 
     def __init__(self, permanent=False):
         import warnings
@@ -77,10 +83,11 @@ class _Lockdown:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "overriding a previously registered kernel": the point
             for name in torch._C._dispatch_get_all_op_names():
-                if name.startswith("aten::") and "gru" in name:
+                if name.startswith("aten::") and any(word in name for word in REFUSED_OP_WORDS):
                     self._refuse_op(name)
-        self.decomposed = {name: getattr(decompositions, name) for name in self.DECOMPOSITIONS}
-        for name in self.DECOMPOSITIONS:
+        self.decomposed = {name: getattr(decompositions, name) for name in self.DECOMPOSITIONS
+                           if hasattr(decompositions, name)}
+        for name in self.decomposed:
             setattr(decompositions, name, _refusal(f"torch._decomp's {name}"))
         if permanent:
             import ctypes
@@ -115,12 +122,12 @@ class _Lockdown:
 def _refusal(name):
     def refuse(*args, **kwargs):
         REFUSED.append(name)  # seen by the case runner even when a thread swallows the error
-        raise RuntimeError(f"{name} is disabled while grading: write the GRU equations yourself")
+        raise RuntimeError(f"{name} is disabled while grading: write the equations yourself")
     return refuse
 
 
 _LOCKDOWN = None
-REFUSED = []  # the built-in GRUs the learner's function tried to run
+REFUSED = []  # the built-in recurrent kernels the learner's function tried to run
 
 
 def describe(value):
@@ -138,7 +145,7 @@ def _learner_traceback(exc):
     return "".join(lines).rstrip()
 
 
-def _run_case(fn, task, case):
+def _run_case(fn, output_count, case):
     spec = case["spec"]
     device = spec["device"]
     try:
@@ -153,7 +160,11 @@ def _run_case(fn, task, case):
     REFUSED.clear()
     try:
         with _profile() as prof:
-            returned = fn(*args)
+            call = spec.get("call")
+            if call:  # my_gru_layers(input, h0, weights, num_layers, bidirectional, batch_first)
+                returned = fn(*args[:call["list_from"]], list(args[call["list_from"]:]), *call["extra"])
+            else:
+                returned = fn(*args)
     except Deadline:
         raise
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: the learner's doing
@@ -166,7 +177,7 @@ def _run_case(fn, task, case):
     record["autograd_used"] = any(n.startswith("autograd::engine") for n in names)
     if record["status"] == "error":
         return record
-    if task == "gru_cell":
+    if output_count == 1:  # gru_cell returns one tensor, not a tuple
         items = [returned]
         record["returned"] = [describe(returned)]
     else:
@@ -199,7 +210,7 @@ def execute_cases(fn, payload, records=None, on_case=None):
     for index, case in enumerate(payload["cases"]):
         if on_case:
             on_case(index)
-        record = _run_case(fn, payload["task"], case)
+        record = _run_case(fn, payload["output_count"], case)
         records.append(record)
         if record["status"] != "ok":
             break
@@ -248,10 +259,10 @@ def load_payload(path):
 def payload_from(index, tensors):
     cases = []
     for i, spec in enumerate(index["cases"]):
-        inputs = [tensors[f"{i}.in.{k}"] for k in range(index["arg_count"])]
+        inputs = [tensors[f"{i}.in.{k}"] for k in range(spec.get("arg_count", index["arg_count"]))]
         grads = [tensors[f"{i}.gradout.{j}"] for j in range(index["output_count"])] if spec["grad"] else None
         cases.append({"spec": spec, "inputs": inputs, "grad_outputs": grads})
-    return {"task": index["task"], "cases": cases}
+    return {"task": index["task"], "output_count": index["output_count"], "cases": cases}
 
 
 def run(fn, cases_path, results_path, timeout_s):

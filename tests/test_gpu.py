@@ -114,3 +114,14 @@ def test_in_the_kernels_process_a_hanging_function_still_fails_in_bounded_time()
     assert time.monotonic() - start < RUN_TIMEOUT_S + 30  # the fresh process imports torch and starts CUDA
     assert not result["passed"]
     assert f"did not return within {RUN_TIMEOUT_S:g} s" in result["message"]
+
+
+def test_the_rnn_and_gru_layers_checks_pass_on_cuda_and_catch_cpu_only_answers():
+    """tools/gpu_practice_check.py, in a process of its own: my_rnn and my_gru_layers with their CUDA
+    cases (values, gradients), and answers that move a tensor to the CPU failing the devices check."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "gpu_practice_check.py")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and "ALL OK" in done.stdout, done.stdout[-4000:] + done.stderr[-2000:]

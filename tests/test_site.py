@@ -461,19 +461,21 @@ def test_no_solutions_hidden_tests_or_grader_source_in_the_site(site):
     assert not problems, "\n".join(problems[:40])
 
 
-def test_exercise_page_offers_the_learner_notebook(site):
-    """The exercise page links the release notebook (a download) and opens it in Colab from the repo."""
-    page = (site / "book" / "exercises" / "gru.html").read_text(encoding="utf-8")
+@pytest.mark.parametrize("assignment", ["gru", "rnn", "gru_layers"])
+def test_exercise_page_offers_the_learner_notebook(site, assignment):
+    """Each exercise page links its release notebook (a download) and opens it in Colab from the repo."""
+    page = (site / "book" / "exercises" / f"{assignment}.html").read_text(encoding="utf-8")
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     repo = config["repository"]["url"].rstrip("/").removeprefix("https://github.com/")
     branch = config["repository"]["branch"]
-    colab = f"https://colab.research.google.com/github/{repo}/blob/{branch}/exercises/gru/gru.ipynb"
+    notebook = f"exercises/{assignment}/{assignment}.ipynb"
+    colab = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}"
     assert f'href="{colab}"' in page, f"no Colab link {colab} on the exercise page"
-    downloads = re.findall(r'href="([^"]*_downloads/[^"]+/gru\.ipynb)"', page)
-    assert downloads, "no download link to gru.ipynb on the exercise page"
+    downloads = re.findall(rf'href="([^"]*_downloads/[^"]+/{assignment}\.ipynb)"', page)
+    assert downloads, f"no download link to {assignment}.ipynb on the exercise page"
     served = (site / "book" / "exercises" / downloads[0]).resolve()
-    released = ROOT / "exercises" / "gru" / "gru.ipynb"
-    assert served.read_bytes() == released.read_bytes(), "the downloadable notebook is not exercises/gru/gru.ipynb"
+    released = ROOT / notebook
+    assert served.read_bytes() == released.read_bytes(), f"the downloadable notebook is not {notebook}"
 
 
 def test_launch_buttons_open_runnable_notebooks(site):

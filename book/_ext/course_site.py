@@ -3,12 +3,13 @@
 1. Keeps the site self-contained: sphinx-thebe always writes a script that names thebe's CDN URL,
    even with thebe switched off. Thebe is off here, so its scripts and CSS are dropped.
 2. Builds links from the one repository setting in _config.yml, as MyST substitutions:
-   {{ colab_exercise }} opens the learner notebook in Colab, {{ repo_link }} links the repository.
+   {{ colab_exercise }} opens the gru learner notebook in Colab ({{ colab_exercise_ID }} assignment
+   ID's), {{ repo_link }} links the repository.
 3. Writes the learners' edition (learner_edition.py) beside the pages after each build.
 """
 import learner_edition
 
-EXERCISE_NOTEBOOK = "exercises/gru/gru.ipynb"
+EXERCISES = ("gru", "rnn", "gru_layers")  # assignment ids: exercises/ID/ID.ipynb
 
 
 def _repository(config):
@@ -26,9 +27,11 @@ def _add_substitutions(app, config):
     if not url.startswith("https://github.com/"):
         raise ValueError(f"repository.url must be a GitHub URL, got {url!r}")
     owner_repo = url.removeprefix("https://github.com/")
-    colab = f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{EXERCISE_NOTEBOOK}"
     subs = dict(config.myst_substitutions or {})
-    subs["colab_exercise"] = f"[Open the exercise in Colab]({colab})"
+    for name in EXERCISES:
+        colab = f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/exercises/{name}/{name}.ipynb"
+        subs[f"colab_exercise_{name}"] = f"[Open the exercise in Colab]({colab})"
+    subs["colab_exercise"] = subs["colab_exercise_gru"]
     subs["repo_link"] = f"[{owner_repo}]({url})"
     config.myst_substitutions = subs
 

@@ -7,8 +7,10 @@ judge draws cases for, and that the box runs at that point of the notebook, as J
 import ast
 from dataclasses import dataclass, field
 
-CHECKS = {"check_my_gru": "my_gru", "check_gru_cell": "gru_cell", "check_gru_cell_grad": "gru_cell_grad"}
-DEFAULT_PARTS = ("contract", "quick")
+from gru_ref import assignments
+
+CHECKS = {check: task for check, (task, _, _) in assignments.CHECKS.items()}  # check function -> task
+DEFAULT_PARTS = assignments.DEFAULT_PARTS
 
 
 class PlanError(ValueError):

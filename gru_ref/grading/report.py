@@ -16,7 +16,7 @@ from pathlib import Path
 from gru_ref.grading.parallel import result_path
 
 OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
-    ("built-in recurrent kernel", "built-in GRU used"),
+    ("built-in recurrent kernel", "built-in recurrent kernel used"),
     ("did not return within", "too slow, or never returns"),
     ("NotImplementedError", "not attempted"),
     ("is not defined", "function missing"),
@@ -33,8 +33,8 @@ OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
 
 
 def diagnosis(message):
-    from gru_ref.mistakes import GRAD_MISTAKES, MISTAKES
-    for mistake in MISTAKES + GRAD_MISTAKES:
+    from gru_ref.mistakes import GRAD_MISTAKES, LAYERS_MISTAKES, MISTAKES, RNN_MISTAKES
+    for mistake in MISTAKES + GRAD_MISTAKES + RNN_MISTAKES + LAYERS_MISTAKES:
         if mistake.lesson in message:
             return mistake.name.replace("_", " ")
     for needle, name in OTHER_DIAGNOSES:

@@ -1,0 +1,18 @@
+"""Which check function checks which task: plain data, without torch, shared by the notebooks' side
+(gru_ref.check makes the check_* functions from it) and the grader's plan (gru_ref.grading.plan reads
+test cells by it). A new assignment's task gets its line here and its class in gru_ref.tasks."""
+
+# check function -> (task, what the task computes, against which torch.nn module)
+CHECKS = {
+    "check_gru_cell": ("gru_cell", "gru_cell(x_t, h_prev, w_ih, w_hh, b_ih, b_hh) -> h_t", "torch.nn.GRUCell"),
+    "check_my_gru": ("my_gru", "my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final)",
+                     "torch.nn.GRU"),
+    "check_gru_cell_grad": ("gru_cell_grad", "gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t) -> "
+                            "grad_h_prev, by hand", "autograd through torch.nn.GRUCell"),
+    "check_my_rnn": ("my_rnn", "my_rnn(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final)",
+                     "torch.nn.RNN (tanh)"),
+    "check_my_gru_layers": ("my_gru_layers", "my_gru_layers(input, h0, weights, num_layers, bidirectional, "
+                            "batch_first) -> (output, h_n)", "torch.nn.GRU (layers, directions, batch_first)"),
+}
+PARTS = ("contract", "quick", "values", "gradients", "devices")
+DEFAULT_PARTS = ("contract", "quick")

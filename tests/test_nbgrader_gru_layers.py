@@ -1,0 +1,78 @@
+"""The `gru_layers` assignment end to end with nbgrader: right, untouched, wrong and built-in answers
+autograded in one batch."""
+import pytest
+
+import course_e2e
+from gru_ref.mistakes import LAYERS_MISTAKES
+from layers_code import CHEATS, MY_GRU_LAYERS, WRONG
+
+ASSIGNMENT = "gru_layers"
+FULL, CONTRACT_POINTS = 10.0, 2.0
+LESSONS = {m.name: m.lesson for m in LAYERS_MISTAKES}
+
+SUBMISSIONS = {
+    "right": {"my_gru_layers": MY_GRU_LAYERS},
+    "untouched": {},
+    "not_rereversed": {"my_gru_layers": WRONG["reverse_not_rereversed"]},
+    "h_n_order": {"my_gru_layers": WRONG["h_n_direction_major"]},
+    "fed_the_input": {"my_gru_layers": WRONG["layers_fed_the_input"]},
+    "cheat_nn_gru": {"my_gru_layers": CHEATS["nn.GRU"]},
+}
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    return course_e2e.release(tmp_path_factory.mktemp("course_gru_layers"), ASSIGNMENT)
+
+
+@pytest.fixture(scope="module")
+def graded(released):
+    return course_e2e.grade(released.parents[2], ASSIGNMENT, released, SUBMISSIONS)
+
+
+def outputs(graded, student):
+    return course_e2e.outputs(graded, ASSIGNMENT, student)
+
+
+def test_generate_assignment_matches_the_committed_exercises(released):
+    assert course_e2e.matches_committed(released, ASSIGNMENT), \
+        "exercises/ is stale: run `nbgrader generate_assignment gru_layers --force` at the root and commit it"
+
+
+def test_released_notebook_has_no_solution_and_no_hidden_test(released):
+    text = released.read_text()
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "x.flip(1) if direction", '"gradients", \\"devices'):
+        assert marker not in text
+
+
+def test_every_submission_is_graded(graded):
+    assert set(SUBMISSIONS) | {"instructor"} == set(graded["scores"])
+
+
+def test_right_answers_get_full_marks(graded):
+    assert graded["scores"]["right"] == FULL
+    assert graded["scores"]["instructor"] == FULL
+    assert "matches torch.nn.GRU: values and gradients" in \
+        outputs(graded, "right")["test_my_gru_layers_gradients_devices"]
+
+
+def test_the_untouched_notebook_gets_zero_with_a_hint(graded):
+    assert graded["scores"]["untouched"] == 0
+    assert "replace that line with your implementation" in \
+        outputs(graded, "untouched")["test_my_gru_layers_contract"]
+
+
+# Feeding every layer the input fails on shapes in the contract's cases (F != num_directions * H): no
+# points, but the values test, whose first case has F == num_directions * H, names the mistake.
+@pytest.mark.parametrize("student, mistake, score", [("not_rereversed", "reverse_not_rereversed", CONTRACT_POINTS),
+                                                     ("h_n_order", "h_n_direction_major", CONTRACT_POINTS),
+                                                     ("fed_the_input", "layers_fed_the_input", 0)])
+def test_wrong_answers_get_partial_credit_and_their_lesson(graded, student, mistake, score):
+    assert graded["scores"][student] == score
+    assert LESSONS[mistake] in outputs(graded, student)["test_my_gru_layers_values"]
+
+
+def test_builtin_gru_gets_no_credit(graded):
+    assert graded["scores"]["cheat_nn_gru"] == 0
+    for grade_id, text in outputs(graded, "cheat_nn_gru").items():
+        assert "built-in recurrent kernel" in text, grade_id
