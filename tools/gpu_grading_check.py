@@ -30,15 +30,15 @@ print("the notebook's own CUDA work:", (x @ x.T).sum().item(), torch.cuda.get_de
 '''
 CPU_ONLY = MY_GRU_WITH_CELL.replace("return torch.stack(states, dim=1), h",
                                     "return torch.stack(states, dim=1).cpu(), h.cpu()")
-CASES = {  # name: (answers by grade_id, a cell added before the tests or None, the tests expected to pass)
+CASES = {  # name: (answers by grade_id (the rest keep the solution), unused, the tests expected to pass)
     "solution": (None, None, "all"),
     "cells_use_cuda": ({"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL + USES_CUDA,
                         "gru_cell_grad": GRU_CELL_GRAD}, None, "all"),
     "cpu_only": ({"gru_cell": GRU_CELL, "my_gru": CPU_ONLY}, None,
-                 ["test_gru_cell", "test_my_gru_contract", "test_my_gru_values"]),
-    "cudnn_nn_gru": ({"gru_cell": GRU_CELL, "my_gru": NN_GRU}, None, ["test_gru_cell"]),
+                 ["test_gru_cell", "test_gru_cell_grad", "test_my_gru_contract", "test_my_gru_values"]),
+    "cudnn_nn_gru": ({"gru_cell": GRU_CELL, "my_gru": NN_GRU}, None, ["test_gru_cell", "test_gru_cell_grad"]),
     "blog_bug": ({"gru_cell": GRU_CELL, "my_gru": WRONG["reset_gate_missing"]}, None,
-                 ["test_gru_cell", "test_my_gru_contract"]),
+                 ["test_gru_cell", "test_gru_cell_grad", "test_my_gru_contract"]),
 }
 
 
