@@ -7,7 +7,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gru_ref.mistakes import CELL_MISTAKES, GRAD_MISTAKES, LAYERS_MISTAKES, MISTAKES, RNN_MISTAKES
+from gru_ref.mistakes import CELL_MISTAKES, GRAD_MISTAKES, MISTAKES, RNN_MISTAKES
+
+try:  # the instructors' and the grader's copy; the learners' checker ships without it
+    from gru_ref.layers_mistakes import LAYERS_MISTAKES
+except ImportError:
+    LAYERS_MISTAKES = ()
 
 WEIGHT_NAMES = ("w_ih", "w_hh", "b_ih", "b_hh")
 

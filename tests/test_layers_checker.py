@@ -3,7 +3,7 @@ import pytest
 
 from gru_ref import check_my_gru_layers
 from gru_ref.check import judge_function
-from gru_ref.mistakes import LAYERS_MISTAKES
+from gru_ref.layers_mistakes import LAYERS_MISTAKES
 
 from conftest import define
 from layers_code import CHEATS, MY_GRU_LAYERS, WRONG

@@ -33,7 +33,8 @@ OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
 
 
 def diagnosis(message):
-    from gru_ref.mistakes import GRAD_MISTAKES, LAYERS_MISTAKES, MISTAKES, RNN_MISTAKES
+    from gru_ref.layers_mistakes import LAYERS_MISTAKES
+    from gru_ref.mistakes import GRAD_MISTAKES, MISTAKES, RNN_MISTAKES
     for mistake in MISTAKES + GRAD_MISTAKES + RNN_MISTAKES + LAYERS_MISTAKES:
         if mistake.lesson in message:
             return mistake.name.replace("_", " ")
