@@ -36,38 +36,3 @@ def gru_sequence(input, initial_states, w_ih, w_hh, b_ih, b_hh, cell=gru_cell):
         h = cell(input[:, t], h, w_ih, w_hh, b_ih, b_hh)  # (B, H)
         outputs.append(h)
     return torch.stack(outputs, dim=1), h
-
-
-def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh):
-    """One tanh RNN step, as nn.RNN computes it: x (B, F), h (B, H) -> h' (B, H).
-    w_ih (H, F), w_hh (H, H), b_ih (H,), b_hh (H,): h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
-    return torch.tanh(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
-
-
-def rnn_sequence(input, initial_states, w_ih, w_hh, b_ih, b_hh, cell=rnn_cell):
-    """A batch-first tanh RNN: input (B, T, F), initial_states (B, H) -> (output (B, T, H), h_final (B, H))."""
-    return gru_sequence(input, initial_states, w_ih, w_hh, b_ih, b_hh, cell=cell)
-
-
-def gru_layers(input, h0, weights, num_layers, bidirectional, batch_first):
-    """nn.GRU with num_layers layers, one or two directions, either layout.
-
-    weights: nn.GRU's parameters in its own order: per layer, per direction (forward, then reverse),
-    weight_ih (3H, F for layer 0, D * H above), weight_hh (3H, H), bias_ih (3H,), bias_hh (3H,).
-    h0 and h_n: (num_layers * D, B, H), row layer * D + direction. output: D * H wide, the
-    directions side by side; each layer reads the whole output of the layer below."""
-    D = 2 if bidirectional else 1
-    x = input if batch_first else input.transpose(0, 1)  # (B, T, F)
-    h_n = []
-    for layer in range(num_layers):
-        outputs = []
-        for direction in range(D):
-            k = layer * D + direction
-            w_ih, w_hh, b_ih, b_hh = weights[4 * k:4 * k + 4]
-            # The reverse direction reads the sequence from its end; its outputs are put back in time order.
-            steps = x.flip(1) if direction else x
-            output, h = gru_sequence(steps, h0[k], w_ih, w_hh, b_ih, b_hh)
-            outputs.append(output.flip(1) if direction else output)
-            h_n.append(h)
-        x = torch.cat(outputs, dim=-1)  # (B, T, D * H)
-    return (x if batch_first else x.transpose(0, 1)), torch.stack(h_n)
