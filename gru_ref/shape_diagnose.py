@@ -35,17 +35,16 @@ def rule_case(task, case, result):
     if answer is None:
         return (f"what came back from {task.name} is not in the form its return value was read into. "
                 f"Return {task.returns} of Python ints, and run the test cell again.")
+    if not case.values:  # the contract: the answer's form, read above; its numbers are for the values
+        return None
     expected = task.expected(case)
-    problem = _contract(task, case, answer, expected)
-    if problem or not case.values:
-        return problem
-    return _values(task, case, answer, expected)
+    return _layout(task, case, answer, expected) or _values(task, case, answer, expected)
 
 
 def passed(task, cases):
     if not any(case.values for case in cases):
-        return (f"{task.name} returns {task.returns} in the expected form (ints; each shape with the right "
-                f"number of axes, one shape per parameter) on {len(cases)} configuration(s).")
+        return (f"{task.name} returns {task.returns} in the expected form (each shape a tuple of ints, "
+                f"num_params an int) on {len(cases)} configuration(s).")
     return (f"{task.name} matches {task.truth}: output shape, parameter shapes and parameter count on "
             f"{len(cases)} configuration(s), most of them drawn at random.")
 
@@ -86,9 +85,9 @@ def decode(task, result):
     return answer
 
 
-def _contract(task, case, answer, expected):
-    """The answer's form: as many axes as the module's outputs, one shape per parameter, each with as
-    many axes as that parameter."""
+def _layout(task, case, answer, expected):
+    """As many axes as the module's outputs, one shape per parameter, each with as many axes as that
+    parameter: the first thing to get right, and the clearest message when it is wrong."""
     module = task.module_of(case)
     for name, kind in zip(task.output_names, task.kinds):
         if kind != "shape" or len(answer[name]) == len(expected[name]):

@@ -152,10 +152,8 @@ import itertools
 ''' + CONV.replace("(B, out_channels, side(height), side(width)), [weight", "itertools.count(), [weight"),
     "a float from true division": CONV.replace("// stride + 1", "/ stride + 1"),
     "a shape nested a million deep": '''
-def deep():
-    shape = 1
-    for _ in range(10 ** 6):
-        shape = [shape]
-    return shape
-''' + CONV.replace("[weight, (out_channels,)]", "[weight, deep()]"),
+DEEP = 1
+for _ in range(10 ** 6):
+    DEEP = [DEEP]
+''' + CONV.replace("[weight, (out_channels,)]", "[weight, DEEP]"),
 }
