@@ -103,8 +103,8 @@ def _layout(task, case, answer, expected):
                 f"{_few(names, SHOWN_NAMES)}, in that order.{_lesson(task, case, answer, 'weight_shapes')}")
     for i, (shape, right, name) in enumerate(zip(got, want, names)):
         if len(shape) != len(right):
-            return (f"weight_shapes[{i}] is {shape}, with {_n(len(shape), 'axis', 'axes')}; {module}'s parameter {i} has "
-                    f"{len(right)}: it is {task.parameter_hint(case, name)}"
+            return (f"weight_shapes[{i}] is {shape}, with {_n(len(shape), 'axis', 'axes')}; {module}'s parameter "
+                    f"{i} has {len(right)}: it is {task.parameter_hint(case, name)}"
                     f"{_lesson(task, case, answer, 'weight_shapes')}")
     return None
 

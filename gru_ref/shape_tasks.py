@@ -6,9 +6,10 @@ Each function takes the input's shape and the module's own constructor arguments
 `parameters()` order, as `[tuple(p.shape) for p in module.parameters()]` gives them.
 
 A task is data, as in gru_ref.tasks: its arguments, its random configurations (drawn by the judge
-from its generator), its truth (the real module built on the meta device, a meta input run through
-it: no memory, no values) and the words of its messages: the name of every axis and parameter, and
-where to look when one is wrong. Only the judge calls `draw_cases` and `expected`.
+from its generator), its truth (the real module, an input run through it: on the meta device, no
+memory and no values; recurrent layers on the CPU) and the words of its messages: the name of every
+axis and parameter, and where to look when one is wrong. Only the judge calls `draw_cases` and
+`expected`; the learner's side sees only the arguments (`call_spec`).
 """
 from dataclasses import dataclass
 
@@ -90,7 +91,7 @@ class ShapesTask:
         return self.parts[part] + drawn
 
     def expected(self, case):
-        """The truth: {output name: value}, from the real module on the meta device."""
+        """The truth: {output name: value}, from the real module and an input run through it."""
         module, output = self.run_module(*case.args)
         parameters = list(module.parameters())
         shapes = [tuple(output.shape)] if isinstance(output, torch.Tensor) else [tuple(o.shape) for o in output]

@@ -70,11 +70,12 @@ WRONG = {
     "mlp_leading_axes_dropped": ("mlp_shapes", MLP.replace("tuple(input_shape[:-1])", "tuple(input_shape[:1])")),
     "conv_dilation_ignored": ("conv2d_shapes", CONV.replace("- dilation * (kernel_size - 1)", "- (kernel_size - 1)")),
     "conv_padding_one_side": ("conv2d_shapes", CONV.replace("size + 2 * padding", "size + padding")),
-    "conv_rounded_up": ("conv2d_shapes", CONV.replace("(size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride",
-                                                      "-(-(size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride)")),
+    "conv_rounded_up": ("conv2d_shapes", CONV.replace("return (size", "return -(-(size").replace("// stride + 1",
+                                                                                                 "// stride) + 1")),
     "conv_plus_one_missing": ("conv2d_shapes", CONV.replace("// stride + 1", "// stride")),
     "conv_in_channels_out": ("conv2d_shapes", CONV.replace("(B, out_channels, side(height)", "(B, C, side(height)")),
-    "conv_height_width_swapped": ("conv2d_shapes", CONV.replace("side(height), side(width)", "side(width), side(height)")),
+    "conv_height_width_swapped": ("conv2d_shapes", CONV.replace("side(height), side(width)",
+                                                                "side(width), side(height)")),
     "conv_groups_ignored": ("conv2d_shapes", CONV.replace("C // groups", "C")),
     "conv_bias_missing": ("conv2d_shapes", CONV.replace("[weight, (out_channels,)]", "[weight]")
                           .replace("kernel_size + out_channels", "kernel_size")),
@@ -85,14 +86,15 @@ WRONG = {
     "rnn_upper_layers_read_the_input": ("rnn_shapes", RNN.replace("F if layer == 0 else D * H", "F")),
     "rnn_upper_layers_read_one_direction": ("rnn_shapes", RNN.replace("F if layer == 0 else D * H",
                                                                       "F if layer == 0 else H")),
-    "rnn_reverse_weights_missing": ("rnn_shapes", RNN.replace("for direction in range(D)", "for direction in range(1)")),
+    "rnn_reverse_weights_missing": ("rnn_shapes", RNN.replace("for direction in range(D)",
+                                                              "for direction in range(1)")),
     "rnn_output_one_direction": ("rnn_shapes", RNN.replace("(*input_shape[:2], D * H)", "(*input_shape[:2], H)")),
     "rnn_output_always_batch_first": ("rnn_shapes", RNN.replace(
         "(*input_shape[:2], D * H)", "(B, input_shape[1] if batch_first else input_shape[0], D * H)")),
     "rnn_batch_read_from_axis_0": ("rnn_shapes", RNN.replace("input_shape[0] if batch_first else input_shape[1]",
                                                              "input_shape[0]")),
-    "rnn_h_n_batch_first": ("rnn_shapes", RNN.replace("(num_layers * D, B, H)",
-                                                      "(B, num_layers * D, H) if batch_first else (num_layers * D, B, H)")),
+    "rnn_h_n_batch_first": ("rnn_shapes", RNN.replace(
+        "(num_layers * D, B, H)", "(B, num_layers * D, H) if batch_first else (num_layers * D, B, H)")),
     "rnn_h_n_one_row_per_layer": ("rnn_shapes", RNN.replace("(num_layers * D, B, H)", "(num_layers, B, H)")),
     "rnn_h_n_top_layer_only": ("rnn_shapes", RNN.replace("(num_layers * D, B, H)", "(D, B, H)")),
     "rnn_parameter_order": ("rnn_shapes", RNN.replace("[(G, F if layer == 0 else D * H), (G, H), (G,), (G,)]",
@@ -108,7 +110,8 @@ def mlp_shapes(input_shape, sizes):
         layers += [nn.Linear(n_in, n_out), nn.ReLU()]
     model = nn.Sequential(*layers[:-1])
     params = list(model.parameters())
-    return tuple(model(torch.zeros(input_shape)).shape), [tuple(p.shape) for p in params], sum(p.numel() for p in params)
+    output = model(torch.zeros(input_shape))
+    return tuple(output.shape), [tuple(p.shape) for p in params], sum(p.numel() for p in params)
 ''',
     "conv2d_shapes": '''
 def conv2d_shapes(input_shape, out_channels, kernel_size, stride, padding, dilation, groups):

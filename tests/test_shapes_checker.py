@@ -224,4 +224,32 @@ def test_each_known_mistake_is_one_knob_away_from_the_module():
             assert any(dict(zip(task.output_names, mistake.answer(*c.args))) != task.expected(c) for c in cases), \
                 mistake.name
     with pytest.raises(ValueError, match="at least one knob"):
-        shape_mistakes.ShapeMistake("none", "conv2d_shapes", "", {}).answer(*TASKS["conv2d_shapes"].parts["quick"][0].args)
+        shape_mistakes.ShapeMistake("none", "conv2d_shapes", "", {}).answer(*TASKS["conv2d_shapes"].draw(generator))
+
+
+def test_routes_around_the_torch_refusal_are_flagged_for_review_and_right_answers_are_not():
+    """The refusal sees torch in the checked function's own thread: a thread, or torch's own shape rules in
+    plain Python, go unseen, so the integrity scan flags them for manual review."""
+    from gru_ref.grading import integrity
+    private = CONV.replace("    B, C, height, width = input_shape\n", "    B, C, height, width = input_shape\n"
+                           "    shape = torch._meta_registrations.calc_conv_nd_return_shape\n")
+    threaded = "import threading\n" + CONV
+    for source in (private, threaded):
+        assert integrity.scan([(0, source)]), source
+    for source in (*RIGHT.values(), *UNUSUAL_RIGHT.values()):
+        assert not integrity.scan([(0, source)])
+
+
+def test_the_worked_examples_in_the_notebook_are_what_the_modules_give():
+    import json
+    from conftest import ROOT
+    text = "".join("".join(c["source"]) for c in json.loads((ROOT / "exercises" / "shapes" / "shapes.ipynb")
+                                                            .read_text())["cells"] if c["cell_type"] == "markdown")
+    examples = {"mlp_shapes": ((8, 784), [784, 128, 10]), "conv2d_shapes": ((8, 3, 32, 32), 16, 3, 1, 1, 1, 1)}
+    for name, args in examples.items():
+        expected = TASKS[name].expected(shape_tasks.ShapeCase(args))
+        assert f"`{name}{args!r}`, returns\n`{tuple(expected.values())!r}`" in text
+    gru = TASKS["rnn_shapes"].expected(shape_tasks.ShapeCase(("GRU", (16, 7, 10), 20, 3, False, True)))
+    start = ", ".join(map(repr, gru["weight_shapes"][:5]))
+    assert (f"returns `{gru['output_shape']!r}`, `{gru['h_n_shape']!r}`, twelve\nshapes starting `{start}, ...`, "
+            f"and `{gru['num_params']}`") in text and len(gru["weight_shapes"]) == 12
