@@ -82,7 +82,10 @@ class ShapesTask:
         return {}
 
     def call_spec(self, case):
+        """The arguments as JSON, with which of them are tuples (input_shape: `input_shape[:-1] + (n,)`
+        must work), and the layout the answer is read in (gru_ref.shape_answers)."""
         return {"args": [list(a) if isinstance(a, tuple) else a for a in case.args],
+                "tuples": [i for i, a in enumerate(case.args) if isinstance(a, tuple)],
                 "answer": [list(item) for item in zip(self.output_names, self.kinds)]}
 
     def draw_cases(self, part, generator):

@@ -37,7 +37,8 @@ def rnn_shapes(kind, input_shape, hidden_size, num_layers, bidirectional, batch_
     return (*input_shape[:2], D * H), (num_layers * D, B, H), weight_shapes, num_params
 '''
 
-# Right too, written differently: lists, torch.Size, math.prod, a namedtuple.
+# Right too, written differently: tuple arithmetic on input_shape, lists, torch.Size, math.prod, a namedtuple.
+MLP_TUPLES = MLP.replace("tuple(input_shape[:-1]) + (sizes[-1],)", "input_shape[:-1] + (sizes[-1],)")
 UNUSUAL_RIGHT = {
     "mlp_shapes": '''
 import math

@@ -10,7 +10,7 @@ import pytest
 
 import course_e2e
 from gru_ref.shape_mistakes import SHAPE_MISTAKES
-from shapes_code import CHEATS, CONV, HOSTILE, MLP, RNN, UNUSUAL_RIGHT, WRONG
+from shapes_code import CHEATS, CONV, HOSTILE, MLP, MLP_TUPLES, RNN, UNUSUAL_RIGHT, WRONG
 
 ASSIGNMENT = "shapes"
 FULL, PER_FUNCTION, CONTRACT_POINTS = 9.0, 3.0, 1.0
@@ -26,6 +26,7 @@ def with_answer(function, source):
 SUBMISSIONS = {
     "right": RIGHT,
     "right_unusual": {**RIGHT, **UNUSUAL_RIGHT},
+    "right_tuples": with_answer("mlp_shapes", MLP_TUPLES),  # input_shape is a tuple in the box too
     "untouched": {},
     "mlp_bias_missing": with_answer(*WRONG["mlp_bias_missing"]),
     "conv_dilation_ignored": with_answer(*WRONG["conv_dilation_ignored"]),
@@ -74,7 +75,7 @@ def test_every_submission_is_graded(graded):
 
 
 def test_right_answers_get_full_marks(graded):
-    for student in ("right", "right_unusual", "sanity_check", "instructor"):
+    for student in ("right", "right_unusual", "right_tuples", "sanity_check", "instructor"):
         assert graded["scores"][student] == FULL, (student, outputs(graded, student))
     result = outputs(graded, "right")
     assert "matches torch.nn.Conv2d: output shape, parameter shapes and parameter count" in \

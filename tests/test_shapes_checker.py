@@ -8,7 +8,7 @@ from gru_ref.check import judge_function
 from gru_ref.shape_mistakes import SHAPE_MISTAKES
 
 from conftest import define
-from shapes_code import CHEATS, CONV, HOSTILE, MLP, RNN, UNUSUAL_RIGHT, WRONG
+from shapes_code import CHEATS, CONV, HOSTILE, MLP, MLP_TUPLES, RNN, UNUSUAL_RIGHT, WRONG
 
 ALL_PARTS = ("contract", "quick", "values")
 RIGHT = {"mlp_shapes": MLP, "conv2d_shapes": CONV, "rnn_shapes": RNN}
@@ -21,8 +21,9 @@ def verdict(function, source, parts=ALL_PARTS, **kwargs):
     return judge_function(function, define(source)[function], parts, **kwargs)
 
 
-@pytest.mark.parametrize("function, source", [*RIGHT.items(), *UNUSUAL_RIGHT.items()],
-                         ids=[*RIGHT, *(f"{f} (lists, torch.Size, a namedtuple)" for f in UNUSUAL_RIGHT)])
+@pytest.mark.parametrize("function, source", [*RIGHT.items(), ("mlp_shapes", MLP_TUPLES), *UNUSUAL_RIGHT.items()],
+                         ids=[*RIGHT, "mlp_shapes (input_shape is a tuple, as documented)",
+                              *(f"{f} (lists, torch.Size, a namedtuple)" for f in UNUSUAL_RIGHT)])
 def test_right_answers_pass_every_part(function, source):
     result = verdict(function, source)
     assert result["passed"], result["message"]
@@ -253,3 +254,19 @@ def test_the_worked_examples_in_the_notebook_are_what_the_modules_give():
     start = ", ".join(map(repr, gru["weight_shapes"][:5]))
     assert (f"returns `{gru['output_shape']!r}`, `{gru['h_n_shape']!r}`, twelve\nshapes starting `{start}, ...`, "
             f"and `{gru['num_params']}`") in text and len(gru["weight_shapes"]) == 12
+
+
+def test_in_the_learners_own_process_the_checks_decide_the_same():
+    """Once CUDA has started in a kernel, a check runs in that process instead of a forked child."""
+    from conftest import IN_THE_LEARNERS_PROCESS, in_fresh_process
+    right, cheat = in_fresh_process(f"""
+{IN_THE_LEARNERS_PROCESS}
+from conftest import define
+from shapes_code import CHEATS, CONV
+from gru_ref.check import judge_function
+right = judge_function("conv2d_shapes", define(CONV)["conv2d_shapes"], ("contract", "quick"))
+cheat = judge_function("conv2d_shapes", define(CHEATS["conv2d_shapes"])["conv2d_shapes"], ("quick",))
+print(json.dumps([right, cheat]))
+""")
+    assert right["passed"], right["message"]
+    assert not cheat["passed"] and "ran torch operators" in cheat["message"]
