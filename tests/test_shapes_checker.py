@@ -270,3 +270,11 @@ print(json.dumps([right, cheat]))
 """)
     assert right["passed"], right["message"]
     assert not cheat["passed"] and "ran torch operators" in cheat["message"]
+
+
+def test_the_class_report_names_the_shapes_mistakes():
+    from gru_ref.grading.report import diagnosis
+    function, source = WRONG["conv_groups_ignored"]
+    assert diagnosis(verdict(function, source, ("quick",))["message"]) == "conv groups ignored"
+    assert diagnosis(verdict("conv2d_shapes", CHEATS["conv2d_shapes"], ("quick",))["message"]) == \
+        "shapes read off torch, not computed"
