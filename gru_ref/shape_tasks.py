@@ -21,8 +21,8 @@ from torch import nn
 class ShapeCase:
     """One configuration: the function's arguments, plain JSON-ready values."""
     args: tuple
-    values: bool = True  # False: the contract only (the answer's form: items, axes, entries)
-    dtype: str = "int64"  # what the answer crosses as; no tensor goes in
+    values: bool = True  # False: the contract only (the answer's form: ints, and tuples of ints)
+    dtype: str = "int64"  # what the answer crosses as; no tensor goes in (the judge's payload reads these)
     device: str = "cpu"
     grad: bool = False
 
@@ -31,11 +31,7 @@ class ShapeCase:
         return torch.int64
 
     def describe(self, task):
-        return ", ".join(f"{name}={_show(value)}" for name, value in zip(task.arg_names, self.args))
-
-
-def _show(value):
-    return repr(tuple(value)) if isinstance(value, list) else repr(value)
+        return ", ".join(f"{name}={value!r}" for name, value in zip(task.arg_names, self.args))
 
 
 def _randint(generator, low, high):
@@ -54,11 +50,7 @@ class ShapesTask:
     arg_names = ()  # the function's parameters, as messages name them
     output_names = ("output_shape", "weight_shapes", "num_params")
     kinds = ("shape", "shapes", "count")  # how gru_ref.shape_answers reads each item
-    has_time = False
-    by_hand = False
     random_cases = {"quick": 3, "values": 24}  # drawn by the judge on top of the fixed ones
-    write_with = "arithmetic on Python ints"
-    mistakes = ()  # gru_ref.shape_mistakes, where it is installed: the instructors' and the grader's
 
     @property
     def returns(self):
