@@ -88,8 +88,8 @@ def _int(value, name):
 
 def _type_name(kind):
     """(module, name) of a type, read with type's own descriptors: a metaclass's properties never run."""
-    module = type.__dict__["__module__"].__get__(kind)
-    return (module if isinstance(module, str) else "?"), type.__dict__["__name__"].__get__(kind)
+    module = type.__dict__["__module__"].__get__(kind)  # a class body may set it to anything:
+    return (module if type(module) is str else ""), type.__dict__["__name__"].__get__(kind)[:60]  # not isinstance
 
 
 def _a(value):
@@ -97,7 +97,7 @@ def _a(value):
     if value is None:
         return "None"
     module, name = _type_name(type(value))
-    if module not in ("builtins", "__main__") and not module.startswith("_"):
+    if module and module not in ("builtins", "__main__") and not module.startswith("_"):
         name = f"{module.split('.')[0]}.{name}"
     return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
 

@@ -278,3 +278,22 @@ def test_the_class_report_names_the_shapes_mistakes():
     assert diagnosis(verdict(function, source, ("quick",))["message"]) == "conv groups ignored"
     assert diagnosis(verdict("conv2d_shapes", CHEATS["conv2d_shapes"], ("quick",))["message"]) == \
         "shapes read off torch, not computed"
+
+
+def test_reading_an_answer_never_asks_the_answer_what_it_is():
+    """isinstance() would ask an object's own __class__; the reader looks at its real type only."""
+    class Spy:
+        asked = []
+
+        @property
+        def __class__(self):
+            Spy.asked.append("__class__")
+            return tuple
+
+    layout = [("output_shape", "shape"), ("weight_shapes", "shapes"), ("num_params", "count")]
+    with pytest.raises(shape_answers.Unreadable, match=r"output_shape is a (\w+\.)?Spy, not a tuple of ints"):
+        shape_answers.encode((Spy(), [], 1), layout)
+    long_name = type("X" * 10_000, (), {"__module__": Spy()})
+    with pytest.raises(shape_answers.Unreadable, match=r"num_params is a X{60}, not an int\."):
+        shape_answers.encode(((1,), [], long_name()), layout)
+    assert Spy.asked == []
