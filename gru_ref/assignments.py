@@ -13,6 +13,13 @@ CHECKS = {
                      "torch.nn.RNN (tanh)"),
     "check_my_gru_layers": ("my_gru_layers", "my_gru_layers(input, h0, weights, num_layers, bidirectional, "
                             "batch_first) -> (output, h_n)", "torch.nn.GRU (layers, directions, batch_first)"),
+    "check_mlp_shapes": ("mlp_shapes", "mlp_shapes(input_shape, sizes) -> (output_shape, weight_shapes, num_params)",
+                         "a stack of torch.nn.Linear"),
+    "check_conv2d_shapes": ("conv2d_shapes", "conv2d_shapes(input_shape, out_channels, kernel_size, stride, padding, "
+                            "dilation, groups) -> (output_shape, weight_shapes, num_params)", "torch.nn.Conv2d"),
+    "check_rnn_shapes": ("rnn_shapes", "rnn_shapes(kind, input_shape, hidden_size, num_layers, bidirectional, "
+                         "batch_first) -> (output_shape, h_n_shape, weight_shapes, num_params)",
+                         "torch.nn.RNN and torch.nn.GRU"),
 }
 PARTS = ("contract", "quick", "values", "gradients", "devices")
 DEFAULT_PARTS = ("contract", "quick")

@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from gru_ref import results, tasks, tensorfile
+from gru_ref import results, shape_diagnose, tasks, tensorfile
 from gru_ref.diagnose import explain_error, explain_values, first_contract_problem
 
 DEFAULT_PARTS = ("contract", "quick")
@@ -40,9 +40,10 @@ class Judge:
             parts.append("cuda")
         self.parts = parts
         self.timeout_s = timeout_s
-        self.cases = [case for part in parts for case in self.task.parts[part]]
         seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
         generator = torch.Generator().manual_seed(seed)
+        draw = getattr(self.task, "draw_cases", None)  # a task whose cases are random configurations
+        self.cases = [case for part in parts for case in (draw(part, generator) if draw else self.task.parts[part])]
         self.inputs = [tasks.make_inputs(self.task, case, generator) for case in self.cases]
         self.grad_outputs = [
             [torch.randn(shape, generator=generator, dtype=torch.float64).to(case.torch_dtype)
@@ -116,6 +117,8 @@ class Judge:
                 return Verdict(False, problem)
         if len(records) < len(self.cases):
             return Verdict(False, f"{name} stopped before all cases were run.")
+        if getattr(self.task, "answer_kind", None) == "ints":
+            return Verdict(True, shape_diagnose.passed(self.task, self.cases))
         kinds = sorted({c.dtype for c in self.cases} | {c.device for c in self.cases})
         if not any(c.values for c in self.cases):
             return Verdict(True, f"{name} returns {self.task.returns} with the right shapes, dtype and "
@@ -126,6 +129,9 @@ class Judge:
 
     def _rule_case(self, case, inputs, grad_outputs, result):
         task, where = self.task, f"On a case with {case.describe(self.task)}:"
+        if getattr(task, "answer_kind", None) == "ints":  # the shapes assignment: plain ints, judged there
+            problem = shape_diagnose.rule_case(task, case, result)
+            return problem and f"{where} {problem}"
         if result.get("builtin_ops"):
             return (f"{task.name} reached a built-in recurrent kernel ({', '.join(result['builtin_ops'])}), "
                     f"through {task.builtins} or a similar route. That earns no credit: write the "

@@ -11,7 +11,8 @@ import re
 from gru_ref import tensorfile
 
 MAX_ELEMENTS = 4_000_000  # per check: far above any honest answer's outputs and gradients
-TEXT_LIMITS = {"error": 6000, "grad_error": 6000, "text": 500, "exception": 100, "returned_type": 100}
+TEXT_LIMITS = {"error": 6000, "grad_error": 6000, "text": 500, "exception": 100, "returned_type": 100,
+               "malformed": 1000}
 TENSOR_NAME = re.compile(r"(\d+)\.(out|grad)\.(\d+)")
 
 
@@ -79,6 +80,8 @@ def _clean(description):
         if key in description:
             record[key] = _text(description[key], limit)
     record["builtin_ops"] = [_text(op, 200) for op in _list(description.get("builtin_ops", []), 50)]
+    if "torch_ops" in description:  # the shapes assignment: torch operators its arithmetic ran
+        record["torch_ops"] = [_text(op, 200) for op in _list(description["torch_ops"], 50)]
     if "returned" in description:
         record["returned"] = [_returned(item) for item in _list(description["returned"], 16)]
     if "autograd_used" in description:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gru_ref import shape_tasks
 from gru_ref.mistakes import CELL_MISTAKES, GRAD_MISTAKES, MISTAKES, RNN_MISTAKES
 
 try:  # the instructors' and the grader's copy; the learners' checker ships without it
@@ -345,6 +346,7 @@ class LayersTask(SequenceTask):
 
 
 TASKS = {task.name: task for task in (SequenceTask(), CellTask(), CellGradTask(), RnnTask(), LayersTask())}
+TASKS.update({task.name: task for task in shape_tasks.TASKS})  # the shapes assignment: ints, no tensors
 
 
 def make_inputs(task, case, generator):

@@ -461,7 +461,7 @@ def test_no_solutions_hidden_tests_or_grader_source_in_the_site(site):
     assert not problems, "\n".join(problems[:40])
 
 
-@pytest.mark.parametrize("assignment", ["gru", "rnn", "gru_layers"])
+@pytest.mark.parametrize("assignment", ["gru", "rnn", "gru_layers", "shapes"])
 def test_exercise_page_offers_the_learner_notebook(site, assignment):
     """Each exercise page links its release notebook (a download) and opens it in Colab from the repo."""
     page = (site / "book" / "exercises" / f"{assignment}.html").read_text(encoding="utf-8")
@@ -551,11 +551,17 @@ def test_a_fresh_virtualenv_installs_the_served_checker_and_passes_with_the_solu
     assert install.returncode == 0, install.stderr[-2000:]
     source = json.loads((ROOT / "solutions" / "gru" / "gru.ipynb").read_text())
     answers = ["".join(c["source"]) for c in source["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+    shapes = json.loads((ROOT / "solutions" / "shapes" / "shapes.ipynb").read_text())
+    answers += ["".join(c["source"]) for c in shapes["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
     script = "import torch\nfrom torch import nn\n" + "\n".join(answers) + """
 from gru_ref import check_gru_cell, check_gru_cell_grad, check_my_gru
 check_gru_cell(gru_cell, "contract", "quick", "values", "gradients", "devices")
 check_my_gru(my_gru, "contract", "quick", "values", "gradients", "devices")
 check_gru_cell_grad(gru_cell_grad, "contract", "quick", "values", "devices")
+from gru_ref import check_conv2d_shapes, check_mlp_shapes, check_rnn_shapes
+check_mlp_shapes(mlp_shapes, "contract", "quick", "values")
+check_conv2d_shapes(conv2d_shapes, "contract", "quick", "values")
+check_rnn_shapes(rnn_shapes, "contract", "quick", "values")
 try:
     from gru_ref import gru_sequence
 except ImportError as exc:
@@ -564,4 +570,4 @@ except ImportError as exc:
     done = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("Passed:") == 3 and "no reference:" in done.stdout, done.stdout
+    assert done.stdout.count("Passed:") == 6 and "no reference:" in done.stdout, done.stdout

@@ -1,6 +1,7 @@
 """On a CUDA machine: the rnn and gru_layers checks with their CUDA cases (the "devices" part adds
 them there). Right answers must pass with the CUDA cases in; an answer that moves a tensor to the CPU
-must fail the devices check.
+must fail the devices check. And the shapes checks on torch's CUDA build: its profiler must record
+nothing for plain arithmetic, and still see a module built to read the answer off.
 Run in a fresh process, as `python tools/gpu_practice_check.py` (checks fork; CUDA must not have
 started here first)."""
 import json
@@ -13,6 +14,7 @@ from conftest import define  # noqa: E402
 from gru_ref.check import judge_function  # noqa: E402
 import layers_code  # noqa: E402
 import rnn_code  # noqa: E402
+import shapes_code  # noqa: E402
 
 CPU_ONLY = {
     "my_rnn": rnn_code.MY_RNN.replace("    h = initial_states\n", "    h = initial_states.cpu()\n"),
@@ -25,6 +27,12 @@ for task in RIGHT:
     wrong = judge_function(task, define(CPU_ONLY[task])[task], ("devices",))
     report[task] = {"right": right, "cpu_only": wrong}
     ok &= right["passed"] and "cuda" in right["message"] and not wrong["passed"]
+for task, source in {"mlp_shapes": shapes_code.MLP, "conv2d_shapes": shapes_code.CONV,
+                     "rnn_shapes": shapes_code.RNN}.items():
+    right = judge_function(task, define(source)[task], ("contract", "quick", "values"))
+    cheat = judge_function(task, define(shapes_code.CHEATS[task])[task], ("quick",))
+    report[task] = {"right": right, "cheat": cheat}
+    ok &= right["passed"] and not cheat["passed"] and "ran torch operators" in cheat["message"]
 print(json.dumps(report, indent=1))
 print("ALL OK" if ok else "FAILED")
 sys.exit(0 if ok else 1)

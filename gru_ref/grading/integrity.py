@@ -91,6 +91,8 @@ def _reason(node):
             return f"uses os.{node.attr}: processes, signals or files"
         if ATTRIBUTES.match(node.attr) and base not in ("self",):
             return f"uses .{node.attr}: torch's dispatcher, the interpreter or the grader's internals"
+        if base == "torch" and node.attr.startswith("_"):  # torch._meta_registrations computes shapes in Python
+            return f"uses torch.{node.attr}: torch's internals"
         if node.attr in ("write_bytes", "write_text", "_cdata", "symlink_to", "hardlink_to"):
             return f"uses .{node.attr}: files outside the answer, or tensors' native memory"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run_cell_magic" \

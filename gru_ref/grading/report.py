@@ -17,6 +17,8 @@ from gru_ref.grading.parallel import result_path
 
 OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
     ("built-in recurrent kernel", "built-in recurrent kernel used"),
+    ("ran torch operators", "shapes read off torch, not computed"),
+    ("The first wrong axis", "wrong output shape"),
     ("did not return within", "too slow, or never returns"),
     ("NotImplementedError", "not attempted"),
     ("is not defined", "function missing"),
@@ -35,7 +37,8 @@ OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
 def diagnosis(message):
     from gru_ref.layers_mistakes import LAYERS_MISTAKES
     from gru_ref.mistakes import GRAD_MISTAKES, MISTAKES, RNN_MISTAKES
-    for mistake in MISTAKES + GRAD_MISTAKES + RNN_MISTAKES + LAYERS_MISTAKES:
+    from gru_ref.shape_mistakes import SHAPE_MISTAKES
+    for mistake in MISTAKES + GRAD_MISTAKES + RNN_MISTAKES + LAYERS_MISTAKES + SHAPE_MISTAKES:
         if mistake.lesson in message:
             return mistake.name.replace("_", " ")
     for needle, name in OTHER_DIAGNOSES:
