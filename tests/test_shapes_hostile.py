@@ -1,0 +1,192 @@
+"""The `shapes` assignment attacked as a hostile learner would, end to end through nbgrader in one batch.
+
+The rule these functions live under, "no torch while checked", is enforced in the learner's own
+process (gru_ref.sandbox._TorchOps), so each route around the record of torch operators either fails
+the check there or is flagged for manual review by the integrity scan; hostile return values fail
+alone, with a reason; and an answer right on the visible cases but wrong on a hidden one keeps only
+the points of what it got right."""
+import re
+
+import pytest
+import torch
+
+import course_e2e
+from gru_ref import shape_answers
+from shapes_code import CHEATS, CONV, MLP, RNN
+
+ASSIGNMENT = "shapes"
+FULL, PER_FUNCTION, VALUES_POINTS = 9.0, 3.0, 2.0
+
+SIGNATURES = {"mlp_shapes": "(input_shape, sizes)",
+              "conv2d_shapes": "(input_shape, out_channels, kernel_size, stride, padding, dilation, groups)",
+              "rnn_shapes": "(kind, input_shape, hidden_size, num_layers, bidirectional, batch_first)"}
+
+
+def around(function, setup, body):
+    """An answer cell: `setup`, the module-reading shortcut as read_off_the_module, then `function`
+    whose `body` gets the answer with `ANSWER` (a call of the shortcut) its own way."""
+    shortcut = CHEATS[function].replace(f"def {function}(", "def read_off_the_module(")
+    call = "read_off_the_module" + SIGNATURES[function]
+    return f"{setup}\n{shortcut}\ndef {function}{SIGNATURES[function]}:\n{body.replace('ANSWER', call)}\n"
+
+
+# Routes around the record of torch operators that the learner's process itself stops.
+STOPPED = {
+    # The profiler's class patched, so that a `with profile()` records nothing.
+    "mlp_shapes": around("mlp_shapes", '''
+from torch.autograd import profiler as P
+class Nothing:
+    def events(self):
+        return []
+def leave(self, *exc):
+    self.kineto_results = Nothing()
+P.profile.__enter__ = lambda self: self
+P.profile.__exit__ = leave''', "    return ANSWER"),
+    # The profiler's module-level function rebound: it stops the profiler and hands back nothing.
+    "conv2d_shapes": around("conv2d_shapes", '''
+from torch.autograd import profiler as P
+class Nothing:
+    def events(self):
+        return []
+stop = P._disable_profiler
+P._disable_profiler = lambda: (stop(), Nothing())[1]''', "    return ANSWER"),
+    # The module built in a worker thread started before the check (in the box, checks run in the
+    # notebook's own process: the thread is there).
+    "rnn_shapes": around("rnn_shapes", '''
+import asyncio
+loop = asyncio.new_event_loop()
+loop.run_until_complete(loop.run_in_executor(None, lambda: None))  # the worker thread starts now''',
+                         "    return loop.run_until_complete(loop.run_in_executor(None, lambda: ANSWER))"),
+}
+# Routes the process cannot see, or stops only as a whole: the scan flags each for manual review.
+FLAGGED = {
+    # Record functions switched off in the function's own thread, and on again before it returns.
+    "mlp_shapes": around("mlp_shapes", "", '''    torch.autograd._enable_record_function(False)
+    answer = ANSWER
+    torch.autograd._enable_record_function(True)
+    return answer'''),
+    # torch's own shape rule, plain Python: no operator runs.
+    "conv2d_shapes": '''
+from types import SimpleNamespace
+from torch import _meta_registrations as rules
+
+def conv2d_shapes(input_shape, out_channels, kernel_size, stride, padding, dilation, groups):
+    cpu = SimpleNamespace(type="cpu")
+    B, C, height, width = input_shape
+    weight = (out_channels, C // groups, kernel_size, kernel_size)
+    output = rules.calc_conv_nd_return_shape(SimpleNamespace(shape=input_shape, device=cpu),
+                                             SimpleNamespace(shape=weight, device=cpu),
+                                             stride, padding, dilation, False, groups)
+    return tuple(output), [weight, (out_channels,)], out_channels * (C // groups) * kernel_size ** 2 + out_channels
+''',
+    # The profiler stopped inside the function: seen there (the case fails), and flagged.
+    "rnn_shapes": around("rnn_shapes", "", '''    torch.autograd.profiler._disable_profiler()
+    return ANSWER'''),
+}
+
+SUBMISSIONS = {
+    "record_stopped": STOPPED,
+    "record_unseen": FLAGGED,
+    # conv2d_shapes right on every visible configuration, wrong on a hidden fixed one (groups=8: the
+    # random draws stop at 4); mlp_shapes with a negative axis, an int like any other.
+    "right_on_quick_only": {"mlp_shapes": MLP.replace("+ (sizes[-1],)", "+ (-sizes[-1],)"), "rnn_shapes": RNN,
+                            "conv2d_shapes": CONV.replace("C // groups", "(C // groups if groups < 8 else C)")},
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    released = course_e2e.release(tmp_path_factory.mktemp("course_shapes_hostile"), ASSIGNMENT)
+    graded = course_e2e.grade(released.parents[2], ASSIGNMENT, released, SUBMISSIONS)
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{graded['root'] / 'gradebook.db'}") as gradebook:
+        submissions = gradebook.assignment_submissions(ASSIGNMENT)
+        graded["review"] = {s.student.id: s.needs_manual_grade for s in submissions}
+        graded["flags"] = {s.student.id: "\n".join(c.auto_comment or "" for n in s.notebooks for c in n.comments)
+                           for s in submissions}
+    return graded
+
+
+def outputs(graded, student):
+    return course_e2e.outputs(graded, ASSIGNMENT, student)
+
+
+def test_the_solution_gets_full_marks_and_no_flag(graded):
+    assert graded["scores"]["instructor"] == FULL, outputs(graded, "instructor")
+    assert not graded["review"]["instructor"], graded["flags"]["instructor"]
+
+
+def test_routes_around_the_record_of_torch_operators_earn_nothing_and_are_flagged(graded):
+    result = outputs(graded, "record_stopped")
+    assert graded["scores"]["record_stopped"] == 0, result
+    for grade_id, text in result.items():
+        assert "ran torch operators" in text and "earns no credit" in text, (grade_id, text)
+    flags = graded["flags"]["record_stopped"]
+    assert "from torch.autograd import profiler as P  <- imports profiler" in flags
+    assert "import asyncio  <- imports asyncio: threads" in flags
+
+
+def test_what_the_process_cannot_see_is_flagged_for_review(graded):
+    result, flags = outputs(graded, "record_unseen"), graded["flags"]["record_unseen"]
+    assert "stopped the grader's record" in result["test_rnn_shapes_contract"]
+    assert graded["scores"]["record_unseen"] == FULL - PER_FUNCTION  # the two routes unseen in the process
+    for line in ("torch.autograd._enable_record_function(False)  <- uses ._enable_record_function: the profiler",
+                 "from torch import _meta_registrations as rules  <- imports _meta_registrations from torch",
+                 "torch.autograd.profiler._disable_profiler()  <- uses .profiler: the profiler"):
+        assert line in flags, flags
+
+
+def test_right_on_the_visible_cases_wrong_on_a_hidden_one_keeps_the_contract_point(graded):
+    result = outputs(graded, "right_on_quick_only")
+    assert graded["scores"]["right_on_quick_only"] == FULL - 2 * VALUES_POINTS
+    message = result["test_conv2d_shapes_values"]
+    # One configuration named, the one that failed; no list of the others to fit.
+    assert message.count("On a case with") == 1 and "groups=8" in message
+    assert "weight_shapes[0] is (8, 8, 1, 1); nn.Conv2d's parameter 0 is (8, 1, 1, 1)" in message
+    assert "Passed:" in result["test_mlp_shapes_contract"] and "The first wrong axis is output_shape[" in \
+        result["test_mlp_shapes_values"]
+
+
+def test_numbers_no_size_can_be_are_refused_with_a_reason():
+    layout = [("output_shape", "shape"), ("weight_shapes", "shapes"), ("num_params", "count")]
+    looped, answer_in_itself = [], [None, [], 1]
+    looped.append(looped)
+    answer_in_itself[0] = answer_in_itself
+    for answer, reason in ((((1,), [], 10 ** 30), "num_params is an int with 100 bits: far too large"),
+                           (((1,), looped, 1), "weight_shapes[0][0] is a list, not an int"),
+                           (answer_in_itself, "output_shape[0] is a list, not an int"),
+                           (((-(1 << 62),), [], 1), "output_shape[0] is an int with 63 bits")):
+        with pytest.raises(shape_answers.Unreadable, match=re.escape(reason)):
+            shape_answers.encode(answer, layout)
+
+
+def test_the_record_sees_every_thread_and_its_own_stopping():
+    """In-process, as the grading box runs it: a thread started before, a profiler stopped, a profiler
+    stopped and started again, a profiler left running by an earlier cell."""
+    import threading
+    from torch.autograd import profiler
+    from gru_ref import sandbox
+    jobs, done = [], threading.Event()
+    worker = threading.Thread(target=lambda: (done.wait(), jobs.append(torch.zeros(2) + 1)), daemon=True)
+    worker.start()
+    with sandbox._TorchOps() as ops:
+        done.set()
+        worker.join()
+    assert "aten::add" in ops.names
+    with sandbox._TorchOps() as ops:
+        profiler._disable_profiler()
+    assert ops.names == {sandbox._TorchOps.STOPPED}
+    with sandbox._TorchOps() as ops:
+        profiler._disable_profiler()
+        with profiler.profile():
+            pass
+        with sandbox._TorchOps() as inner:  # a fresh one of ours, started after: not the first one
+            pass
+    assert ops.names == {sandbox._TorchOps.STOPPED} and inner.names == set()
+    with profiler.profile():
+        with sandbox._TorchOps() as ops:
+            torch.ones(1)
+    assert "aten::ones" in ops.names
+    with sandbox._TorchOps() as ops:
+        pass
+    assert ops.names == set()
