@@ -132,7 +132,7 @@ def test_what_the_process_cannot_see_is_flagged_for_review(graded):
     assert graded["scores"]["record_unseen"] == FULL - PER_FUNCTION  # the two routes unseen in the process
     for line in ("torch.autograd._enable_record_function(False)  <- uses ._enable_record_function: the profiler",
                  "from torch import _meta_registrations as rules  <- imports _meta_registrations from torch",
-                 "torch.autograd.profiler._disable_profiler()  <- uses .profiler: the profiler"):
+                 "torch.autograd.profiler._disable_profiler()  <- uses ._disable_profiler: the profiler"):
         assert line in flags, flags
 
 
