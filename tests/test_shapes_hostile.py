@@ -30,7 +30,8 @@ def around(function, setup, body):
     return f"{setup}\n{shortcut}\ndef {function}{SIGNATURES[function]}:\n{body.replace('ANSWER', call)}\n"
 
 
-# Routes around the record of torch operators that the learner's process itself stops.
+# Routes around the record of torch operators that the learner's process itself stops. (Not in
+# rnn_shapes: there the switched-off nn.RNN and nn.GRU refuse to run whatever the record says.)
 STOPPED = {
     # The profiler's class patched, so that a `with profile()` records nothing.
     "mlp_shapes": around("mlp_shapes", '''
@@ -42,6 +43,19 @@ def leave(self, *exc):
     self.kineto_results = Nothing()
 P.profile.__enter__ = lambda self: self
 P.profile.__exit__ = leave''', "    return ANSWER"),
+    # The module built in a worker thread started before the check (in the box, checks run in the
+    # notebook's own process: the thread is there).
+    "conv2d_shapes": around("conv2d_shapes", '''
+import asyncio
+loop = asyncio.new_event_loop()
+loop.run_until_complete(loop.run_in_executor(None, lambda: None))  # the worker thread starts now''',
+                            "    return loop.run_until_complete(loop.run_in_executor(None, lambda: ANSWER))"),
+    "rnn_shapes": RNN,
+}
+STOPPED_TOO = {
+    # The profiler stopped inside the function.
+    "mlp_shapes": around("mlp_shapes", "", '''    torch.autograd.profiler._disable_profiler()
+    return ANSWER'''),
     # The profiler's module-level function rebound: it stops the profiler and hands back nothing.
     "conv2d_shapes": around("conv2d_shapes", '''
 from torch.autograd import profiler as P
@@ -50,16 +64,10 @@ class Nothing:
         return []
 stop = P._disable_profiler
 P._disable_profiler = lambda: (stop(), Nothing())[1]''', "    return ANSWER"),
-    # The module built in a worker thread started before the check (in the box, checks run in the
-    # notebook's own process: the thread is there).
-    "rnn_shapes": around("rnn_shapes", '''
-import asyncio
-loop = asyncio.new_event_loop()
-loop.run_until_complete(loop.run_in_executor(None, lambda: None))  # the worker thread starts now''',
-                         "    return loop.run_until_complete(loop.run_in_executor(None, lambda: ANSWER))"),
+    "rnn_shapes": RNN,
 }
-# Routes the process cannot see, or stops only as a whole: the scan flags each for manual review.
-FLAGGED = {
+# Routes the process cannot see: the scan flags each for manual review.
+UNSEEN = {
     # Record functions switched off in the function's own thread, and on again before it returns.
     "mlp_shapes": around("mlp_shapes", "", '''    torch.autograd._enable_record_function(False)
     answer = ANSWER
@@ -79,14 +87,13 @@ def conv2d_shapes(input_shape, out_channels, kernel_size, stride, padding, dilat
                                              stride, padding, dilation, False, groups)
     return tuple(output), [weight, (out_channels,)], out_channels * (C // groups) * kernel_size ** 2 + out_channels
 ''',
-    # The profiler stopped inside the function: seen there (the case fails), and flagged.
-    "rnn_shapes": around("rnn_shapes", "", '''    torch.autograd.profiler._disable_profiler()
-    return ANSWER'''),
+    "rnn_shapes": RNN,
 }
 
 SUBMISSIONS = {
     "record_stopped": STOPPED,
-    "record_unseen": FLAGGED,
+    "record_stopped_too": STOPPED_TOO,
+    "record_unseen": UNSEEN,
     # conv2d_shapes right on every visible configuration, wrong on a hidden fixed one (groups=8: the
     # random draws stop at 4); mlp_shapes with a negative axis, an int like any other.
     "right_on_quick_only": {"mlp_shapes": MLP.replace("+ (sizes[-1],)", "+ (-sizes[-1],)"), "rnn_shapes": RNN,
@@ -116,23 +123,29 @@ def test_the_solution_gets_full_marks_and_no_flag(graded):
     assert not graded["review"]["instructor"], graded["flags"]["instructor"]
 
 
-def test_routes_around_the_record_of_torch_operators_earn_nothing_and_are_flagged(graded):
-    result = outputs(graded, "record_stopped")
-    assert graded["scores"]["record_stopped"] == 0, result
-    for grade_id, text in result.items():
-        assert "ran torch operators" in text and "earns no credit" in text, (grade_id, text)
-    flags = graded["flags"]["record_stopped"]
-    assert "from torch.autograd import profiler as P  <- imports profiler" in flags
-    assert "import asyncio  <- imports asyncio: threads" in flags
+@pytest.mark.parametrize("student", ["record_stopped", "record_stopped_too"])
+def test_routes_around_the_record_of_torch_operators_earn_nothing_and_are_flagged(graded, student):
+    result = outputs(graded, student)
+    assert graded["scores"][student] == PER_FUNCTION, result  # rnn_shapes, right
+    for function, seen in (("mlp", "stopped the grader's record" if student == "record_stopped_too" else
+                            "ran torch operators"), ("conv2d", "ran torch operators")):
+        for part in ("contract", "values"):
+            text = result[f"test_{function}_shapes_{part}"]
+            assert seen in text and "earns no credit" in text, (function, part, text)
+    flags = graded["flags"][student]
+    for line in {"record_stopped": ("from torch.autograd import profiler as P  <- imports profiler",
+                                    "import asyncio  <- imports asyncio: threads"),
+                 "record_stopped_too": ("torch.autograd.profiler._disable_profiler()  <- uses ._disable_profiler",
+                                        "P._disable_profiler = lambda: (stop(), Nothing())[1]  <- uses "
+                                        "._disable_profiler")}[student]:
+        assert line in flags, flags
 
 
 def test_what_the_process_cannot_see_is_flagged_for_review(graded):
-    result, flags = outputs(graded, "record_unseen"), graded["flags"]["record_unseen"]
-    assert "stopped the grader's record" in result["test_rnn_shapes_contract"]
-    assert graded["scores"]["record_unseen"] == FULL - PER_FUNCTION  # the two routes unseen in the process
+    assert graded["scores"]["record_unseen"] == FULL  # switched off around its torch calls; torch's rule in Python
+    flags = graded["flags"]["record_unseen"]
     for line in ("torch.autograd._enable_record_function(False)  <- uses ._enable_record_function: the profiler",
-                 "from torch import _meta_registrations as rules  <- imports _meta_registrations from torch",
-                 "torch.autograd.profiler._disable_profiler()  <- uses ._disable_profiler: the profiler"):
+                 "from torch import _meta_registrations as rules  <- imports _meta_registrations from torch"):
         assert line in flags, flags
 
 
