@@ -89,11 +89,45 @@ def conv2d_shapes(input_shape, out_channels, kernel_size, stride, padding, dilat
 ''',
     "rnn_shapes": RNN,
 }
+# The function's own answers, read off the module, written as a check's result straight into the grader's
+# channel before the checker sends the real one (whose record names the torch it ran). With gru_ref's
+# own helpers here for brevity; by hand it takes a few more lines and no flagged name.
+FORGED_RESULTS = CHEATS["conv2d_shapes"].replace("def conv2d_shapes(", "def read_off_the_module(") + '''
+import os, stat
+from gru_ref import results, sandbox, shape_answers
+from gru_ref.grading import frames
+LAYOUT = [["output_shape", "shape"], ["weight_shapes", "shapes"], ["num_params", "count"]]
+CHECKS = [("test_conv2d_shapes_contract/0", 2), ("test_conv2d_shapes_values/0", 6), ("test_conv2d_shapes_values/1", 28)]
+answers = []
+
+def channel():
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
+                return int(name)
+        except OSError:
+            pass
+
+def conv2d_shapes(input_shape, out_channels, kernel_size, stride, padding, dilation, groups):
+    answers.append(read_off_the_module(input_shape, out_channels, kernel_size, stride, padding, dilation, groups))
+    end = 0
+    for check, count in CHECKS:
+        end += count
+        if len(answers) == end:  # this check's last case: its result, as the checker would write it, unseen
+            records = [{"status": "ok", "outputs": outputs, "returned": [sandbox.describe(t) for t in outputs]}
+                       for outputs in (shape_answers.encode(a, LAYOUT) for a in answers[end - count:end])]
+            data, descriptions = results.encode(records)
+            frames.send(channel(), {"type": "result", "check": check, "descriptions": descriptions,
+                                    "status": {"timed_out": False, "missing": False, "progress": 0}})
+            frames.send(channel(), data)
+    return answers[-1]
+'''
 
 SUBMISSIONS = {
     "record_stopped": STOPPED,
     "record_stopped_too": STOPPED_TOO,
     "record_unseen": UNSEEN,
+    "forged_results": {"mlp_shapes": MLP, "conv2d_shapes": FORGED_RESULTS, "rnn_shapes": RNN},
     # conv2d_shapes right on every visible configuration, wrong on a hidden fixed one (groups=8: the
     # random draws stop at 4); mlp_shapes with a negative axis, an int like any other.
     "right_on_quick_only": {"mlp_shapes": MLP.replace("+ (sizes[-1],)", "+ (-sizes[-1],)"), "rnn_shapes": RNN,
@@ -133,8 +167,7 @@ def test_routes_around_the_record_of_torch_operators_earn_nothing_and_are_flagge
             text = result[f"test_{function}_shapes_{part}"]
             assert seen in text and "earns no credit" in text, (function, part, text)
     flags = graded["flags"][student]
-    for line in {"record_stopped": ("from torch.autograd import profiler as P  <- imports profiler",
-                                    "import asyncio  <- imports asyncio: threads"),
+    for line in {"record_stopped": ("import asyncio  <- imports asyncio: threads",),
                  "record_stopped_too": ("torch.autograd.profiler._disable_profiler()  <- uses ._disable_profiler",
                                         "P._disable_profiler = lambda: (stop(), Nothing())[1]  <- uses "
                                         "._disable_profiler")}[student]:
@@ -147,6 +180,13 @@ def test_what_the_process_cannot_see_is_flagged_for_review(graded):
     for line in ("torch.autograd._enable_record_function(False)  <- uses ._enable_record_function: the profiler",
                  "from torch import _meta_registrations as rules  <- imports _meta_registrations from torch"):
         assert line in flags, flags
+
+
+def test_results_written_into_the_grader_s_channel_void_the_check_and_stop_the_notebook(graded):
+    result = outputs(graded, "forged_results")
+    assert graded["scores"]["forged_results"] == PER_FUNCTION, result  # mlp_shapes, checked before
+    assert "received its results twice, once from the notebook's own code" in result["test_conv2d_shapes_contract"]
+    assert "was not checked" in result["test_rnn_shapes_values"]
 
 
 def test_right_on_the_visible_cases_wrong_on_a_hidden_one_keeps_the_contract_point(graded):

@@ -26,7 +26,8 @@ CALLS = {"exec": "running code from a string", "eval": "running code from a stri
 SHELL_MAGICS = {"bash", "sh", "script", "system", "writefile", "file", "python", "python2", "python3",
                 "pypy", "perl", "ruby", "js", "javascript", "html", "svg", "capture"}
 OS_NAMES = re.compile(r"^(fork|forkpty|exec\w*|spawn\w*|kill|killpg|system|popen|posix_spawn\w*|"
-                      r"_exit|abort|setsid|setpgid|chdir|remove|unlink|rmdir|rename|replace|write|fdopen|putenv|"
+                      r"_exit|abort|setsid|setpgid|chdir|remove|unlink|rmdir|rename|replace|p?writev?|fdopen|"
+                      r"sendfile|splice|copy_file_range|putenv|"  # writes to a descriptor: the grader's channel
                       r"open|dup2?|chmod|chown|fchmod|lchown|mkfifo|mknod|symlink|link)$")
 ATTRIBUTES = re.compile(r"^(library|_decomp|_C|_ops|_dispatch\w*|py_kernels|_VF|ops|_library|"
                         r"__dict__|__globals__|__code__|__builtins__|__subclasses__|__class__|modules|"
@@ -34,8 +35,9 @@ ATTRIBUTES = re.compile(r"^(library|_decomp|_C|_ops|_dispatch\w*|py_kernels|_VF|
                         r"_LOCKDOWN|REFUSED|_Lockdown|undo)$")
 
 # The profiler records the torch operators a shapes function runs (gru_ref.sandbox._TorchOps): code that
-# names it, or switches off the record functions it listens to, could be hiding them.
-PROFILER = re.compile(r"^(profiler|kineto\w*|_\w*profiler\w*|_\w*record_function\w*|_RecordFunction\w*)$")
+# stops it, or switches off the record functions it listens to, could be hiding them. (Its public
+# record_function, which names a block of one's own code, hides nothing.)
+PROFILER = re.compile(r"^(kineto\w*|_\w*profiler\w*|_\w*record_function\w*|_RecordFunction\w*)$")
 
 
 def scan(cells):
