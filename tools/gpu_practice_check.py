@@ -1,7 +1,7 @@
 """On a CUDA machine: the rnn and gru_layers checks with their CUDA cases (the "devices" part adds
 them there). Right answers must pass with the CUDA cases in; an answer that moves a tensor to the CPU
 must fail the devices check. And the shapes checks on torch's CUDA build: its profiler must record
-nothing for plain arithmetic, and still see a module built to read the answer off.
+nothing for plain arithmetic, and still see a module built to read the answer off, in a thread too.
 Run in a fresh process, as `python tools/gpu_practice_check.py` (checks fork; CUDA must not have
 started here first)."""
 import json
@@ -33,6 +33,15 @@ for task, source in {"mlp_shapes": shapes_code.MLP, "conv2d_shapes": shapes_code
     cheat = judge_function(task, define(shapes_code.CHEATS[task])[task], ("quick",))
     report[task] = {"right": right, "cheat": cheat}
     ok &= right["passed"] and not cheat["passed"] and "ran torch operators" in cheat["message"]
+THREADED = shapes_code.CHEATS["conv2d_shapes"].replace("def conv2d_shapes(", "def read_off(") + """
+import concurrent.futures
+def conv2d_shapes(*args):
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(read_off, *args).result()
+"""
+threaded = judge_function("conv2d_shapes", define(THREADED)["conv2d_shapes"], ("quick",))
+report["conv2d_shapes"]["cheat_in_a_thread"] = threaded
+ok &= not threaded["passed"] and "ran torch operators" in threaded["message"]
 print(json.dumps(report, indent=1))
 print("ALL OK" if ok else "FAILED")
 sys.exit(0 if ok else 1)

@@ -18,19 +18,26 @@ MODULES = {"gc": "the garbage collector", "ctypes": "native memory access", "cff
            "shutil": "file operations", "pickle": "pickled code", "marshal": "compiled code",
            "code": "running code from strings", "runpy": "running other code", "builtins": "builtins",
            "pathlib": "files outside the answer", "io": "files outside the answer", "mmap": "raw memory",
-           "resource": "the grader's limits", "numpy.ctypeslib": "native memory access"}
+           "resource": "the grader's limits", "numpy.ctypeslib": "native memory access",
+           "asyncio": "threads (its executors)"}
 CALLS = {"exec": "running code from a string", "eval": "running code from a string",
          "compile": "compiling code", "__import__": "import machinery", "globals": "the namespace",
          "setattr": "changing other objects", "delattr": "changing other objects", "vars": "the namespace"}
 SHELL_MAGICS = {"bash", "sh", "script", "system", "writefile", "file", "python", "python2", "python3",
                 "pypy", "perl", "ruby", "js", "javascript", "html", "svg", "capture"}
 OS_NAMES = re.compile(r"^(fork|forkpty|exec\w*|spawn\w*|kill|killpg|system|popen|posix_spawn\w*|"
-                      r"_exit|abort|setsid|setpgid|chdir|remove|unlink|rmdir|rename|replace|write|putenv|"
+                      r"_exit|abort|setsid|setpgid|chdir|remove|unlink|rmdir|rename|replace|p?writev?|fdopen|"
+                      r"sendfile|splice|copy_file_range|putenv|"  # writes to a descriptor: the grader's channel
                       r"open|dup2?|chmod|chown|fchmod|lchown|mkfifo|mknod|symlink|link)$")
 ATTRIBUTES = re.compile(r"^(library|_decomp|_C|_ops|_dispatch\w*|py_kernels|_VF|ops|_library|"
                         r"__dict__|__globals__|__code__|__builtins__|__subclasses__|__class__|modules|"
                         r"_getframe|f_back|f_globals|settrace|setprofile|meta_path|path_hooks|"
                         r"_LOCKDOWN|REFUSED|_Lockdown|undo)$")
+
+# The profiler records the torch operators a shapes function runs (gru_ref.sandbox._TorchOps): code that
+# stops it, or switches off the record functions it listens to, could be hiding them. (Its public
+# record_function, which names a block of one's own code, hides nothing.)
+PROFILER = re.compile(r"^(kineto\w*|_\w*profiler\w*|_\w*record_function\w*|_RecordFunction\w*)$")
 
 
 def scan(cells):
@@ -72,8 +79,11 @@ def _reason(node):
                 return f"imports gru_ref's internals ({name})"
             if name.startswith(("torch.library", "torch._", "torch.utils.cpp_extension", "torch.ops")):
                 return f"imports {name}: torch's dispatcher or internals"
+            if any(PROFILER.match(part) for part in name.split(".")):
+                return f"imports {name}: the profiler, which records the torch operators a function runs"
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("torch"):
-            inner = [a.name for a in node.names if ATTRIBUTES.match(a.name)]
+            inner = [a.name for a in node.names if ATTRIBUTES.match(a.name) or PROFILER.match(a.name)
+                     or _private(a.name)]
             if inner:
                 return f"imports {', '.join(inner)} from {node.module}: torch's dispatcher or internals"
         if isinstance(node, ast.ImportFrom) and node.module == "os":
@@ -93,6 +103,11 @@ def _reason(node):
             return f"uses .{node.attr}: torch's dispatcher, the interpreter or the grader's internals"
         if base == "torch" and node.attr.startswith("_"):  # torch._meta_registrations computes shapes in Python
             return f"uses torch.{node.attr}: torch's internals"
+        if PROFILER.match(node.attr):
+            return f"uses .{node.attr}: the profiler, which records the torch operators a function runs"
+        chain = _torch_chain(node)
+        if chain and any(_private(part) for part in chain):  # torch.autograd._enable_record_function
+            return f"uses {'.'.join(chain)}: torch's internals"
         if node.attr in ("write_bytes", "write_text", "_cdata", "symlink_to", "hardlink_to"):
             return f"uses .{node.attr}: files outside the answer, or tensors' native memory"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run_cell_magic" \
@@ -106,7 +121,23 @@ def _reason(node):
         return f"uses {node.id}: running code from a string"
     if isinstance(node, ast.Name) and node.id == "gru_ref":
         return "uses gru_ref's internals"
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and PROFILER.match(node.value):
+        return f"names {node.value!r}: the profiler, which records the torch operators a function runs"
     return None
+
+
+def _private(name):
+    """_name, not __dunder__: what a module keeps to itself."""
+    return name.startswith("_") and not name.endswith("__")
+
+
+def _torch_chain(node):
+    """["torch", "autograd", "_x"] for the expression torch.autograd._x, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ["torch", *reversed(parts)] if isinstance(node, ast.Name) and node.id == "torch" else None
 
 
 def _inside_folder(call):

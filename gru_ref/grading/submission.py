@@ -31,6 +31,12 @@ SIGNALS = {
 NOTE = "(checked in the grading sandbox)"
 
 
+def _voided(check):
+    return {"passed": False, "message": f"{check.function} was not graded: the grader received its results twice, "
+                                        f"once from the notebook's own code. Code that writes to the grader's channel "
+                                        f"voids the check, and the notebook stops there."}
+
+
 class SandboxSetupError(RuntimeError):
     """The sandbox failed before any learner code ran: no grade can be given."""
 
@@ -67,6 +73,8 @@ def grade_notebook(nb, box, limits=None):
     for event in events:  # the first result per check: a later one is a forgery
         if event.get("type") == "result" and isinstance(event.get("check"), str) and event["check"] in judges:
             results.setdefault(event["check"], event)
+    voided = end.get("voided") if end.get("voided") in judges else None  # a second result came (the box's template)
+    results.pop(voided, None)
     stopped = _why_stopped(end, cell_events, plan, limits)
     died_in = _died_in_check(stopped, plan, results)
     if died_in:
@@ -76,8 +84,8 @@ def grade_notebook(nb, box, limits=None):
         verdicts = []
         for k, check in enumerate(test.checks):
             check_id = f"{test.grade_id}/{k}"
-            verdicts.append(_verdict(judges[check_id], check, results.get(check_id), stopped,
-                                     end if check_id == died_in else None))
+            verdicts.append(_voided(check) if check_id == voided else _verdict(
+                judges[check_id], check, results.get(check_id), stopped, end if check_id == died_in else None))
             if not verdicts[-1]["passed"]:
                 break
         tests[test.grade_id] = verdicts[-1] if verdicts and not verdicts[-1]["passed"] else {

@@ -11,8 +11,9 @@ Protocol with the grader, on stdin and stdout (gru_ref.grading.frames):
   <- {"type": "job", "job": {...}, "case_sizes": [n, ...]}, then one raw frame per check (its cases)
   -> the child's frames, checked for form and size: {"type": "cell"|"result", ...}, results
      followed by one raw frame (their tensors)
-  -> {"type": "end", "started", "completed", "exit_code", "signal", "timed_out", "protocol_error", "clean",
-      "seconds"}: started is false when the child failed before any learner code
+  -> {"type": "end", "started", "completed", "exit_code", "signal", "timed_out", "protocol_error", "voided",
+      "clean", "seconds"}: started is false when the child failed before any learner code; voided names the
+     check whose result came twice (one written by the learner's code), which the grader then ignores
 """
 import ctypes
 import json
@@ -72,7 +73,8 @@ def run_job(job, cases, to_grader, runner):
         os._exit(70)
     child.close()
     relayed, next_check, next_cell, protocol_error, timed_out, completed = 0, 0, 0, None, False, False
-    started = False
+    started, running, last_result, voided = False, None, None, None
+    check_ids = [check["id"] for point in job["checkpoints"] for check in point["checks"]]
     try:
         while True:
             message = frames.receive_json(parent.fileno(), deadline, 1 << 20)
@@ -92,12 +94,21 @@ def run_job(job, cases, to_grader, runner):
                 if message.get("check") != next_check or next_check >= len(cases):
                     raise frames.FrameError("cases asked for out of turn")
                 frames.send(parent.fileno(), cases[next_check], deadline)
+                running = check_ids[next_check] if next_check < len(check_ids) else None
                 next_check += 1
                 continue
             if kind == "cell":  # one message per cell, in order: nothing else gets through
                 if message.get("index") != next_cell or next_cell >= len(job["cells"]):
                     raise frames.FrameError("a cell reported out of turn")
                 next_cell += 1
+            if kind == "result":
+                # One result per check, while it runs. A second one means the learner's code wrote one
+                # itself (with the function's own answers, and no record of the torch it ran): the
+                # result already relayed for this check is void, and the notebook stops here.
+                if message.get("check") != running:
+                    voided = last_result if running is None else None
+                    raise frames.FrameError("results sent for a check that is not running")
+                last_result, running = running, None
             frames.send(to_grader, message)
             if kind == "result":
                 data = frames.receive(parent.fileno(), deadline, MAX_FRAME)
@@ -113,7 +124,7 @@ def run_job(job, cases, to_grader, runner):
         parent.close()
         status = _reap(pid)
     return {"type": "end", "started": started, "completed": completed, "timed_out": timed_out,
-            "protocol_error": protocol_error,
+            "protocol_error": protocol_error, "voided": voided,
             "clean": clean_scratch(), "seconds": round(time.monotonic() - start, 3), **status}
 
 
