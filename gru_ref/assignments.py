@@ -13,6 +13,11 @@ CHECKS = {
                      "torch.nn.RNN (tanh)"),
     "check_my_gru_layers": ("my_gru_layers", "my_gru_layers(input, h0, weights, num_layers, bidirectional, "
                             "batch_first) -> (output, h_n)", "torch.nn.GRU (layers, directions, batch_first)"),
+    "check_train_gru": ("train_and_predict", "train_and_predict(train_x, train_y, test_x) -> logits, a model on "
+                        "your own GRU trained from scratch", "held-out accuracy on chapter 7's task"),
 }
+# Seconds the checked function may take on all cases of one check, where the default (gru_ref.check's
+# RUN_TIMEOUT_S, the grader's check_timeout) is too short: train_and_predict trains a model.
+TIME_LIMITS_S = {"train_and_predict": 60}
 PARTS = ("contract", "quick", "values", "gradients", "devices")
 DEFAULT_PARTS = ("contract", "quick")

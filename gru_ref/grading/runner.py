@@ -161,7 +161,7 @@ class Notebook:
             sandbox.exact_float32_on_cuda(payload)
             progress = []
             self.alarm = sandbox.Deadline  # _run_case lets only Deadline through
-            signal.setitimer(signal.ITIMER_REAL, self.limits["check_timeout"])
+            signal.setitimer(signal.ITIMER_REAL, check.get("timeout", self.limits["check_timeout"]))
             try:
                 sandbox.execute_cases(fn, payload, records, on_case=progress.append)
             except sandbox.Deadline:
