@@ -4,6 +4,7 @@ Layout (imports run downwards only):
     equations  the GRU in PyTorch's convention, written once
     mistakes   the wrong variants a teacher sees every term, each with its lesson
     tasks      what each exercise takes and returns, its random cases and its truth (torch.nn)
+    train_task train_gru's task: chapter 7's sequences, relabelled; held-out accuracy of a retrain
     diagnose   trusted: the messages that name the likely mistake and where it shows
     judge      trusted: makes cases, computes expected values, decides a verdict
     sandbox    runs the learner's function on the cases, in a child process, with a time limit
@@ -14,7 +15,7 @@ Layout (imports run downwards only):
     precheck   before grading: names the submissions nbgrader cannot read
 """
 __all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru", "check_gru_cell_grad", "check_my_rnn",
-           "check_my_gru_layers"]
+           "check_my_gru_layers", "check_train_gru"]
 
 
 def __getattr__(name):

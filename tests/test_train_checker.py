@@ -126,3 +126,15 @@ def test_the_grader_gives_the_training_checks_their_time_limit_in_the_box():
     grade_notebook(nb, box)
     timeouts = {check["function"]: check["timeout"] for point in box.job["checkpoints"] for check in point["checks"]}
     assert timeouts == {"my_gru": LIMITS["check_timeout"], "train_and_predict": assignments.TIME_LIMITS_S["train_and_predict"]}
+
+
+def test_the_notebook_states_the_checkers_numbers():
+    """The release notebook's words agree with the checker: threshold, sequence length, time limit."""
+    import json
+    from conftest import ROOT
+    from gru_ref.train_task import T
+    cells = json.loads((ROOT / "exercises" / "train_gru" / "train_gru.ipynb").read_text())["cells"]
+    text = " ".join(" ".join("".join(c["source"]).split()) for c in cells)
+    assert f"**{THRESHOLD:.0%} held-out accuracy**".replace("%", " %") in text
+    assert f"`T = {T}`" in text and f"T = {T} # time steps of the graded sequences" in text
+    assert f"**{assignments.TIME_LIMITS_S['train_and_predict']} seconds** on one CPU thread" in text
