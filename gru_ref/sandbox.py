@@ -343,6 +343,11 @@ def _limit_resources(payload):
     """Bound what a forked child may take, so that a runaway answer fails alone instead of
     starving the learner's kernel or filling the disk. Linux only; CUDA maps too much address space
     for an address-space limit, so cases on CUDA go without one."""
+    if not _on_cuda(payload):
+        # No case needs the GPU: hide it. Under the address-space limit CUDA cannot start (it fails as
+        # "out of memory"), and a CPU case can start it unasked: Adam's step() asks CUDA whether a
+        # graph is being captured.
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     try:
         import resource
         with open("/proc/self/statm") as f:

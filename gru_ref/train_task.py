@@ -84,6 +84,10 @@ class TrainTask:
          "The logits and the labels disagree on the batch size: the logits' first axis must be the "
          "batch. Read the last time step as output[:, -1] (batch first); output[-1] is the last sequence "
          "of the batch."),
+        (("CUDA", "NVIDIA driver", "cuda"),
+         "The grader trains your model on the CPU, where it sees no GPU: keep train_and_predict on the "
+         "device of its inputs (train_x.device), or pick one with torch.cuda.is_available(). This model is "
+         "small: the CPU trains it in seconds."),
         (("out of bounds", "Target"),
          f"A label is not a valid class for the logits: the head must give K = {K} logits, nn.Linear(H, {K})."),
     )

@@ -87,6 +87,9 @@ def _enter(limits):
     if not limits.get("cuda"):  # CUDA maps far more address space than it uses
         memory = in_use + (limits["memory_mb"] << 20)
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        # No check needs the GPU: hide it, since CUDA could not start under this limit (a CPU
+        # training run starts it unasked: Adam's step() asks whether a CUDA graph is being captured).
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     cpu = limits["cpu_s"]
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] << 20, limits["file_mb"] << 20))
