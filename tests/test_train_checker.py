@@ -138,3 +138,18 @@ def test_the_notebook_states_the_checkers_numbers():
     assert f"**{THRESHOLD:.0%} held-out accuracy**".replace("%", " %") in text
     assert f"`T = {T}`" in text and f"T = {T} # time steps of the graded sequences" in text
     assert f"**{assignments.TIME_LIMITS_S['train_and_predict']} seconds** on one CPU thread" in text
+
+
+def test_the_class_report_names_each_way_a_retrain_falls_short():
+    from gru_ref.grading.report import diagnosis
+    task = TrainTask()
+    judge = Judge("train_and_predict", ("quick",), seed=11)
+    case, inputs = judge.cases[0], judge.inputs[0]
+    n = len(inputs["test_y"])
+    one_class = torch.zeros(n, K)
+    one_class[:, 1] = 1
+    first_token = inputs["test_x"][:, 0, :K]
+    names = {diagnosis(task.rule_outputs(case, inputs, [logits])) for logits in
+             (one_class, first_token, torch.full((n, K), float("nan")))}
+    assert names == {"model did not learn (one class for all)", "predictions ignore train_y (a fixed rule)",
+                     "training diverged (NaN or inf logits)"}
