@@ -172,7 +172,7 @@ class TrainTask:
     def timeout_message(self, case, timeout_s):
         return (f"train_and_predict did not finish within {timeout_s:g} s on {case.describe(self)}, so it "
                 f"was stopped. The grader trains your model from scratch on one CPU thread, and the time limit "
-                f"covers all of it: a model of hidden size 16 trained for 500 steps on minibatches of 32 takes "
+                f"covers all of it: a model of hidden size 64 trained for 600 steps on minibatches of 32 takes "
                 f"a few seconds. Reduce the number of steps or the hidden size, train on minibatches rather "
                 f"than the whole training set at each step, and keep evaluation, prints and plots out of "
                 f"train_and_predict.")

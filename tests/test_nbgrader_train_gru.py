@@ -85,7 +85,7 @@ def test_the_untouched_notebook_gets_zero_with_a_hint(graded):
 
 
 @pytest.mark.parametrize("student, expected", [
-    ("untrained", "It predicts the same class for every sequence"),
+    ("untrained", "optimizer.step() run every step"),  # the hint of a model that guesses
     ("diverges", "training diverged. Clip the gradient norm"),
     ("first_token_rule", "far below guessing"),
 ])

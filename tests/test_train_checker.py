@@ -55,18 +55,21 @@ def test_the_check_is_a_retrain_under_the_case_seed():
     assert task.rule_outputs(judge.cases[0], inputs, [logits[0]]) is None
 
 
+NOT_LEARNING = ("It predicts the same class for every sequence", "It guesses: nothing of the first token")
+
+
 @pytest.mark.parametrize("name, expected", [
-    ("untrained", "It predicts the same class for every sequence"),
-    ("no_optimizer_step", "It predicts the same class for every sequence"),
-    ("diverges", "logits with NaN or inf: training diverged. Clip the gradient norm"),
-    ("last_sequence_for_last_step", "Read the last time step as output[:, -1]"),
-    ("head_too_wide", f"logits has shape (32, 16); it must be (N_test, K) = (32, {K}). The head must give K = {K}"),
+    ("untrained", NOT_LEARNING),  # which of the two depends on the draw and the untrained weights
+    ("no_optimizer_step", NOT_LEARNING),
+    ("diverges", ("logits with NaN or inf: training diverged. Clip the gradient norm",)),
+    ("last_sequence_for_last_step", ("Read the last time step as output[:, -1]",)),
+    ("head_too_wide", (f"logits has shape (32, 64); it must be (N_test, K) = (32, {K}). The head must give K = {K}",)),
 ])
 def test_each_common_mistake_fails_with_its_own_hint(name, expected):
     result = verdict(source(**WRONG[name]))
     assert not result["passed"]
-    assert expected in result["message"]
-    if name in ("untrained", "no_optimizer_step"):
+    assert any(text in result["message"] for text in expected), result["message"]
+    if expected == NOT_LEARNING:
         assert f"it needs {THRESHOLD:.0%}" in result["message"]
         assert "optimizer.step() run every step" in result["message"]
 

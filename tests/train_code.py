@@ -23,7 +23,7 @@ class GRUClassifier(nn.Module):
 '''
 
 TRAIN = '''
-def train(model, train_x, train_y, steps=500, lr=1e-2, batch_size=32, valid=None, every=25):
+def train(model, train_x, train_y, steps=600, lr=1e-2, batch_size=32, valid=None, every=25):
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = {"step": [], "accuracy": []}
     for step in range(steps + 1):
@@ -43,7 +43,7 @@ def train(model, train_x, train_y, steps=500, lr=1e-2, batch_size=32, valid=None
 
 TRAIN_AND_PREDICT = '''
 def train_and_predict(train_x, train_y, test_x):
-    model = GRUClassifier(F, 16, K)
+    model = GRUClassifier(F, 64, K)
     train(model, train_x, train_y)
     with torch.no_grad():
         return model(test_x)
