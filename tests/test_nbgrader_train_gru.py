@@ -22,7 +22,6 @@ SUBMISSIONS = {
     "right": answer(written_answer=WRITTEN_ANSWER),
     "untouched": {},
     "untrained": answer(**WRONG["untrained"]),
-    "diverges": answer(**WRONG["diverges"]),
     "first_token_rule": answer(**CHEATS["first_token_rule"]),
     # my_gru on nn.GRU: the pasted GRU and every retrain are refused
     "cheat_nn_gru": answer(my_gru=GRU_CHEATS["nn.GRU"]),
@@ -86,7 +85,6 @@ def test_the_untouched_notebook_gets_zero_with_a_hint(graded):
 
 @pytest.mark.parametrize("student, expected", [
     ("untrained", "optimizer.step() run every step"),  # the hint of a model that guesses
-    ("diverges", "training diverged. Clip the gradient norm"),
     ("first_token_rule", "far below guessing"),
 ])
 def test_models_that_do_not_learn_keep_the_gru_and_contract_points_with_their_hint(graded, student, expected):
