@@ -6,6 +6,7 @@ Layout (imports run downwards only):
     tasks      what each exercise takes and returns, its random cases and its truth (torch.nn)
     shape_tasks  the shapes assignment's: plain ints in and out, random configurations, the truth from
                the modules themselves (registered in tasks); shape_mistakes: its known mistakes
+    train_task  train_gru's task: chapter 7's sequences, relabelled; held-out accuracy of a retrain
     diagnose   trusted: the messages that name the likely mistake and where it shows
     shape_diagnose  trusted: the shapes assignment's: the wrong axis, parameter or term
     judge      trusted: makes cases, computes expected values, decides a verdict
@@ -18,7 +19,8 @@ Layout (imports run downwards only):
     precheck   before grading: names the submissions nbgrader cannot read
 """
 __all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru", "check_gru_cell_grad", "check_my_rnn",
-           "check_my_gru_layers", "check_mlp_shapes", "check_conv2d_shapes", "check_rnn_shapes"]
+           "check_my_gru_layers", "check_mlp_shapes", "check_conv2d_shapes", "check_rnn_shapes",
+           "check_train_gru"]
 
 
 def __getattr__(name):

@@ -20,6 +20,11 @@ CHECKS = {
     "check_rnn_shapes": ("rnn_shapes", "rnn_shapes(kind, input_shape, hidden_size, num_layers, bidirectional, "
                          "batch_first) -> (output_shape, h_n_shape, weight_shapes, num_params)",
                          "torch.nn.RNN and torch.nn.GRU"),
+    "check_train_gru": ("train_and_predict", "train_and_predict(train_x, train_y, test_x) -> logits, a model on "
+                        "your own GRU trained from scratch", "held-out accuracy on chapter 7's task"),
 }
+# Seconds the checked function may take on all cases of one check, where the default (gru_ref.check's
+# RUN_TIMEOUT_S, the grader's check_timeout) is too short: train_and_predict trains a model.
+TIME_LIMITS_S = {"train_and_predict": 60}
 PARTS = ("contract", "quick", "values", "gradients", "devices")
 DEFAULT_PARTS = ("contract", "quick")

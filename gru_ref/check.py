@@ -61,8 +61,14 @@ def _check(task, fn, parts):
     print("Passed:", verdict["message"])
 
 
-def judge_function(task, fn, parts, timeout_s=RUN_TIMEOUT_S):
+def time_limit_s(task):
+    """Seconds fn may take on all cases of one check of this task."""
+    return assignments.TIME_LIMITS_S.get(task, RUN_TIMEOUT_S)
+
+
+def judge_function(task, fn, parts, timeout_s=None):
     """Run fn on the judge's cases (fn in a child process) and return the judge's verdict dict."""
+    timeout_s = timeout_s or time_limit_s(task)
     judge = _judge()
     with tempfile.TemporaryDirectory(prefix="gru_ref_") as workdir:
         reply = judge.ask({"task": task, "parts": list(parts), "dir": workdir, "timeout": timeout_s})

@@ -28,7 +28,7 @@ ERROR_HINTS = (
 
 def explain_error(task, result):
     text = f"{result.get('exception', '')} {result.get('text', '')}"
-    for needles, hint in ERROR_HINTS:
+    for needles, hint in getattr(task, "error_hints", ()) + ERROR_HINTS:  # the task's own first
         if any(n in text for n in needles):
             return hint.replace("{layout}", task.layout_hint)
     return f"Fix the error above, then run the test again. Remember {task.name} returns {task.returns}."
@@ -75,6 +75,8 @@ def _shape_problem(task, case, name, got, want):
                     f"return the state itself, without it.")
     elif task.blocks == 3 and len(want) == 2 and got == (case.B, 3 * case.H):
         message += " That is 3H wide: split the gate blocks with .chunk(3, dim=-1) before combining."
+    elif hasattr(task, "shape_hint"):
+        message += task.shape_hint(case, got)
     return message
 
 

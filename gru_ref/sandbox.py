@@ -169,7 +169,11 @@ def _run_case(fn, output_count, case):
     record = {"status": "ok"}
     REFUSED.clear()
     try:
-        with _profile() as prof:
+        if "torch_seed" in spec:  # train_gru: each check is one retrain under the case's fixed seed
+            torch.manual_seed(spec["torch_seed"])
+        # A training run would make the profiler record a million events: such cases go without it
+        # (the switch-off still refuses every built-in recurrent kernel, and REFUSED names it).
+        with _profile() if spec.get("profile", True) else contextlib.nullcontext() as prof:
             call = spec.get("call")
             if call:  # my_gru_layers(input, h0, weights, num_layers, bidirectional, batch_first)
                 returned = fn(*args[:call["list_from"]], list(args[call["list_from"]:]), *call["extra"])
@@ -416,6 +420,11 @@ def _limit_resources(payload):
     """Bound what a forked child may take, so that a runaway answer fails alone instead of
     starving the learner's kernel or filling the disk. Linux only; CUDA maps too much address space
     for an address-space limit, so cases on CUDA go without one."""
+    if not _on_cuda(payload):
+        # No case needs the GPU: hide it. Under the address-space limit CUDA cannot start (it fails as
+        # "out of memory"), and a CPU case can start it unasked: Adam's step() asks CUDA whether a
+        # graph is being captured.
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     try:
         import resource
         with open("/proc/self/statm") as f:

@@ -345,11 +345,16 @@ class LayersTask(SequenceTask):
     }
 
 
-TASKS = {task.name: task for task in (SequenceTask(), CellTask(), CellGradTask(), RnnTask(), LayersTask())}
+from gru_ref.train_task import TrainTask  # noqa: E402 (train_gru: a task of its own module)
+
+TASKS = {task.name: task for task in (SequenceTask(), CellTask(), CellGradTask(), RnnTask(), LayersTask(),
+                                      TrainTask())}
 TASKS.update({task.name: task for task in shape_tasks.TASKS})  # the shapes assignment: ints, no tensors
 
 
 def make_inputs(task, case, generator):
+    if hasattr(task, "make_inputs"):  # a task with inputs of its own kind (train_gru's sequences)
+        return task.make_inputs(case, generator)
     return _random_inputs(task.shapes(case), case.torch_dtype, generator)
 
 

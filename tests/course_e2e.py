@@ -40,7 +40,8 @@ def grade(root, assignment, released, submissions):
 def outputs(graded, assignment, student):
     """Each test cell's output text, by grade_id, in a student's autograded notebook."""
     path = graded["root"] / "autograded" / student / assignment / f"{assignment}.ipynb"
-    return {cell.metadata.nbgrader.grade_id: "\n".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs)
+    return {cell.metadata.nbgrader.grade_id: "\n".join(o.get("text", "") + o.get("evalue", "")
+                                                        for o in cell.get("outputs", ()))  # a written answer has none
             for cell in nbformat.read(path, as_version=4).cells
             if cell.metadata.get("nbgrader", {}).get("grade")}
 

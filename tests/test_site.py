@@ -461,7 +461,7 @@ def test_no_solutions_hidden_tests_or_grader_source_in_the_site(site):
     assert not problems, "\n".join(problems[:40])
 
 
-@pytest.mark.parametrize("assignment", ["gru", "rnn", "gru_layers", "shapes"])
+@pytest.mark.parametrize("assignment", ["gru", "rnn", "gru_layers", "shapes", "train_gru"])
 def test_exercise_page_offers_the_learner_notebook(site, assignment):
     """Each exercise page links its release notebook (a download) and opens it in Colab from the repo."""
     page = (site / "book" / "exercises" / f"{assignment}.html").read_text(encoding="utf-8")

@@ -36,4 +36,7 @@ done
 "$PY" tools/bench_checker.py
 # Grading through the sandbox with the GPU passed in (needs bubblewrap: tools/install-sandbox.sh).
 "$PY" tools/gpu_grading_check.py "$LOGS/grading.json" || status=1
+# train_gru's retrains with a GPU in the machine: forked, in-process, and graded in the sandbox.
+"$PY" tools/gpu_train_check.py --grading >"$LOGS/train_gru.log" 2>&1 || { status=1; tail -n 30 "$LOGS/train_gru.log"; }
+tail -n 1 "$LOGS/train_gru.log"
 exit $status

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FOLDER = Path("_static") / "learners"
 # The modules a learner's checks import; everything else of gru_ref stays with the instructors.
 LEARNER_MODULES = ("__init__.py", "assignments.py", "check.py", "sandbox.py", "results.py", "tensorfile.py",
-                   "text.py", "judge.py", "tasks.py", "diagnose.py", "mistakes.py",
+                   "text.py", "judge.py", "tasks.py", "diagnose.py", "mistakes.py", "train_task.py",
                    "shape_tasks.py", "shape_answers.py", "shape_diagnose.py")  # not shape_mistakes.py: answers
 
 

@@ -20,6 +20,12 @@ OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
     ("ran torch operators", "shapes read off torch, not computed"),
     ("stopped the grader's record", "grader's record of torch operators stopped"),
     ("The first wrong axis", "wrong output shape"),
+    ("training diverged", "training diverged (NaN or inf logits)"),  # train_gru's retrains
+    ("far below guessing", "predictions ignore train_y (a fixed rule)"),
+    ("same class for every sequence", "model did not learn (one class for all)"),
+    ("It guesses", "model did not learn (guesses)"),
+    ("learned part of the task", "model learned part of the task"),
+    ("did not finish within", "training too slow"),
     ("did not return within", "too slow, or never returns"),
     ("NotImplementedError", "not attempted"),
     ("is not defined", "function missing"),
@@ -55,9 +61,13 @@ def gradebook_rows(db_url, assignment):
     rows = {}
     with Gradebook(db_url) as gradebook:
         for submission in gradebook.assignment_submissions(assignment):
-            cells = {grade.name: grade.score for nb in submission.notebooks for grade in nb.grades}
+            # A written answer (a markdown grade cell) waits for a person: blank until then, not 0.
+            by_hand = {grade.name for nb in submission.notebooks for grade in nb.grades
+                       if grade.cell.cell_type == "markdown" and grade.manual_score is None}
+            cells = {grade.name: None if grade.name in by_hand else grade.score
+                     for nb in submission.notebooks for grade in nb.grades}
             rows[submission.student.id] = {"score": submission.score, "max_score": submission.max_score,
-                                           "cells": cells}
+                                           "cells": cells, "waiting": by_hand}
         test_cells = {c.name: c.max_score for nb in gradebook.find_assignment(assignment).notebooks
                       for c in nb.grade_cells}
     return rows, test_cells
@@ -103,6 +113,8 @@ def _html(assignment, submissions, rows, test_cells, results):
         verdicts = results.get(s.student, {}).get("tests", {}).values()
         mistakes.update({diagnosis(v["message"]) for v in verdicts if not v["passed"]})
     flagged = [(s.student, flag) for s in graded for flag in results.get(s.student, {}).get("flags", [])]
+    by_hand = {c: sum(c in rows[s.student].get("waiting", ()) for s in graded) for c in test_cells
+               if any(c in rows[s.student].get("waiting", ()) for s in graded)}
     ungraded = [s for s in submissions if not _graded(s)]
     e = html.escape
     summary = (f"{len(submissions)} submission folder(s): {len(graded)} graded "
@@ -112,7 +124,9 @@ def _html(assignment, submissions, rows, test_cells, results):
     parts = [f"<h1>Class report: {e(assignment)}</h1><p>{e(summary)}</p>",
              "<h2>Scores</h2>", _histogram(scores, top),
              "<h2>Pass rate per test cell</h2>",
-             _bars([(c, passes[c], len(graded)) for c in test_cells], percent=True),
+             _bars([(c, passes[c], len(graded)) for c in test_cells if c not in by_hand], percent=True),
+             *(f"<p>{e(c)}: graded by hand: {n} of {len(graded)} waiting (nbgrader's formgrader).</p>"
+               for c, n in by_hand.items()),
              "<h2>Diagnosed mistakes (submissions showing each)</h2>",
              _bars([(name, n, max(mistakes.values(), default=1)) for name, n in mistakes.most_common()])
              if mistakes else "<p>None.</p>",

@@ -87,6 +87,9 @@ def _enter(limits):
     if not limits.get("cuda"):  # CUDA maps far more address space than it uses
         memory = in_use + (limits["memory_mb"] << 20)
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        # No check needs the GPU: hide it, since CUDA could not start under this limit (a CPU
+        # training run starts it unasked: Adam's step() asks whether a CUDA graph is being captured).
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     cpu = limits["cpu_s"]
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] << 20, limits["file_mb"] << 20))
@@ -161,7 +164,7 @@ class Notebook:
             sandbox.exact_float32_on_cuda(payload)
             progress = []
             self.alarm = sandbox.Deadline  # _run_case lets only Deadline through
-            signal.setitimer(signal.ITIMER_REAL, self.limits["check_timeout"])
+            signal.setitimer(signal.ITIMER_REAL, check.get("timeout", self.limits["check_timeout"]))
             try:
                 sandbox.execute_cases(fn, payload, records, on_case=progress.append)
             except sandbox.Deadline:

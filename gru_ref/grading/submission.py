@@ -10,6 +10,7 @@ import time
 
 import nbformat
 
+from gru_ref.assignments import TIME_LIMITS_S
 from gru_ref.grading import integrity
 from gru_ref.grading.plan import plan_notebook
 
@@ -51,11 +52,12 @@ def grade_notebook(nb, box, limits=None):
     for test in plan.tests:
         for k, check in enumerate(test.checks):
             check_id = f"{test.grade_id}/{k}"
-            judges[check_id] = Judge(check.task, check.parts, timeout_s=limits["check_timeout"])
+            timeout = max(limits["check_timeout"], TIME_LIMITS_S.get(check.task, 0))  # train_gru trains
+            judges[check_id] = Judge(check.task, check.parts, timeout_s=timeout)
             index, data = judges[check_id].payload()
             cases.append(data)
             checkpoints.setdefault(test.before_cell, []).append(
-                {"id": check_id, "function": check.function, "index": index})
+                {"id": check_id, "function": check.function, "index": index, "timeout": timeout})
     # CUDA maps far more address space than it uses: no address-space limit where a case needs it.
     limits["cuda"] = any(case.device == "cuda" for judge in judges.values() for case in judge.cases)
     job = {"cells": [source for _, source in plan.code_cells], "limits": limits,

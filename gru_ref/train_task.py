@@ -1,0 +1,178 @@
+"""train_gru: train_and_predict(train_x, train_y, test_x) -> logits (N_test, K), a model on the
+learner's own GRU, retrained from scratch on chapter 7's task ("remember the first token").
+
+Trusted code, like gru_ref.tasks: only the judge calls make_inputs and rule_outputs. The judge draws
+the sequences with its own secret seed and relabels the K classes with a random derangement (the
+label of first token k is never k), so that only what is learned from train_y can be right: a
+hard-coded "answer the first token" rule scores 0 %. The held-out labels never leave the judge; it
+computes the accuracy from the returned logits alone. The learner's side seeds torch with the case's
+torch_seed before the call, so a check is one retrain under a fixed seed.
+
+What no check on outputs can tell apart: a model that is not a GRU (a lookup of the first token
+learned from train_y, an MLP on test_x[:, 0]). The exercise's written answer is read by a person,
+who reads the notebook's model with it.
+"""
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+K, NOISE = 4, 4  # class tokens, noise tokens (chapter 7's names)
+V = K + NOISE  # vocabulary: tokens 0..K-1 are classes, K..V-1 are noise
+F = V  # each token is fed in as a one-hot vector of V features
+T = 20  # time steps of the graded sequences: the clue is 19 steps back
+THRESHOLD = 0.9  # held-out accuracy a retrain must reach (guessing: 1 / K)
+
+
+def make_batch(n, T, generator):
+    """n sequences of T tokens: one-hot inputs (n, T, F) and the class of their first token (n,).
+    Chapter 7's generator, line for line (the notebook has the same)."""
+    tokens = torch.randint(K, V, (n, T), generator=generator)  # (n, T): noise everywhere
+    labels = torch.randint(0, K, (n,), generator=generator)  # (n,): the class to remember
+    tokens[:, 0] = labels  # the clue comes first
+    return nn.functional.one_hot(tokens, V).float(), labels  # (n, T, F), (n,)
+
+
+def derangement(generator):
+    """A random permutation of the K classes that moves every class."""
+    while True:
+        perm = torch.randperm(K, generator=generator)
+        if not (perm == torch.arange(K)).any():
+            return perm
+
+
+@dataclass(frozen=True)
+class TrainCase:
+    n_train: int
+    n_test: int
+    T: int = T
+    torch_seed: int = 0  # torch.manual_seed(torch_seed) on the learner's side, just before the call
+    dtype: str = "float32"
+    device: str = "cpu"
+    grad: bool = False
+    values: bool = True  # False: the contract only (shape, dtype, device), no accuracy
+    profile: bool = False  # no profiler around a training run: it would record a million events
+
+    @property
+    def torch_dtype(self):
+        return getattr(torch, self.dtype)
+
+    def describe(self, task):
+        return (f"{self.n_train} training and {self.n_test} held-out sequences of T={self.T} steps, "
+                f"torch.manual_seed({self.torch_seed}) before the call")
+
+
+class TrainTask:
+    name = "train_and_predict"
+    arg_names = ("train_x", "train_y", "test_x")  # test_y stays with the judge
+    output_names = ("logits",)
+    returns = "one tensor logits of shape (N_test, K)"
+    has_time = True
+    by_hand = False
+    mistakes = ()
+    blocks = 0
+    module_name = "GRU"
+    truth = f"held-out accuracy of {THRESHOLD:.0%}"
+    builtins = "nn.GRU, nn.GRUCell, nn.RNN, nn.LSTM, torch.gru, torch._VF"
+    write_with = "your own my_gru (matmuls, torch.sigmoid and torch.tanh) inside your model"
+    layout_hint = (f"train_x is (N_train, T, F) with F = {F} one-hot features, train_y (N_train,) holds class "
+                   f"ids 0..{K - 1}, test_x is (N_test, T, F); the model's head maps the last hidden state "
+                   f"(B, H) to K = {K} logits: nn.Linear(H, {K}).")
+    equations_hint = ""
+    error_hints = (  # (what the error says, what to look at), before diagnose's general ones
+        (("to match target batch_size",),
+         "The logits and the labels disagree on the batch size: the logits' first axis must be the "
+         "batch. Read the last time step as output[:, -1] (batch first); output[-1] is the last sequence "
+         "of the batch."),
+        (("CUDA", "NVIDIA driver", "cuda"),
+         "The grader trains your model on the CPU, where it sees no GPU: keep train_and_predict on the "
+         "device of its inputs (train_x.device), or pick one with torch.cuda.is_available(). This model is "
+         "small: the CPU trains it in seconds."),
+        (("out of bounds", "Target"),
+         f"A label is not a valid class for the logits: the head must give K = {K} logits, nn.Linear(H, {K})."),
+    )
+    parts = {
+        "contract": (TrainCase(64, 32, T=6, values=False),),
+        "quick": (TrainCase(2000, 1000, torch_seed=0),),
+        "seeds": (TrainCase(2000, 1000, torch_seed=1), TrainCase(2000, 1000, torch_seed=2)),
+    }
+
+    def arg_names_for(self, case):
+        return self.arg_names
+
+    def call_spec(self, case):
+        return None
+
+    def make_inputs(self, case, generator):
+        perm = derangement(generator)  # secret: class k is called perm[k] in this draw
+        train_x, train_first = make_batch(case.n_train, case.T, generator)
+        test_x, test_first = make_batch(case.n_test, case.T, generator)
+        return {"train_x": train_x, "train_y": perm[train_first], "test_x": test_x, "test_y": perm[test_first]}
+
+    def output_shapes(self, case):
+        return {"logits": (case.n_test, K)}
+
+    def letters(self, case):
+        return {"logits": "(N_test, K)"}
+
+    def shape_hint(self, case, got):
+        if got == (case.n_test, case.T, K):
+            return (" It holds logits for every time step: classify from the last one only, "
+                    "output[:, -1] (batch first) or h_final.")
+        if got in ((case.T, K), (case.n_test, case.T)):
+            return " Read the last time step as output[:, -1]: output[-1] is the last sequence of the batch."
+        if len(got) == 2 and got[0] == case.n_test:
+            return f" The head must give K = {K} logits per sequence: nn.Linear(H, {K})."
+        return " Return the model's logits for test_x, one row per held-out sequence."
+
+    def accuracy(self, inputs, logits):
+        return (logits.argmax(dim=1) == inputs["test_y"]).double().mean().item()
+
+    def rule_outputs(self, case, inputs, outputs):
+        """None if the retrained model's held-out accuracy reaches THRESHOLD, else what to look at."""
+        (logits,) = outputs
+        if not torch.isfinite(logits).all():
+            return ("train_and_predict returned logits with NaN or inf: training diverged. Clip the "
+                    "gradient norm (nn.utils.clip_grad_norm_(model.parameters(), 1.0) between backward() "
+                    "and step()), lower the learning rate, and check the loss is finite from the first step.")
+        accuracy = self.accuracy(inputs, logits)
+        if accuracy >= THRESHOLD:
+            return None
+        reached = (f"train_and_predict's model, trained from scratch, reached {accuracy:.1%} accuracy on the "
+                   f"held-out sequences; it needs {THRESHOLD:.0%} (guessing gives {1 / K:.0%}).")
+        predicted = logits.argmax(dim=1)
+        if accuracy < 0.5 / K:
+            return (f"{reached} That is far below guessing: the predictions do not come from train_y. The "
+                    f"graded data relabel the classes at random (the label of first token k is not k), so a "
+                    f"rule like 'answer the first token' earns nothing: learn the labels from train_y.")
+        if (predicted == predicted[0]).all():
+            return (f"{reached} It predicts the same class for every sequence. {self.not_learning_hint()}")
+        if accuracy < 1 / K + 0.1:
+            return f"{reached} It guesses: nothing of the first token reaches its output. {self.not_learning_hint()}"
+        return (f"{reached} It learned part of the task (some classes, or some sequences). Train for more "
+                f"steps or with a larger hidden size, within the time limit, and check your own held-out "
+                f"accuracy on sequences of T={case.T} steps. {self.not_learning_hint()}")
+
+    @staticmethod
+    def not_learning_hint():
+        return ("Where to look: the learning rate (Adam with lr=1e-2 works here) and the number of steps; "
+                "gradient clipping; that optimizer.zero_grad(), loss.backward() and optimizer.step() run every "
+                "step; that the head reads the LAST time step (output[:, -1] or h_final); that the head gives "
+                f"K = {K} logits; and that the loss is nn.functional.cross_entropy on the raw logits (it applies "
+                "log-softmax itself: a softmax before it slows learning to a crawl).")
+
+    def passed_message(self, cases, inputs, records):
+        accuracies = [self.accuracy(i, r["outputs"][0]) for c, i, r in zip(cases, inputs, records) if c.values]
+        if not accuracies:
+            return None
+        return (f"train_and_predict's model, trained from scratch, reached {', '.join(f'{a:.1%}' for a in accuracies)} "
+                f"held-out accuracy on {len(accuracies)} fresh draw(s) of the task (T={T}, classes relabelled at "
+                f"random; needed: {THRESHOLD:.0%}).")
+
+    def timeout_message(self, case, timeout_s):
+        return (f"train_and_predict did not finish within {timeout_s:g} s on {case.describe(self)}, so it "
+                f"was stopped. The grader trains your model from scratch on one CPU thread, and the time limit "
+                f"covers all of it: a model of hidden size 64 trained for 600 steps on minibatches of 32 takes "
+                f"a few seconds. Reduce the number of steps or the hidden size, train on minibatches rather "
+                f"than the whole training set at each step, and keep evaluation, prints and plots out of "
+                f"train_and_predict.")
