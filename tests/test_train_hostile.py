@@ -13,7 +13,7 @@ import pytest
 
 import course_e2e
 from gru_ref.check import judge_function
-from gru_ref.grading import integrity
+from gru_ref.grading import integrity, submission
 
 from conftest import define
 from train_code import answer
@@ -117,6 +117,16 @@ def test_a_train_and_predict_that_never_reaches_my_gru_is_flagged_and_the_model_
     inline = answer(model="forward = lambda model, x: model.head(my_gru(x, model.h0(x), *model.weights)[1])",
                     train_and_predict=LOOKUP.replace("return counts", "forward\n    return counts"))
     assert not integrity.scan(list(enumerate(inline.values())))
+
+
+def test_a_cell_stopped_for_time_says_the_limit_and_how_to_keep_training_out_of_grading():
+    """A notebook whose own cells train for minutes: each such cell is stopped at the per-cell limit
+    (the cells after it still run and their tests are graded: tests/test_grading.py), and says why."""
+    stopped = submission._cell_outputs({"stdout": "", "stderr": "", "error": None, "timed_out": True}, None, 0,
+                                       {**submission.LIMITS, "cell_timeout": 30})
+    message = stopped[0]["evalue"]
+    assert "grading gives each cell 30 s" in message and "grading went on with the next cell" in message
+    assert 'if not os.environ.get("NBGRADER_EXECUTION"):' in message
 
 
 SUBMISSIONS = {

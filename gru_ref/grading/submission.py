@@ -93,7 +93,8 @@ def grade_notebook(nb, box, limits=None):
         tests[test.grade_id] = verdicts[-1] if verdicts and not verdicts[-1]["passed"] else {
             "passed": True, "message": " ".join(v["message"] for v in verdicts) or "this test cell checks nothing."}
     _blame_gru_cell(tests, plan)
-    outputs = {str(i): _cell_outputs(cell_events.get(n), stopped, n) for n, (i, _) in enumerate(plan.code_cells)}
+    outputs = {str(i): _cell_outputs(cell_events.get(n), stopped, n, limits)
+               for n, (i, _) in enumerate(plan.code_cells)}
     return {"tests": tests, "outputs": outputs, "test_cells": {t.grade_id: t.cell_index for t in plan.tests},
             "flags": integrity.scan(learner_cells), "end": {k: v for k, v in end.items() if k != "type"},
             "seconds": {"prepare": round(ran - start, 3), "run": round(judged - ran, 3),
@@ -193,7 +194,7 @@ def _blame_gru_cell(tests, plan):
                                    "gru_cell first; my_gru may then pass as it is.")
 
 
-def _cell_outputs(event, stopped, n):
+def _cell_outputs(event, stopped, n, limits=LIMITS):
     if event is None:
         if stopped and stopped["cell"] == n and not stopped.get("in_check"):
             return [_error("CellStopped", f"This cell did not finish: {stopped['why']}.")]
@@ -203,8 +204,12 @@ def _cell_outputs(event, stopped, n):
     outputs = [nbformat.v4.new_output("stream", name=name, text=event[name])
                for name in ("stdout", "stderr") if event[name]]
     if event["timed_out"]:
-        outputs.append(_error("CellTimeout", "This cell did not finish in time, so it was stopped. "
-                                             "Look for a loop that never ends, or work too large for a test."))
+        outputs.append(_error("CellTimeout", f"This cell did not finish in time (grading gives each cell "
+                                             f"{limits['cell_timeout']} s), so it was stopped, and grading went on "
+                                             f"with the next cell. Look for a loop that never ends, or work too "
+                                             f"large for grading: put training runs and experiments only you "
+                                             f"need to see under `if not os.environ.get(\"NBGRADER_EXECUTION\"):`, "
+                                             f"which grading skips."))
     elif event["error"]:
         error = event["error"]
         outputs.append(nbformat.v4.new_output("error", ename=error["ename"], evalue=error["evalue"],
