@@ -129,6 +129,27 @@ def test_a_cell_stopped_for_time_says_the_limit_and_how_to_keep_training_out_of_
     assert 'if not os.environ.get("NBGRADER_EXECUTION"):' in message
 
 
+def test_a_check_whose_alarm_was_switched_off_is_still_stopped_at_its_limit():
+    """The per-check limit is an alarm in the learner's process: code that ignores SIGALRM (through
+    _signal, which no answer needs) ran its check for as long as it liked. The box's template stops it
+    from outside, a few seconds past the limit; the scan flags the import."""
+    from conftest import ROOT, fill
+    from gru_ref.grading.box import Box
+    from train_code import MY_GRU
+    slow = ("import _signal\n_signal.signal(14, _signal.SIG_IGN)\nimport time\n"
+            + MY_GRU.replace("):\n", "):\n    time.sleep(4)\n", 1))
+    nb = fill(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", answer(my_gru=slow, train_and_predict=LOOKUP))
+    box = Box()
+    try:
+        result = submission.grade_notebook(nb, box, {"check_timeout": 2, "deadline_s": 60})
+    finally:
+        box.close()
+    assert "my_gru did not return within 2 s" in result["tests"]["test_my_gru"]["message"], result["tests"]
+    assert result["end"]["check_timed_out"] == "test_my_gru/0", result["end"]
+    assert "a check ran past its time limit" in result["tests"]["test_train_and_predict_learns"]["message"]
+    assert [f for f in result["flags"] if f[2] == "import _signal" and "interpreter's internals" in f[3]], result["flags"]
+
+
 SUBMISSIONS = {
     "lookup": answer(train_and_predict=LOOKUP),
     "quantized_gru": answer(train_and_predict=QUANTIZED_GRU),

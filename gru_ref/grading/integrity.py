@@ -120,6 +120,8 @@ def _reason(node):
             root = name if name in MODULES else name.split(".")[0]
             if root in MODULES:
                 return f"imports {name}: {MODULES[root]}"
+            if _private(root):  # _signal (the grader's alarm), _posixsubprocess, _ctypes...: no answer needs one
+                return f"imports {name}: the interpreter's internals"
             if root == "gru_ref" and not (isinstance(node, ast.ImportFrom) and node.module == "gru_ref"
                                           and all(a.name.startswith("check_") for a in node.names)):
                 return f"imports gru_ref's internals ({name})"

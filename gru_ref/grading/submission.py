@@ -135,7 +135,9 @@ def _why_stopped(end, cell_events, plan, limits):
     if end.get("completed"):
         return None
     at = max(cell_events, default=-1) + 1
-    if end.get("timed_out"):
+    if isinstance(end.get("check_timed_out"), str):  # stopped from outside: its alarm had been switched off
+        why = "a check ran past its time limit, and the grader stopped the notebook there"
+    elif end.get("timed_out"):
         why = f"the notebook ran past its {limits['deadline_s']} s limit"
     elif end.get("protocol_error") or end.get("box_failed"):
         why = "its code interfered with the grader's channel"
@@ -162,7 +164,8 @@ def _died_in_check(stopped, plan, results):
 
 def _verdict(judge, check, result, stopped, ended_here=None):
     if result is None and ended_here is not None:  # the judge says how the function's process ended
-        verdict = judge.rule(None, {"timed_out": ended_here.get("timed_out") is True,
+        timed_out = ended_here.get("timed_out") is True or isinstance(ended_here.get("check_timed_out"), str)
+        verdict = judge.rule(None, {"timed_out": timed_out,
                                     "exit_code": ended_here.get("exit_code"), "signal": ended_here.get("signal")})
         return {"passed": False, "message": verdict.message}
     if result is None:
