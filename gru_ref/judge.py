@@ -95,7 +95,7 @@ class Judge:
         if status.get("timed_out"):
             case = self.cases[min(status.get("progress", 0), len(self.cases) - 1)]
             if hasattr(self.task, "timeout_message"):  # a task whose answer takes seconds (train_gru)
-                return Verdict(False, self.task.timeout_message(case, self.timeout_s))
+                return Verdict(False, self.task.timeout_message(case, self.timeout_s, len(self.cases)))
             return Verdict(False, f"{name} did not return within {self.timeout_s:g} s on a case with "
                                   f"{case.describe(self.task)}, so it was stopped. A correct answer "
                                   f"takes well under a second: look for a loop that never ends, or for work "

@@ -27,6 +27,9 @@ BUILTIN_RNN_OP = re.compile(r"^(aten|quantized|mkldnn|cudnn|miopen)::\S*(gru|rnn
 # The aten ops switched off while grading: every one whose name has one of these (all recurrent kernels;
 # no op a hand-written GRU or RNN needs has them: tests/test_rnn_checker.py checks).
 REFUSED_OP_WORDS = ("gru", "rnn", "lstm")
+# Their namespaces: aten's, and the quantized kernels (quantized::quantized_gru_cell_dynamic runs a GRU
+# cell on prepacked weights), which no profiler sees where a training case runs without one.
+REFUSED_OP_NAMESPACES = ("aten", "quantized", "mkldnn", "cudnn", "miopen")
 # Captured at import, so that later rebinding of these names in the learner's process changes nothing here.
 _profile = profiler.profile
 _PREPARE_PROFILER, _ENABLE_PROFILER, _DISABLE_PROFILER = (torch._C._autograd._prepare_profiler,
@@ -73,8 +76,8 @@ def builtin_grus_disabled():
 
 class _Lockdown:
     """Built-in recurrent layers refuse to run, from any thread and any Python route: the dispatcher
-    kernels of each aten op with "gru", "rnn" or "lstm" in its name, their Python kernels, and
-    torch._decomp's Python GRU, RNN and LSTM."""
+    kernels of each op of REFUSED_OP_NAMESPACES with "gru", "rnn" or "lstm" in its name, their Python
+    kernels, and torch._decomp's Python GRU, RNN and LSTM."""
     DECOMPOSITIONS = ("gru_impl", "gru_impl_data", "gru_cell", "gru_cell_data", "_rnn_helper", "one_layer_rnn",
                       "one_layer_rnn_data", "rnn_cell", "rnn_cell_data", "rnn_tanh_input", "rnn_tanh_data",
                       "rnn_relu_input", "rnn_relu_data", "lstm_impl", "lstm_data_impl", "lstm_cell",
@@ -86,12 +89,13 @@ class _Lockdown:
         self.decompositions = decompositions
         # The registrations last as long as this C++ handle. A permanent one is leaked on purpose
         # (its reference count raised, no Python name kept): nothing in Python can reset it.
-        self.library = torch._C._dispatch_library("IMPL", "aten", "", __file__, 0)
+        self.libraries = {}  # namespace -> the C++ handle of our registrations in it
         self.py_kernels = []  # (op, its Python kernels before)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "overriding a previously registered kernel": the point
             for name in torch._C._dispatch_get_all_op_names():
-                if name.startswith("aten::") and any(word in name for word in REFUSED_OP_WORDS):
+                namespace, _, op_name = name.partition("::")
+                if namespace in REFUSED_OP_NAMESPACES and any(word in op_name for word in REFUSED_OP_WORDS):
                     self._refuse_op(name)
         self.decomposed = {name: getattr(decompositions, name) for name in self.DECOMPOSITIONS
                            if hasattr(decompositions, name)}
@@ -99,26 +103,30 @@ class _Lockdown:
             setattr(decompositions, name, _refusal(f"torch._decomp's {name}"))
         if permanent:
             import ctypes
-            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self.library))
-            self.library = self.py_kernels = self.decomposed = None
+            for library in self.libraries.values():
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(library))
+            self.libraries = self.py_kernels = self.decomposed = None
 
     def _refuse_op(self, name):
-        op_name = name[len("aten::"):]
+        namespace, _, op_name = name.partition("::")
+        if namespace not in self.libraries:
+            self.libraries[namespace] = torch._C._dispatch_library("IMPL", namespace, "", __file__, 0)
         if torch._C._dispatch_has_kernel_for_dispatch_key(name, "CompositeImplicitAutograd"):
             keys = ["CompositeImplicitAutograd"]
         else:
             keys = ["Autograd", "CPU", "CUDA", "Meta"]
         for key in keys:
-            self.library.impl(op_name, key, _refusal(name), False)
+            self.libraries[namespace].impl(op_name, key, _refusal(name), False)
         packet, _, overload = op_name.partition(".")
-        op = getattr(getattr(torch.ops.aten, packet), overload or "default")
+        op = getattr(getattr(getattr(torch.ops, namespace), packet), overload or "default")
         self.py_kernels.append((op, dict(op.py_kernels)))
         for key in list(op.py_kernels):
             op.py_kernels[key] = _refusal(name)
         op._dispatch_cache.clear()
 
     def undo(self):
-        self.library.reset()  # the dispatcher falls back to the kernels registered before
+        for library in self.libraries.values():
+            library.reset()  # the dispatcher falls back to the kernels registered before
         for op, before in self.py_kernels:
             op.py_kernels.clear()
             op.py_kernels.update(before)
@@ -141,6 +149,9 @@ REFUSED = []  # the built-in recurrent kernels the learner's function tried to r
 def describe(value):
     """(kind, shape, dtype, device) of one returned value, as plain data the judge can read."""
     if isinstance(value, torch.Tensor):
+        if value.is_nested or value.layout != torch.strided:  # no plain shape: the judge says what it is
+            kind = "nested tensor" if value.is_nested else f"{str(value.layout).replace('torch.', '')} tensor"
+            return (kind, None, None, value.device.type)
         kind = "Tensor" if type(value) is torch.Tensor else type(value).__name__
         return (kind, tuple(value.shape), str(value.dtype).replace("torch.", ""), value.device.type)
     return (type(value).__name__, None, None, None)
@@ -202,7 +213,9 @@ def _run_case(fn, output_count, case):
     changed = [i for i, (a, s) in enumerate(zip(args, snapshot))
                if a.shape != s.shape or (device != "meta" and not torch.equal(a.detach(), s))]
     record["mutated"] = changed
-    tensors = [v for v in items if isinstance(v, torch.Tensor)]
+    # Only what the tensor file can carry: a complex, quantized, sparse or meta (on a CPU case) result is
+    # left out, and its description alone fails the case with a reason, instead of crashing the run.
+    tensors = [v for v in items if isinstance(v, torch.Tensor) and _storable(v, device)]
     record["outputs"] = [v.detach() if device == "meta" else v.detach().cpu().clone() for v in tensors]
     if spec["grad"] and tensors and len(tensors) == len(items):
         record["requires_grad"] = [bool(v.requires_grad) for v in tensors]
@@ -215,6 +228,11 @@ def _run_case(fn, output_count, case):
             except Exception as exc:
                 record["grad_error"] = _learner_traceback(exc)
     return record
+
+
+def _storable(tensor, device):
+    return (not tensor.is_nested and tensor.layout == torch.strided and tensor.dtype in tensorfile.CODES
+            and (tensor.device.type != "meta" or device == "meta"))
 
 
 def _run_plain_case(fn, call):

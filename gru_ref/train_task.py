@@ -169,10 +169,12 @@ class TrainTask:
                 f"held-out accuracy on {len(accuracies)} fresh draw(s) of the task (T={T}, classes relabelled at "
                 f"random; needed: {THRESHOLD:.0%}).")
 
-    def timeout_message(self, case, timeout_s):
+    def timeout_message(self, case, timeout_s, retrains=1):
+        share = (f" The {timeout_s:g} s cover all {retrains} retrains of this check, one after the other: each "
+                 f"must finish in under {timeout_s / retrains:g} s." if retrains > 1 else "")
         return (f"train_and_predict did not finish within {timeout_s:g} s on {case.describe(self)}, so it "
-                f"was stopped. The grader trains your model from scratch on one CPU thread, and the time limit "
-                f"covers all of it: a model of hidden size 64 trained for 600 steps on minibatches of 32 takes "
+                f"was stopped.{share} The grader trains your model from scratch on one CPU thread, and the time "
+                f"limit covers all of it: a model of hidden size 64 trained for 600 steps on minibatches of 32 takes "
                 f"a few seconds. Reduce the number of steps or the hidden size, train on minibatches rather "
                 f"than the whole training set at each step, and keep evaluation, prints and plots out of "
                 f"train_and_predict.")

@@ -93,7 +93,8 @@ def grade_notebook(nb, box, limits=None):
         tests[test.grade_id] = verdicts[-1] if verdicts and not verdicts[-1]["passed"] else {
             "passed": True, "message": " ".join(v["message"] for v in verdicts) or "this test cell checks nothing."}
     _blame_gru_cell(tests, plan)
-    outputs = {str(i): _cell_outputs(cell_events.get(n), stopped, n) for n, (i, _) in enumerate(plan.code_cells)}
+    outputs = {str(i): _cell_outputs(cell_events.get(n), stopped, n, limits)
+               for n, (i, _) in enumerate(plan.code_cells)}
     return {"tests": tests, "outputs": outputs, "test_cells": {t.grade_id: t.cell_index for t in plan.tests},
             "flags": integrity.scan(learner_cells), "end": {k: v for k, v in end.items() if k != "type"},
             "seconds": {"prepare": round(ran - start, 3), "run": round(judged - ran, 3),
@@ -134,7 +135,9 @@ def _why_stopped(end, cell_events, plan, limits):
     if end.get("completed"):
         return None
     at = max(cell_events, default=-1) + 1
-    if end.get("timed_out"):
+    if isinstance(end.get("check_timed_out"), str):  # stopped from outside: its alarm had been switched off
+        why = "a check ran past its time limit, and the grader stopped the notebook there"
+    elif end.get("timed_out"):
         why = f"the notebook ran past its {limits['deadline_s']} s limit"
     elif end.get("protocol_error") or end.get("box_failed"):
         why = "its code interfered with the grader's channel"
@@ -161,7 +164,8 @@ def _died_in_check(stopped, plan, results):
 
 def _verdict(judge, check, result, stopped, ended_here=None):
     if result is None and ended_here is not None:  # the judge says how the function's process ended
-        verdict = judge.rule(None, {"timed_out": ended_here.get("timed_out") is True,
+        timed_out = ended_here.get("timed_out") is True or isinstance(ended_here.get("check_timed_out"), str)
+        verdict = judge.rule(None, {"timed_out": timed_out,
                                     "exit_code": ended_here.get("exit_code"), "signal": ended_here.get("signal")})
         return {"passed": False, "message": verdict.message}
     if result is None:
@@ -193,7 +197,7 @@ def _blame_gru_cell(tests, plan):
                                    "gru_cell first; my_gru may then pass as it is.")
 
 
-def _cell_outputs(event, stopped, n):
+def _cell_outputs(event, stopped, n, limits=LIMITS):
     if event is None:
         if stopped and stopped["cell"] == n and not stopped.get("in_check"):
             return [_error("CellStopped", f"This cell did not finish: {stopped['why']}.")]
@@ -203,8 +207,12 @@ def _cell_outputs(event, stopped, n):
     outputs = [nbformat.v4.new_output("stream", name=name, text=event[name])
                for name in ("stdout", "stderr") if event[name]]
     if event["timed_out"]:
-        outputs.append(_error("CellTimeout", "This cell did not finish in time, so it was stopped. "
-                                             "Look for a loop that never ends, or work too large for a test."))
+        outputs.append(_error("CellTimeout", f"This cell did not finish in time (grading gives each cell "
+                                             f"{limits['cell_timeout']} s), so it was stopped, and grading went on "
+                                             f"with the next cell. Look for a loop that never ends, or work too "
+                                             f"large for grading: put training runs and experiments only you "
+                                             f"need to see under `if not os.environ.get(\"NBGRADER_EXECUTION\"):`, "
+                                             f"which grading skips."))
     elif event["error"]:
         error = event["error"]
         outputs.append(nbformat.v4.new_output("error", ename=error["ename"], evalue=error["evalue"],

@@ -12,7 +12,8 @@ Protocol with the grader, on stdin and stdout (gru_ref.grading.frames):
   -> the child's frames, checked for form and size: {"type": "cell"|"result", ...}, results
      followed by one raw frame (their tensors)
   -> {"type": "end", "started", "completed", "exit_code", "signal", "timed_out", "protocol_error", "voided",
-      "clean", "seconds"}: started is false when the child failed before any learner code; voided names the
+      "check_timed_out", "clean", "seconds"}: check_timed_out names the check stopped from here for running
+     past its time limit; started is false when the child failed before any learner code; voided names the
      check whose result came twice (one written by the learner's code), which the grader then ignores
 """
 import ctypes
@@ -29,6 +30,9 @@ from gru_ref.grading import frames
 MAX_FRAME = 64 << 20  # bytes: one check's results, far above an honest answer's
 MAX_TOTAL = 256 << 20  # bytes relayed for one submission
 CHILD_TYPES = ("started", "cell", "result", "cases", "done")
+# s beyond a check's own time limit before the child is stopped from here: the limit is an alarm inside
+# the child, which the learner's code can switch off (SIGALRM ignored); this is the one it cannot.
+CHECK_GRACE_S = 5
 PR_SET_DUMPABLE = 4
 
 
@@ -73,11 +77,12 @@ def run_job(job, cases, to_grader, runner):
         os._exit(70)
     child.close()
     relayed, next_check, next_cell, protocol_error, timed_out, completed = 0, 0, 0, None, False, False
-    started, running, last_result, voided = False, None, None, None
-    check_ids = [check["id"] for point in job["checkpoints"] for check in point["checks"]]
+    started, running, last_result, voided, check_deadline, overran = False, None, None, None, None, None
+    checks = [check for point in job["checkpoints"] for check in point["checks"]]
+    check_ids = [check["id"] for check in checks]
     try:
         while True:
-            message = frames.receive_json(parent.fileno(), deadline, 1 << 20)
+            message = frames.receive_json(parent.fileno(), min(deadline, check_deadline or deadline), 1 << 20)
             relayed += len(json.dumps(message))
             kind = message.get("type")
             if kind not in CHILD_TYPES:
@@ -95,6 +100,9 @@ def run_job(job, cases, to_grader, runner):
                     raise frames.FrameError("cases asked for out of turn")
                 frames.send(parent.fileno(), cases[next_check], deadline)
                 running = check_ids[next_check] if next_check < len(check_ids) else None
+                if running is not None:
+                    limit = checks[next_check].get("timeout", job["limits"]["check_timeout"])
+                    check_deadline = time.monotonic() + limit + CHECK_GRACE_S
                 next_check += 1
                 continue
             if kind == "cell":  # one message per cell, in order: nothing else gets through
@@ -108,7 +116,7 @@ def run_job(job, cases, to_grader, runner):
                 if message.get("check") != running:
                     voided = last_result if running is None else None
                     raise frames.FrameError("results sent for a check that is not running")
-                last_result, running = running, None
+                last_result, running, check_deadline = running, None, None
             frames.send(to_grader, message)
             if kind == "result":
                 data = frames.receive(parent.fileno(), deadline, MAX_FRAME)
@@ -118,13 +126,15 @@ def run_job(job, cases, to_grader, runner):
                 raise frames.FrameError("more output than any notebook needs")
     except frames.FrameError as exc:
         timed_out = time.monotonic() >= deadline
-        if not timed_out and "closed" not in str(exc):
+        if not timed_out and check_deadline is not None and time.monotonic() >= check_deadline:
+            overran = running
+        elif not timed_out and "closed" not in str(exc):
             protocol_error = str(exc)
     finally:
         parent.close()
         status = _reap(pid)
     return {"type": "end", "started": started, "completed": completed, "timed_out": timed_out,
-            "protocol_error": protocol_error, "voided": voided,
+            "protocol_error": protocol_error, "voided": voided, "check_timed_out": overran,
             "clean": clean_scratch(), "seconds": round(time.monotonic() - start, 3), **status}
 
 
