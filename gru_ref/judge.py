@@ -142,6 +142,10 @@ class Judge:
             return (f"{task.name} reached a built-in recurrent kernel ({', '.join(result['builtin_ops'])}), "
                     f"through {task.builtins} or a similar route. That earns no credit: write the "
                     f"equations yourself with {task.write_with}.")
+        if result.get("record_stopped"):
+            return (f"{task.name} stopped the grader's record of the operators it runs (a profiler of its "
+                    f"own, or the grader's switched off or restarted). That earns no credit: leave the "
+                    f"profiler alone in {task.name}, and stop any profiler you started before running the test.")
         if task.by_hand and result.get("autograd_used"):
             return (f"{task.name} ran autograd (backward, torch.autograd.grad or torch.func) to get the "
                     f"gradient. This part asks for it by hand: apply the chain rule step by step, "

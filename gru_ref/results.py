@@ -84,8 +84,9 @@ def _clean(description):
         record["torch_ops"] = [_text(op, 200) for op in _list(description["torch_ops"], 50)]
     if "returned" in description:
         record["returned"] = [_returned(item) for item in _list(description["returned"], 16)]
-    if "autograd_used" in description:
-        record["autograd_used"] = description["autograd_used"] is True
+    for key in ("autograd_used", "record_stopped"):
+        if key in description:
+            record[key] = description[key] is True
     for key, kind, limit in (("mutated", int, 64), ("requires_grad", bool, 16), ("grads_present", bool, 64)):
         if key in description:
             values = _list(description[key], limit)

@@ -31,7 +31,6 @@ REFUSED_OP_WORDS = ("gru", "rnn", "lstm")
 # cell on prepacked weights), which no profiler sees where a training case runs without one.
 REFUSED_OP_NAMESPACES = ("aten", "quantized", "mkldnn", "cudnn", "miopen")
 # Captured at import, so that later rebinding of these names in the learner's process changes nothing here.
-_profile = profiler.profile
 _PREPARE_PROFILER, _ENABLE_PROFILER, _DISABLE_PROFILER = (torch._C._autograd._prepare_profiler,
                                                        torch._C._autograd._enable_profiler,
                                                        torch._C._autograd._disable_profiler)
@@ -179,12 +178,14 @@ def _run_case(fn, output_count, case):
     snapshot = [a.detach().clone() for a in args]
     record = {"status": "ok"}
     REFUSED.clear()
+    # The record of operators run (built-in kernels, autograd) that patching the profiler cannot blind.
+    # A training run would make it record a million events: such cases go without it (the switch-off
+    # still refuses every built-in recurrent kernel, and REFUSED names it).
+    recorder = _TorchOps() if spec.get("profile", True) else None
     try:
         if "torch_seed" in spec:  # train_gru: each check is one retrain under the case's fixed seed
             torch.manual_seed(spec["torch_seed"])
-        # A training run would make the profiler record a million events: such cases go without it
-        # (the switch-off still refuses every built-in recurrent kernel, and REFUSED names it).
-        with _profile() if spec.get("profile", True) else contextlib.nullcontext() as prof:
+        with recorder or contextlib.nullcontext():
             call = spec.get("call")
             if call:  # my_gru_layers(input, h0, weights, num_layers, bidirectional, batch_first)
                 returned = fn(*args[:call["list_from"]], list(args[call["list_from"]:]), *call["extra"])
@@ -195,11 +196,11 @@ def _run_case(fn, output_count, case):
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: the learner's doing
         record = {"status": "error", "error": _learner_traceback(exc), "exception": type(exc).__name__,
                   "text": str(exc)[:500]}
-        prof = None
-    # The raw event list: building function_events would cost seconds on scalar-heavy answers.
-    names = {event.name() for event in prof.kineto_results.events()} if prof is not None else set()
+    names = recorder.names if recorder is not None else set()
     record["builtin_ops"] = sorted({n for n in names if BUILTIN_RNN_OP.search(n)} | set(REFUSED))
     record["autograd_used"] = any(n.startswith("autograd::engine") for n in names)
+    if _TorchOps.STOPPED in names:
+        record["record_stopped"] = True
     if record["status"] == "error":
         return record
     if output_count == 1:  # gru_cell returns one tensor, not a tuple
