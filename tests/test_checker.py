@@ -200,33 +200,31 @@ def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
     assert not verdict["passed"] and "by hand" in verdict["message"]
 
 
-# Autograd hidden from the grader's record, two ways: the profiler's class patched to record nothing
-# (the record calls the profiler's C++ functions, captured at import), and the record stopped.
-BLINDING = {
-    "patches the profiler class": """
-import torch.autograd.profiler as _p
-_p.profile.__enter__ = lambda self: self
-_p.profile.__exit__ = lambda self, *exc: False
-""",
-    "stops the record": """
-import torch.autograd.profiler as _p
-_p._disable_profiler()
-""",
-}
-
-
-@pytest.mark.parametrize("how, expected", [("patches the profiler class", "by hand"),
-                                           ("stops the record", "stopped the grader's record")])
-def test_autograd_hidden_from_the_record_is_still_refused(how, expected):
-    stop_inside = "    " + BLINDING[how].strip().replace("\n", "\n    ") + "\n" if how == "stops the record" else ""
-    source = GRU_CELL + (BLINDING[how] if not stop_inside else "") + f'''
+# Autograd hidden from the grader's record, two ways: the profiler's class patched to record nothing in
+# the learner's kernel, before the check (the record calls the profiler's C++ functions, captured at
+# import), and the record stopped inside the function.
+AUTOGRAD_BY_HAND = """
 def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
-{stop_inside}    h = h_prev.detach().requires_grad_()
+{stop}    h = h_prev.detach().requires_grad_()
     with torch.enable_grad():
         return torch.autograd.grad(gru_cell(x_t, h, w_ih, w_hh, b_ih, b_hh), h, grad_h_t)[0]
-'''
+"""
+
+
+def test_autograd_hidden_by_a_patched_profiler_is_still_refused(monkeypatch):
+    # In this (the kernel's) process, as a cell before the check would; monkeypatch undoes it after.
+    monkeypatch.setattr(torch.autograd.profiler.profile, "__enter__", lambda self: self)
+    monkeypatch.setattr(torch.autograd.profiler.profile, "__exit__", lambda self, *exc: False)
+    source = GRU_CELL + AUTOGRAD_BY_HAND.format(stop="")
     verdict = judge_function("gru_cell_grad", define(source)["gru_cell_grad"], ("quick",))
-    assert not verdict["passed"] and expected in verdict["message"], verdict["message"]
+    assert not verdict["passed"] and "by hand" in verdict["message"], verdict["message"]
+
+
+def test_autograd_with_the_record_stopped_is_refused():
+    stop = "    import torch.autograd.profiler as p\n    p._disable_profiler()\n"
+    source = GRU_CELL + AUTOGRAD_BY_HAND.format(stop=stop)
+    verdict = judge_function("gru_cell_grad", define(source)["gru_cell_grad"], ("quick",))
+    assert not verdict["passed"] and "stopped the grader's record" in verdict["message"], verdict["message"]
 
 
 def test_unknown_parts_are_refused_clearly():
