@@ -6,6 +6,7 @@ Trusted (the grader's process; never imports or runs learner code):
     bwrap       the bubblewrap command line of the box
     box         one warm box, restarted whenever a submission broke it
     submission  grade one notebook: cases in, tensors out, the judge rules
+    learner_text  whatever a learner wrote, written out as text (Markdown, HTML, CSV, ids)
 Inside the box (untrusted from the moment learner code runs):
     template    the warm process: forks a child per submission, hands out cases in order, cleans up
     runner      the child: limits, seccomp, the learner's cells, the checked functions
