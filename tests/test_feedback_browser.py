@@ -55,6 +55,7 @@ print({HTML!r}, {MARKDOWN!r})
 print({BREAKOUT!r}, file=sys.stderr)
 raise ValueError({HTML!r})
 """
+ESCAPED = "gru_ref: the formgrader's pages escape what they write"  # its log line
 FORMGRADER = {"ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": True}}}
 SERVER_START_S = 90
 
@@ -86,7 +87,6 @@ def free_port():
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile_text_course")
     shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copy(ROOT / "jupyter_server_config.py", root)  # the formgrader's pages escaped
     shutil.copytree(ROOT / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
     assert nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root).returncode == 0
     released = root / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -124,7 +124,6 @@ def formgrader(graded):
     server = subprocess.Popen(
         [str(VENV_BIN / "jupyter-server"), "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         f"--config={root / 'jupyter_server_config.py'}",  # as the chapter for instructors starts it
          *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI's containers run as root
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -141,6 +140,9 @@ def formgrader(graded):
                 pytest.fail(f"the formgrader did not start in {SERVER_START_S} s (exit {server.poll()}):\n"
                             + (root.parent / "jupyter_server.log").read_text()[-3000:])
             time.sleep(0.5)
+        log.flush()
+        assert ESCAPED in (root.parent / "jupyter_server.log").read_text(), (
+            "gru_ref's formgrader extension did not load: run `make setup` (it enables it in .venv)")
         yield base, token
     finally:
         server.terminate()

@@ -4,8 +4,8 @@ nbgrader 0.9.6 renders its own formgrader pages (manage_students/ID, ...) with J
 and writes the student id, from the URL or from a folder's name in submitted/, into their HTML and
 JavaScript as it is: a submitted folder named `<img src=x onerror=...>`, listed among the students,
 ran script in the instructor's Jupyter origin when clicked. This turns autoescape on in that Jinja
-environment once nbgrader has made it. jupyter_server_config.py at the course root enables it, and
-Jupyter reads that file when started there.
+environment once nbgrader has made it. `make setup` enables it in the course environment, as pip
+does nbgrader's: formgrader_escape.json goes to .venv/etc/jupyter/jupyter_server_config.d/.
 """
 
 
