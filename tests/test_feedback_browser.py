@@ -70,6 +70,8 @@ def hostile_notebook(released):
     code.metadata.tags = [f'"><img src=x onerror="{RUN}">']
     code.metadata.jupyter = {"source_hidden": False, "note": HTML}
     nb.metadata.title = f"</title>{HTML}"
+    nb.metadata.authors = [{"name": HTML}]
+    nb.metadata.kernelspec = {"name": "python3", "language": "python", "display_name": f"</title>{HTML}"}
     nb.metadata.language_info = {"name": f"python{HTML}", "pygments_lexer": f"no-such{HTML}"}
     nb.metadata.widgets = {"application/vnd.jupyter.widget-state+json": {
         "version_major": 2, "version_minor": 0, "state": {"m": {
