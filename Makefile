@@ -16,8 +16,10 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 # The grading sandbox (bubblewrap, libseccomp) comes from the system's packages: checked every time.
+# Every Jupyter server of the environment loads gru_ref's formgrader extension (as nbgrader's own).
 setup: $(STAMP)
 	bash tools/install-sandbox.sh
+	install -D -m 644 gru_ref/grading/formgrader_escape.json $(VENV)/etc/jupyter/jupyter_server_config.d/gru_ref.json
 
 # GRU_BOOK_BUILD tells chapters they run in the static build (no live widgets there).
 site: setup

@@ -6,6 +6,8 @@ Trusted (the grader's process; never imports or runs learner code):
     bwrap       the bubblewrap command line of the box
     box         one warm box, restarted whenever a submission broke it
     submission  grade one notebook: cases in, tensors out, the judge rules
+    learner_text  whatever a learner wrote, written out as text (Markdown, HTML, CSV, ids)
+    formgrader_escape  a Jupyter server extension: nbgrader's formgrader pages escape what they write
 Inside the box (untrusted from the moment learner code runs):
     template    the warm process: forks a child per submission, hands out cases in order, cleans up
     runner      the child: limits, seccomp, the learner's cells, the checked functions

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import nbformat
 
+from gru_ref.grading.learner_text import unsafe_student_id
+
 STATUSES = ("graded", "flagged", "unreadable", "missing", "error")
 
 
@@ -41,6 +43,11 @@ def collect(root, assignment, fix_renamed=True):
         if not folder.is_dir():
             continue
         submission = Submission(folder.parent.name, folder)
+        if unsafe_student_id(submission.student):  # the formgrader would show it unescaped
+            submission.status = "unreadable"
+            submission.notes.append(unsafe_student_id(submission.student))
+            submissions.append(submission)
+            continue
         notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
         path = folder / expected
         for other in notebooks:

@@ -4,25 +4,29 @@
 SandboxedExecute takes the place of nbgrader's Execute. It never starts a Jupyter kernel: the
 learner's cells run in the box (gru_ref.grading.box), the judge rules here, and the verdicts become
 the test cells' outputs, which SaveAutoGrades scores as usual. Learner-written markdown and raw cells
-lose their HTML, so feedback reports carry no learner-made HTML or scripts.
+become plain text, and learner-written metadata goes, so that feedback and the formgrader carry no
+learner-made HTML or scripts (gru_ref.grading.learner_text).
 FlagForReview, after SaveAutoGrades, marks a submission that the integrity scan flagged as needing
-manual grading, with the flagged lines as a comment.
+manual grading, with the flagged lines as a comment, shown as text.
+RefuseUnsafeStudentId, first of nbgrader's sanitising steps, keeps a folder name that the formgrader
+could not show safely out of the gradebook.
 OfflineMath, in generate_feedback, writes MathJax beside each feedback page, which loads it from
 there (feedback_template/feedback/mathjax.html.j2): feedback renders math with no network.
 """
 import atexit
 import hashlib
-import html
 import json
 import os
 
-from nbgrader.api import Gradebook
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Dict, Unicode
 
 from gru_ref.grading import plan as planning
 from gru_ref.grading.box import Box
+from gru_ref.grading.learner_text import markdown_literal, unsafe_student_id
 from gru_ref.grading.submission import apply, grade_notebook
 
 # The book's vendored MathJax: grading runs from the course repository (an editable install).
@@ -79,18 +83,52 @@ class SandboxedExecute(NbGraderPreprocessor):
             return None
 
 
+# A submitted notebook's own metadata is the learner's to write (a title, widget state, a lexer's
+# name, ...): what nbconvert reads of it is set here instead, as the released notebooks have it.
+NOTEBOOK_METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                     "language_info": {"name": "python"}}
+CELL_METADATA = ("nbgrader", "deletable", "editable")  # what nbgrader needs (tags would be CSS classes)
+
+
 def strip_learner_html(nb):
     """Every markdown or raw cell the learner could write becomes plain text: no HTML, no links (a
-    `javascript:` one included), no remote images in the feedback or the formgrader."""
+    `javascript:` one included), no remote images in the feedback or the formgrader. The notebook's
+    and the cells' metadata keep only what nbgrader needs, and cells lose their attachments."""
+    nb.metadata = nbformat.from_dict(NOTEBOOK_METADATA)
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("locked"):
+        cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in CELL_METADATA})
+        nbgrader = cell.metadata.get("nbgrader", {})
+        nbgrader.pop("comment", None)  # generate_feedback writes the gradebook's own
+        cell.pop("attachments", None)
+        if nbgrader.get("locked"):
             continue
         if cell.cell_type in ("markdown", "raw"):
-            cell.metadata.pop("raw_mimetype", None)
-            cell.metadata.pop("format", None)
-            if cell.cell_type == "markdown":
-                text = html.escape(cell.source, quote=False)
-                cell.source = "<pre>" + text + "</pre>" if text.strip() else ""
+            cell.source = markdown_literal(cell.source.splitlines()) if cell.source.strip() else ""
+
+
+class RefuseUnsafeStudentId(NbGraderPreprocessor):
+    """A folder name that nbgrader's formgrader could not show safely (it writes student ids into its
+    pages' HTML and JavaScript unescaped) never stays in the gradebook: nbgrader's autograde has just
+    added it, so this takes it out again, with its submission, and refuses to grade the folder."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        problem = unsafe_student_id(info["student"])
+        if problem is None:
+            return nb, resources
+        with Gradebook(info["db_url"]) as gradebook:
+            try:
+                gradebook.remove_submission(info["assignment"], info["student"])
+            except MissingEntry:
+                pass
+            student = gradebook.find_student(info["student"])
+            if not student.submissions:
+                gradebook.remove_student(info["student"])
+        raise UnsafeStudentId(problem)
+
+
+class UnsafeStudentId(ValueError):
+    """The folder was not graded: its name cannot be a student id."""
 
 
 class FlagForReview(NbGraderPreprocessor):
@@ -115,10 +153,12 @@ class FlagForReview(NbGraderPreprocessor):
 
 
 def describe_flags(flags):
+    """nbgrader's comment on a flagged answer: Markdown, the learner's lines shown as text."""
     lines = [f"cell {cell + 1}, line {line}: {code}  <- {reason}" for cell, line, code, reason in flags[:20]]
-    more = f"\n(and {len(flags) - 20} more)" if len(flags) > 20 else ""
+    if len(flags) > 20:
+        lines.append(f"(and {len(flags) - 20} more)")
     return ("Flagged for manual review by the integrity scan (the automatic score stands until a "
-            "grader decides):\n" + "\n".join(lines) + more)
+            "grader decides):\n\n" + markdown_literal(lines))
 
 
 class OfflineMath(Preprocessor):

@@ -7,12 +7,12 @@ the pass rate per test cell, the diagnosed mistakes by frequency, the integrity 
 lines, and the submissions that were not graded, with the reason.
 """
 import csv
-import html
 import json
 import statistics
 from collections import Counter
 from pathlib import Path
 
+from gru_ref.grading.learner_text import html_text, spreadsheet_cell
 from gru_ref.grading.parallel import result_path
 
 OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
@@ -99,8 +99,9 @@ def _write_csv(path, submissions, rows, test_cells, results):
             row = rows.get(s.student) if _graded(s) else None
             cells = [row["cells"].get(c, "") if row else "" for c in test_cells]
             flags = len(results.get(s.student, {}).get("flags", [])) if row else ""
-            out.writerow([s.student, s.status, row["score"] if row else "", row["max_score"] if row else "",
-                          *cells, flags, "; ".join(s.notes)])
+            out.writerow([spreadsheet_cell(v) for v in (
+                s.student, s.status, row["score"] if row else "", row["max_score"] if row else "",
+                *cells, flags, "; ".join(s.notes))])
 
 
 def _html(assignment, submissions, rows, test_cells, results):
@@ -116,7 +117,7 @@ def _html(assignment, submissions, rows, test_cells, results):
     by_hand = {c: sum(c in rows[s.student].get("waiting", ()) for s in graded) for c in test_cells
                if any(c in rows[s.student].get("waiting", ()) for s in graded)}
     ungraded = [s for s in submissions if not _graded(s)]
-    e = html.escape
+    e = html_text
     summary = (f"{len(submissions)} submission folder(s): {len(graded)} graded "
                f"({sum(s.status == 'flagged' for s in graded)} flagged for review), {len(ungraded)} not graded.")
     if scores:
@@ -170,7 +171,7 @@ def _bars(items, percent=False):
         share = value / out_of if out_of else 0
         y = 5 + i * height
         text = f"{share:.0%} ({value}/{out_of})" if percent else str(value)
-        rows.append(f'<text x="0" y="{y + 17}">{html.escape(str(label))}</text>'
+        rows.append(f'<text x="0" y="{y + 17}">{html_text(label)}</text>'
                     f'<rect x="260" y="{y + 3}" width="{int(300 * share)}" height="18" fill="#3b6ea5"/>'
                     f'<text x="{268 + int(300 * share)}" y="{y + 17}">{text}</text>')
     return (f'<svg role="img" viewBox="0 0 700 {svg_height}" width="700" height="{svg_height}">'
@@ -178,8 +179,8 @@ def _bars(items, percent=False):
 
 
 def _table(header, rows):
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{html_text(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html_text(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
