@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, VENV_BIN
+from gru_ref.grading import parallel
 from hostile_code import ATTACKS
 from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_BATCHED, MY_GRU_WITH_CELL, WRONG
 from test_grading import fill
@@ -152,11 +154,30 @@ def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path, graded_class):
     assert scores(read_csv(root)) == scores(read_csv(graded_class[0]))
 
 
-def test_grading_through_a_dask_scheduler_and_workers_started_apart(tmp_path, graded_class):
+def make_certificates(folder, name="grading"):
+    """A CA and one certificate signed by it, made as the chapter for instructors makes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ext.cnf").write_text("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+                                    "extendedKeyUsage=serverAuth,clientAuth\n")
+    for command in (
+            f"openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN={name}-ca -keyout ca.key -out ca.pem",
+            f"openssl req -newkey rsa:2048 -nodes -subj /CN={name} -keyout {name}.key -out {name}.csr",
+            f"openssl x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 "
+            f"-extfile ext.cnf -out {name}.pem"):
+        subprocess.run(command.split(), cwd=folder, check=True, capture_output=True)
+    return [str(folder / f) for f in ("ca.pem", f"{name}.pem", f"{name}.key")]
+
+
+def test_grading_through_a_tls_scheduler_and_workers_started_apart(tmp_path, graded_class):
+    """The chapter's cluster: a scheduler and workers started apart, TLS with mutual authentication;
+    a worker started with GRU_REF_NO_SANDBOX=1 is refused and named, the other grades the class; a
+    client whose certificate another CA signed is not let in."""
     root = make_course(tmp_path / "course")
+    ca, cert, key = make_certificates(tmp_path / "tls")
+    tls = ["--tls-ca-file", ca, "--tls-cert", cert, "--tls-key", key]
     scheduler_file = tmp_path / "scheduler.json"
     dask = str(VENV_BIN / "dask")
-    started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+    started = [subprocess.Popen([dask, "scheduler", "--host", "tls://127.0.0.1", "--port", "0", *tls,
                                  "--scheduler-file", str(scheduler_file), "--no-dashboard"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     try:
@@ -164,18 +185,93 @@ def test_grading_through_a_dask_scheduler_and_workers_started_apart(tmp_path, gr
         while not scheduler_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         address = json.loads(scheduler_file.read_text())["address"]
-        for _ in range(2):
+        assert address.startswith("tls://127.0.0.1:")
+        for unboxed in (False, True):
+            env = {**os.environ, "GRU_REF_NO_SANDBOX": "1"} if unboxed else None
             started.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
-                                             "--no-dashboard", "--memory-limit", "0"], cwd=tmp_path,
+                                             "--no-dashboard", "--memory-limit", "0", *tls], cwd=tmp_path, env=env,
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                             start_new_session=True))
-        done = grade(root, "--scheduler", address)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # both workers in before the class command probes them
+            probe = subprocess.run([sys.executable, "-c", "import sys; from distributed import Client; "
+                                    "from distributed.security import Security; "
+                                    f"c = Client({address!r}, security=Security(tls_ca_file={ca!r}, "
+                                    f"tls_client_cert={cert!r}, tls_client_key={key!r}, require_encryption=True)); "
+                                    "print(len(c.scheduler_info()['workers']))"], capture_output=True, text=True)
+            if probe.stdout.strip() == "2":
+                break
+            time.sleep(1)
+        strangers = make_certificates(tmp_path / "other", "stranger")
+        stranger = grade(root, "--scheduler", address, "--tls-ca", strangers[0], "--tls-cert", strangers[1],
+                         "--tls-key", strangers[2], env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"})
+        assert stranger.returncode == 2 and "cannot reach the Dask scheduler" in stranger.stderr
+        assert "Traceback" not in stranger.stderr
+        done = grade(root, "--scheduler", address, "--tls-ca", ca, "--tls-cert", cert, "--tls-key", key)
         assert done.returncode == 0, done.stderr[-3000:]
+        refused = [line for line in done.stderr.splitlines() if line.startswith("Refusing the Dask worker")]
+        assert len(refused) == 1 and "GRU_REF_NO_SANDBOX=1" in refused[0], done.stderr[-3000:]
         assert scores(read_csv(root)) == scores(read_csv(graded_class[0]))
     finally:
         for process in started:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=60)
+
+
+@pytest.mark.parametrize("address, why", [
+    ("tcp://10.1.2.3:8786", "refusing the tcp:// scheduler tcp://10.1.2.3:8786"),
+    ("grader.example.org:8786", "refusing the tcp:// scheduler"),
+    ("ws://127.0.0.1:8786", "refusing the ws:// scheduler"),
+    ("tls://grader.example.org:8786", "a tls:// scheduler needs --tls-ca, --tls-cert, --tls-key"),
+])
+def test_a_scheduler_without_tls_beyond_loopback_is_refused(tmp_path, address, why):
+    refused = grade(tmp_path, "--scheduler", address)
+    assert refused.returncode == 2 and why in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_scheduler_is_one_clear_line(tmp_path):
+    root = make_course(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    refused = grade(root, "--scheduler", f"tcp://127.0.0.1:{port}",
+                    env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
+    assert refused.returncode == 2
+    assert f"Cannot grade: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_workers_that_would_grade_without_the_sandbox_are_refused(tmp_path):
+    """The local cluster's workers get GRU_REF_NO_SANDBOX=1 through Dask's config, the class command
+    does not have it: no worker is left, so nothing is graded."""
+    root = make_course(tmp_path)
+    env = {**os.environ, "DASK_DISTRIBUTED__NANNY__ENVIRON": '{"GRU_REF_NO_SANDBOX": "1"}'}
+    refused = grade(root, "--workers", "2", env=env)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    named = [line for line in refused.stderr.splitlines() if line.startswith("Refusing the Dask worker tcp://127.0.0.1:")]
+    assert len(named) == 2 and all("GRU_REF_NO_SANDBOX=1" in line for line in named)
+    assert "Cannot grade: no Dask worker can grade safely" in refused.stderr and "Traceback" not in refused.stderr
+    assert not list((root / ".gru_ref" / ASSIGNMENT / "results").glob("*.json"))
+
+
+def test_a_worker_refuses_to_grade_unsandboxed_when_the_class_command_sandboxes(monkeypatch):
+    monkeypatch.setenv("GRU_REF_NO_SANDBOX", "1")
+    result = parallel.grade_on_worker("not even a notebook", {}, sandboxed=True)
+    assert "would grade without the sandbox" in result["grader_error"]
+    assert "GRU_REF_NO_SANDBOX=1" in parallel.probe_worker(sandboxed=True)
+
+
+def test_the_local_cluster_listens_on_loopback_only():
+    client, cluster = parallel.start_client(1)
+    try:
+        client.wait_for_workers(1, timeout=120)
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        addresses = [cluster.scheduler_address, *workers, *(w["nanny"] for w in workers.values())]
+        assert len(addresses) == 3 and all(a.startswith("tcp://127.0.0.1:") for a in addresses), addresses
+    finally:
+        client.close()
+        cluster.close()
 
 
 def test_without_a_sandbox_grading_refuses_and_says_what_to_do(tmp_path):

@@ -4,52 +4,176 @@ A worker imports torch once (for the judge) and keeps one box (one torch import 
 the submissions it grades; the learner's code runs only in the box. Each result is written to the
 results folder as soon as it is in, under the notebook's fingerprint, so an interrupted run resumes
 where it stopped and nothing is run twice.
+
+A Dask scheduler runs whatever its clients send on its workers, as the user who started them: the
+local cluster listens on loopback only, and a scheduler elsewhere is used only over TLS with
+certificates (check_address, security); plain tcp:// only on loopback. Before any notebook is sent,
+every worker is probed: one that would grade without the sandbox (GRU_REF_NO_SANDBOX=1 where the
+class command has none) or that cannot start it is refused and named, and the notebooks go only to
+the others; each task checks again on its worker before it grades.
 """
+import ipaddress
 import json
 import logging
 import os
 import sys
+import threading
 import time
+import uuid
 
 import nbformat
 
+from gru_ref.grading import bwrap
+from gru_ref.grading.box import unsandboxed
 from gru_ref.grading.submission import grade_notebook
 
-_BOX = None
+LOOPBACK = "127.0.0.1"
+WORKERS_WAIT_S = 60  # for a scheduler's first worker
+PROBE_TIMEOUT_S = 180  # bwrap.check takes up to 60 s, on a worker that may still be starting
+CHAPTER = "see the chapter 'For instructors', Grading on a Dask cluster"
+_LOCAL = threading.local()  # one box per worker thread: a box grades one notebook at a time
 
 
-def grade_on_worker(notebook_json, limits):
-    """The Dask task: one notebook (as JSON text) -> its result (plain data)."""
-    global _BOX
-    if _BOX is None:
+class ClusterError(Exception):
+    """The cluster cannot be used (safely, or at all); the message says what to do."""
+
+
+def check_address(scheduler):
+    """The scheduler's protocol, "tls" or "tcp"; ClusterError for tcp:// beyond loopback, or another
+    protocol: whoever reaches a scheduler runs code on its workers, so only TLS crosses machines."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    try:
+        protocol, location = parse_address(scheduler)
+        host = parse_host_port(location)[0] if protocol in ("tcp", "tls") else ""
+    except ValueError:
+        raise ClusterError(f"'{scheduler}' is not a Dask scheduler's address (tls://HOST:PORT)") from None
+    if protocol == "tls" or (protocol == "tcp" and _loopback(host)):
+        return protocol
+    raise ClusterError(f"refusing the {protocol}:// scheduler {scheduler}: anyone who reaches a scheduler without "
+                       f"TLS runs code on its workers. Start it with TLS and pass tls://HOST:PORT with --tls-ca, "
+                       f"--tls-cert and --tls-key ({CHAPTER}), or run the class on this machine (--workers N).")
+
+
+def _loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name may resolve anywhere
+
+
+def security(scheduler, ca=None, cert=None, key=None):
+    """Dask's Security for a tls:// scheduler: this CA, this client certificate and key (or those of
+    Dask's config, distributed.comm.tls), encryption required; None for a loopback tcp:// one."""
+    if check_address(scheduler) != "tls":
+        return None
+    from distributed.security import Security
+    tls = Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+    given = {"--tls-ca": tls.tls_ca_file, "--tls-cert": tls.tls_client_cert, "--tls-key": tls.tls_client_key}
+    missing = [flag for flag, value in given.items() if not value]
+    if missing:
+        raise ClusterError(f"a tls:// scheduler needs {', '.join(missing)} (the course's CA, this machine's "
+                           f"certificate and key; or Dask's distributed.comm.tls config): {CHAPTER}.")
+    for flag, value in given.items():
+        if "-----BEGIN" not in value and not os.path.isfile(value):
+            raise ClusterError(f"{flag} {value}: no such file.")
+    return tls
+
+
+def grade_on_worker(notebook_json, limits, sandboxed=True):
+    """The Dask task: one notebook (as JSON text) -> its result (plain data). sandboxed: the class
+    command grades in the sandbox, so this worker must too (whatever a probe said earlier)."""
+    if sandboxed and unsandboxed():
+        return {"grader_error": "this Dask worker has GRU_REF_NO_SANDBOX=1 and would grade without the sandbox: "
+                                "restart it without that variable"}
+    if getattr(_LOCAL, "box", None) is None:
         from torch import cuda
         from gru_ref.grading.box import Box
-        _BOX = Box(gpu=cuda.is_available())
+        _LOCAL.box = Box(gpu=cuda.is_available())
     try:
-        return grade_notebook(nbformat.reads(notebook_json, as_version=4), _BOX, limits)
+        return grade_notebook(nbformat.reads(notebook_json, as_version=4), _LOCAL.box, limits)
     except Exception as exc:  # a grader failure on one notebook is reported, the batch goes on
         return {"grader_error": f"{type(exc).__name__}: {exc}"}
 
 
-def start_client(workers, scheduler=None):
-    """A client of the cluster at `scheduler`, or of a new local cluster of `workers` processes."""
+def probe_worker(sandboxed):
+    """Run on each worker before any notebook: None if it can grade as the class command asks, or why not."""
+    if sandboxed and unsandboxed():
+        return "its environment has GRU_REF_NO_SANDBOX=1: it would grade without the sandbox"
+    if not unsandboxed():
+        try:
+            bwrap.check()
+        except bwrap.SandboxUnavailable as exc:
+            return f"it cannot start the sandbox: {str(exc).splitlines()[0]}"
+    return None
+
+
+def start_client(workers, scheduler=None, tls=None):
+    """A client of the cluster at `scheduler` (tls: its Security), or of a new local cluster of
+    `workers` processes, whose scheduler, nannies and workers listen on loopback only."""
     from dask.distributed import Client, LocalCluster
     if scheduler:
-        return Client(scheduler, timeout=30), None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, memory_limit=0)
+        try:
+            return Client(scheduler, security=tls), None  # Dask's connect timeout (distributed.comm.timeouts)
+        except Exception as exc:  # refused, timed out, a certificate not accepted
+            why = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} ({why}): check that it runs, its "
+                               f"address and the certificates, then grade again ({CHAPTER}).") from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=LOOPBACK,
+                           dashboard_address=None, silence_logs=logging.ERROR, memory_limit=0)
     return Client(cluster), cluster
 
 
-def grade_all(jobs, results_folder, limits, workers, scheduler=None, progress=None):
+def good_workers(client, expected=None, stream=sys.stderr):
+    """The addresses of the workers that pass probe_worker; the others are named on stream. Waits
+    for `expected` workers (a local cluster's), or a scheduler's first one."""
+    from dask.distributed import wait
+    try:
+        client.wait_for_workers(expected or 1, timeout=WORKERS_WAIT_S)
+    except Exception:
+        raise ClusterError(f"the Dask scheduler has no worker after {WORKERS_WAIT_S} s: start `dask worker` on "
+                           f"the grading machines ({CHAPTER}), then grade again.") from None
+    sandboxed = not unsandboxed()
+    run = uuid.uuid4().hex[:8]
+    probes = {address: client.submit(probe_worker, sandboxed, workers=[address], allow_other_workers=False,
+                                     pure=False, key=f"probe-{run}-{n}")
+              for n, address in enumerate(sorted(client.scheduler_info(n_workers=-1)["workers"]))}
+    try:
+        wait(list(probes.values()), timeout=PROBE_TIMEOUT_S)
+    except TimeoutError:
+        pass  # those not done are refused below
+    good, refused = [], []
+    for address, probe in probes.items():
+        try:
+            why = probe.result() if probe.done() else f"it did not answer within {PROBE_TIMEOUT_S} s"
+        except Exception as exc:
+            why = f"its probe failed ({type(exc).__name__}: {str(exc)[:200]})"
+        if why:
+            refused.append((address, why))
+            probe.cancel()
+        else:
+            good.append(address)
+    for address, why in refused:
+        stream.write(f"Refusing the Dask worker {address}: {why}.\n")
+    if not good:
+        raise ClusterError("no Dask worker can grade safely (" + "; ".join(f"{a}: {w}" for a, w in refused)
+                           + "): fix the workers as said, then grade again.")
+    return good
+
+
+def grade_all(jobs, results_folder, limits, workers, scheduler=None, progress=None, tls=None):
     """jobs: {fingerprint: notebook JSON}. Grades those without a result in results_folder yet."""
     from dask.distributed import as_completed
     todo = {key: nb for key, nb in jobs.items() if not os.path.exists(result_path(results_folder, key))}
     if not todo:
         return
-    client, cluster = start_client(workers, scheduler)
+    client, cluster = start_client(workers, scheduler, tls)
     try:
-        futures = {client.submit(grade_on_worker, nb, limits, key=f"grade-{key}", pure=False): key
+        good = good_workers(client, None if scheduler else workers)
+        sandboxed = not unsandboxed()
+        futures = {client.submit(grade_on_worker, nb, limits, sandboxed, key=f"grade-{key}", pure=False,
+                                 workers=good, allow_other_workers=False): key
                    for key, nb in todo.items()}
         for future in as_completed(futures):
             key = futures[future]
