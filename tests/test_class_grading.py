@@ -29,7 +29,7 @@ CLASS = {
     "eve": ATTACKS["undo_lockdown"],
     "fay": {},
 }
-RENAMED, UNREADABLE, EMPTY = "gus", "hal", "ivy"
+RENAMED, UNREADABLE, EMPTY, LINKED = "gus", "hal", "ivy", "jay"
 
 
 def make_course(root):
@@ -50,6 +50,9 @@ def make_course(root):
     broken.mkdir(parents=True)
     (broken / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [ not json')
     (root / "submitted" / EMPTY / ASSIGNMENT).mkdir(parents=True)
+    linked = root / "submitted" / LINKED / ASSIGNMENT  # a classmate's notebook, through a link
+    linked.mkdir(parents=True)
+    os.symlink(f"../../ada/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", linked / f"{ASSIGNMENT}.ipynb")
     return root
 
 
@@ -91,7 +94,8 @@ def test_statuses_say_what_happened_to_each_submission(graded_class):
     rows = read_csv(graded_class[0])
     assert {s: r["status"] for s, r in rows.items()} == {
         "ada": "graded", "ben": "graded", "cai": "graded", "dee": "graded", "eve": "flagged",
-        "fay": "graded", RENAMED: "graded", UNREADABLE: "unreadable", EMPTY: "missing"}
+        "fay": "graded", RENAMED: "graded", UNREADABLE: "unreadable", EMPTY: "missing", LINKED: "refused"}
+    assert "never followed nor opened: gru.ipynb (link)" in rows[LINKED]["notes"] and rows[LINKED]["score"] == ""
     assert "renamed notebook 'gru (1).ipynb' graded as 'gru.ipynb'" in rows[RENAMED]["notes"]
     assert "extra files never executed: scratch.py" in rows[RENAMED]["notes"]
     assert "not a readable notebook" in rows[UNREADABLE]["notes"]
@@ -101,7 +105,7 @@ def test_statuses_say_what_happened_to_each_submission(graded_class):
 
 def test_parallel_grades_equal_plain_sequential_nbgrader(graded_class, sequential):
     parallel = {s: float(r["score"]) for s, r in read_csv(graded_class[0]).items() if r["score"]}
-    assert parallel == {s: float(v) for s, v in sequential.items() if s not in (UNREADABLE, EMPTY)}
+    assert parallel == {s: float(v) for s, v in sequential.items() if s not in (UNREADABLE, EMPTY, LINKED)}
 
 
 def test_nbgrader_sees_the_grades_export_and_feedback_work(graded_class):
@@ -262,13 +266,19 @@ def test_a_worker_refuses_to_grade_unsandboxed_when_the_class_command_sandboxes(
     assert "GRU_REF_NO_SANDBOX=1" in parallel.probe_worker(sandboxed=True)
 
 
-def test_the_local_cluster_listens_on_loopback_only():
+def test_the_local_cluster_listens_on_loopback_only_and_lets_no_stranger_in():
+    from distributed import Client
+    from distributed.security import Security
     client, cluster = parallel.start_client(1)
     try:
         client.wait_for_workers(1, timeout=120)
         workers = client.scheduler_info(n_workers=-1)["workers"]
         addresses = [cluster.scheduler_address, *workers, *(w["nanny"] for w in workers.values())]
-        assert len(addresses) == 3 and all(a.startswith("tcp://127.0.0.1:") for a in addresses), addresses
+        assert len(addresses) == 3 and all(a.startswith("tls://127.0.0.1:") for a in addresses), addresses
+        plain = cluster.scheduler_address.replace("tls://", "tcp://")
+        for address, stranger in ((plain, None), (cluster.scheduler_address, Security.temporary())):
+            with pytest.raises(OSError):  # no TLS, or a certificate that the cluster's CA did not sign
+                Client(address, security=stranger, timeout=3)
     finally:
         client.close()
         cluster.close()
@@ -285,7 +295,7 @@ def test_without_a_sandbox_grading_refuses_and_says_what_to_do(tmp_path):
 def test_trusted_grading_without_the_sandbox_says_so_loudly(tmp_path):
     root = tmp_path / "course"
     make_course(root)
-    for student in list(CLASS)[1:] + [RENAMED, UNREADABLE, EMPTY]:
+    for student in list(CLASS)[1:] + [RENAMED, UNREADABLE, EMPTY, LINKED]:
         shutil.rmtree(root / "submitted" / student)
     done = grade(root, "--workers", "1", env={**os.environ, "GRU_REF_NO_SANDBOX": "1"})
     assert done.returncode == 0, done.stderr[-2000:]

@@ -6,7 +6,8 @@ results folder as soon as it is in, under the notebook's fingerprint, so an inte
 where it stopped and nothing is run twice.
 
 A Dask scheduler runs whatever its clients send on its workers, as the user who started them: the
-local cluster listens on loopback only, and a scheduler elsewhere is used only over TLS with
+local cluster listens on loopback only, over TLS with credentials of its own (other users of the
+machine cannot join it), and a scheduler elsewhere is used only over TLS with
 certificates (check_address, security); plain tcp:// only on loopback. Before any notebook is sent,
 every worker is probed: one that would grade without the sandbox (GRU_REF_NO_SANDBOX=1 where the
 class command has none) or that cannot start it is refused and named, and the notebooks go only to
@@ -111,8 +112,9 @@ def probe_worker(sandboxed):
 
 def start_client(workers, scheduler=None, tls=None):
     """A client of the cluster at `scheduler` (tls: its Security), or of a new local cluster of
-    `workers` processes, whose scheduler, nannies and workers listen on loopback only."""
+    `workers` processes, whose scheduler, nannies and workers listen on loopback only, over TLS."""
     from dask.distributed import Client, LocalCluster
+    from distributed.security import Security
     if scheduler:
         try:
             return Client(scheduler, security=tls), None  # Dask's connect timeout (distributed.comm.timeouts)
@@ -120,8 +122,10 @@ def start_client(workers, scheduler=None, tls=None):
             why = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
             raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} ({why}): check that it runs, its "
                                f"address and the certificates, then grade again ({CHAPTER}).") from None
+    # TLS with credentials made for this run, kept in memory: no other user of this machine gets in.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=LOOPBACK,
-                           dashboard_address=None, silence_logs=logging.ERROR, memory_limit=0)
+                           security=Security.temporary(), dashboard_address=None, silence_logs=logging.ERROR,
+                           memory_limit=0)
     return Client(cluster), cluster
 
 
