@@ -45,11 +45,16 @@ def main(argv=None):
     parser.add_argument("--root", default=".", help="the course root, where nbgrader_config.py is")
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
+    try:
+        given = [os.path.abspath(p) if p else None for p in (args.tls_ca, args.tls_cert, args.tls_key)]  # before cd
+        tls = parallel.security(args.scheduler, *given) if args.scheduler else None
+    except parallel.ClusterError as exc:
+        print(f"\nCannot grade: {exc}", file=sys.stderr)
+        return 2
     os.chdir(root)
     from sqlalchemy.exc import SAWarning
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, on every autograde
     try:
-        tls = parallel.security(args.scheduler, args.tls_ca, args.tls_cert, args.tls_key) if args.scheduler else None
         return grade_class(args.assignment, root, args.workers, args.scheduler, tls)
     except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError) as exc:
         print(f"\nCannot grade: {exc}", file=sys.stderr)

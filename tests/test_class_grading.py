@@ -207,8 +207,9 @@ def test_grading_through_a_tls_scheduler_and_workers_started_apart(tmp_path, gra
                 break
             time.sleep(1)
         strangers = make_certificates(tmp_path / "other", "stranger")
+        quick = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"}
         stranger = grade(root, "--scheduler", address, "--tls-ca", strangers[0], "--tls-cert", strangers[1],
-                         "--tls-key", strangers[2], env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"})
+                         "--tls-key", strangers[2], env=quick)
         assert stranger.returncode == 2 and "cannot reach the Dask scheduler" in stranger.stderr
         assert "Traceback" not in stranger.stderr
         done = grade(root, "--scheduler", address, "--tls-ca", ca, "--tls-cert", cert, "--tls-key", key)
@@ -253,7 +254,8 @@ def test_workers_that_would_grade_without_the_sandbox_are_refused(tmp_path):
     env = {**os.environ, "DASK_DISTRIBUTED__NANNY__ENVIRON": '{"GRU_REF_NO_SANDBOX": "1"}'}
     refused = grade(root, "--workers", "2", env=env)
     assert refused.returncode == 2, refused.stderr[-3000:]
-    named = [line for line in refused.stderr.splitlines() if line.startswith("Refusing the Dask worker tcp://127.0.0.1:")]
+    named = [line for line in refused.stderr.splitlines()
+             if line.startswith("Refusing the Dask worker tls://127.0.0.1:")]
     assert len(named) == 2 and all("GRU_REF_NO_SANDBOX=1" in line for line in named)
     assert "Cannot grade: no Dask worker can grade safely" in refused.stderr and "Traceback" not in refused.stderr
     assert not list((root / ".gru_ref" / ASSIGNMENT / "results").glob("*.json"))
