@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, VENV_BIN
-from gru_ref.grading import parallel
+from gru_ref.grading import gate, parallel
 from hostile_code import ATTACKS
 from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_BATCHED, MY_GRU_WITH_CELL, WRONG
 from test_grading import fill
@@ -265,7 +265,37 @@ def test_a_worker_refuses_to_grade_unsandboxed_when_the_class_command_sandboxes(
     monkeypatch.setenv("GRU_REF_NO_SANDBOX", "1")
     result = parallel.grade_on_worker("not even a notebook", {}, sandboxed=True)
     assert "would grade without the sandbox" in result["grader_error"]
-    assert "GRU_REF_NO_SANDBOX=1" in parallel.probe_worker(sandboxed=True)
+    assert "GRU_REF_NO_SANDBOX=1" in gate.probe(sandboxed=True)
+
+
+def test_a_worker_that_cannot_start_the_sandbox_is_refused(monkeypatch):
+    monkeypatch.delenv("GRU_REF_NO_SANDBOX", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no bwrap on this worker
+    assert "it cannot start the sandbox: Grading runs every submission inside bubblewrap" in \
+        gate.probe(sandboxed=True)
+
+
+def test_a_restarted_worker_is_probed_again_and_gets_work():
+    """Notebooks go to the workers the gate let in, by a resource, not by address: a worker that
+    restarts (at a new address) is probed again and grades."""
+    client, cluster = parallel.start_client(1)
+    try:
+        first = parallel.good_workers(client, 1)
+        client.restart()
+        client.wait_for_workers(1, timeout=120)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            workers = client.scheduler_info(n_workers=-1)["workers"]
+            if any(w.get("resources", {}).get(gate.RESOURCE) for w in workers.values()):
+                break
+            time.sleep(0.5)
+        assert set(workers) != set(first) and client.run(gate.verdict) == {a: None for a in workers}
+        done = client.submit(parallel.grade_on_worker, "not a notebook", {}, True, resources={gate.RESOURCE: 1},
+                             pure=False).result(timeout=120)
+        assert "grader_error" in done and "would grade without the sandbox" not in done["grader_error"]
+    finally:
+        client.close()
+        cluster.close()
 
 
 def test_the_local_cluster_listens_on_loopback_only_and_lets_no_stranger_in():

@@ -9,9 +9,9 @@ A Dask scheduler runs whatever its clients send on its workers, as the user who 
 local cluster listens on loopback only, over TLS with credentials of its own (other users of the
 machine cannot join it), and a scheduler elsewhere is used only over TLS with
 certificates (check_address, security); plain tcp:// only on loopback. Before any notebook is sent,
-every worker is probed: one that would grade without the sandbox (GRU_REF_NO_SANDBOX=1 where the
-class command has none) or that cannot start it is refused and named, and the notebooks go only to
-the others; each task checks again on its worker before it grades.
+gru_ref.grading.gate probes every worker (and any that starts later): one that would grade without
+the sandbox (GRU_REF_NO_SANDBOX=1 where the class command has none) or that cannot start it is
+refused and named, and the notebooks go only to the others; each task checks again before it grades.
 """
 import ipaddress
 import json
@@ -20,18 +20,15 @@ import os
 import sys
 import threading
 import time
-import uuid
 
 import nbformat
 
-from gru_ref.grading import bwrap
 from gru_ref.grading.box import unsandboxed
 from gru_ref.grading.submission import grade_notebook
 
 LOOPBACK = "127.0.0.1"
 WORKERS_WAIT_S = 60  # for a scheduler's first worker
-PROBE_TIMEOUT_S = 180  # bwrap.check takes up to 60 s, on a worker that may still be starting
-CHAPTER = "see the chapter 'For instructors', Grading on a Dask cluster"
+CHAPTER = "see the chapter 'For instructors', step 5: Grade"
 _LOCAL = threading.local()  # one box per worker thread: a box grades one notebook at a time
 
 
@@ -98,18 +95,6 @@ def grade_on_worker(notebook_json, limits, sandboxed=True):
         return {"grader_error": f"{type(exc).__name__}: {exc}"}
 
 
-def probe_worker(sandboxed):
-    """Run on each worker before any notebook: None if it can grade as the class command asks, or why not."""
-    if sandboxed and unsandboxed():
-        return "its environment has GRU_REF_NO_SANDBOX=1: it would grade without the sandbox"
-    if not unsandboxed():
-        try:
-            bwrap.check()
-        except bwrap.SandboxUnavailable as exc:
-            return f"it cannot start the sandbox: {str(exc).splitlines()[0]}"
-    return None
-
-
 def start_client(workers, scheduler=None, tls=None):
     """A client of the cluster at `scheduler` (tls: its Security), or of a new local cluster of
     `workers` processes, whose scheduler, nannies and workers listen on loopback only, over TLS."""
@@ -130,54 +115,39 @@ def start_client(workers, scheduler=None, tls=None):
 
 
 def good_workers(client, expected=None, stream=sys.stderr):
-    """The addresses of the workers that pass probe_worker; the others are named on stream. Waits
-    for `expected` workers (a local cluster's), or a scheduler's first one."""
-    from dask.distributed import wait
+    """The addresses of the workers that the gate (gru_ref.grading.gate) lets grade; the others are
+    named on stream. Waits for `expected` workers (a local cluster's), or a scheduler's first one."""
+    from gru_ref.grading import gate
     try:
         client.wait_for_workers(expected or 1, timeout=WORKERS_WAIT_S)
     except Exception:
         raise ClusterError(f"the Dask scheduler has no worker after {WORKERS_WAIT_S} s: start `dask worker` on "
                            f"the grading machines ({CHAPTER}), then grade again.") from None
-    sandboxed = not unsandboxed()
-    run = uuid.uuid4().hex[:8]
-    probes = {address: client.submit(probe_worker, sandboxed, workers=[address], allow_other_workers=False,
-                                     pure=False, key=f"probe-{run}-{n}")
-              for n, address in enumerate(sorted(client.scheduler_info(n_workers=-1)["workers"]))}
-    try:
-        wait(list(probes.values()), timeout=PROBE_TIMEOUT_S)
-    except TimeoutError:
-        pass  # those not done are refused below
-    good, refused = [], []
-    for address, probe in probes.items():
-        try:
-            why = probe.result() if probe.done() else f"it did not answer within {PROBE_TIMEOUT_S} s"
-        except Exception as exc:
-            why = f"its probe failed ({type(exc).__name__}: {str(exc)[:200]})"
+    client.register_plugin(gate.SandboxGate(not unsandboxed()), name=gate.SandboxGate.name)  # probes them all
+    verdicts = client.run(gate.verdict)
+    for address, why in sorted(verdicts.items()):
         if why:
-            refused.append((address, why))
-            probe.cancel()
-        else:
-            good.append(address)
-    for address, why in refused:
-        stream.write(f"Refusing the Dask worker {address}: {why}.\n")
+            stream.write(f"Refusing the Dask worker {address}: {why}.\n")
+    good = sorted(address for address, why in verdicts.items() if not why)
     if not good:
-        raise ClusterError("no Dask worker can grade safely (" + "; ".join(f"{a}: {w}" for a, w in refused)
-                           + "): fix the workers as said, then grade again.")
+        named = "; ".join(f"{address}: {why}" for address, why in sorted(verdicts.items()))
+        raise ClusterError(f"no Dask worker can grade safely ({named}): fix the workers as said, then grade again.")
     return good
 
 
 def grade_all(jobs, results_folder, limits, workers, scheduler=None, progress=None, tls=None):
     """jobs: {fingerprint: notebook JSON}. Grades those without a result in results_folder yet."""
     from dask.distributed import as_completed
+    from gru_ref.grading.gate import RESOURCE
     todo = {key: nb for key, nb in jobs.items() if not os.path.exists(result_path(results_folder, key))}
     if not todo:
         return
     client, cluster = start_client(workers, scheduler, tls)
     try:
-        good = good_workers(client, None if scheduler else workers)
+        good_workers(client, None if scheduler else workers)
         sandboxed = not unsandboxed()
         futures = {client.submit(grade_on_worker, nb, limits, sandboxed, key=f"grade-{key}", pure=False,
-                                 workers=good, allow_other_workers=False): key
+                                 resources={RESOURCE: 1}): key  # only workers that the gate let in
                    for key, nb in todo.items()}
         for future in as_completed(futures):
             key = futures[future]
