@@ -1,7 +1,8 @@
 """Grade a whole class: `python -m gru_ref.grade ASSIGNMENT` at the course root.
 
 1. Finds every submission (gru_ref.grading.collect): missing, renamed and unreadable notebooks are
-   named; a renamed one is graded.
+   named; a renamed one is graded. Links and special files are refused, never followed; notebooks
+   over 32 MB are too large; a timestamp.txt that is no time, or in the future, is refused.
 2. Runs every notebook in the sandbox, judged outside it, in parallel on a Dask cluster: a local one
    of --workers processes (default: one per core), listening on loopback only, or the one at
    --scheduler tls://HOST:PORT with --tls-ca, --tls-cert and --tls-key (plain tcp:// on loopback
