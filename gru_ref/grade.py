@@ -1,20 +1,26 @@
 """Grade a whole class: `python -m gru_ref.grade ASSIGNMENT` at the course root.
 
 1. Finds every submission (gru_ref.grading.collect): missing, renamed and unreadable notebooks are
-   named; a renamed one is graded.
+   named; a renamed one is graded. Links and special files are refused, never followed; notebooks
+   over 32 MB are too large; a timestamp.txt that is no time, or in the future, is refused.
 2. Runs every notebook in the sandbox, judged outside it, in parallel on a Dask cluster: a local one
-   of --workers processes (default: one per core), or the one at --scheduler tcp://HOST:PORT.
+   of --workers processes (default: one per core), listening on loopback only, or the one at
+   --scheduler tls://HOST:PORT with --tls-ca, --tls-cert and --tls-key (plain tcp:// on loopback
+   only). Every worker is probed first: one that would grade without the sandbox is refused.
 3. Records the grades with nbgrader's own autograde, one student at a time, which finds each result
    ready (nothing runs twice), so that `nbgrader export`, `generate_feedback` and the formgrader work
    as always.
 4. Writes the class report: reports/ASSIGNMENT/grades.csv and reports/ASSIGNMENT/report.html.
 
 Interrupted (Ctrl-C, a killed run)? Run the same command again: it goes on where it stopped.
+One class command at a time per course: a second one waits LOCK_WAIT_S, then refuses.
 """
 import argparse
+import fcntl
 import json
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -31,17 +37,27 @@ def main(argv=None):
     parser.add_argument("assignment")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="sandboxes run at once on this machine (default: one per core)")
-    parser.add_argument("--scheduler", help="a Dask scheduler, tcp://HOST:PORT, whose workers have "
-                                            "this course's environment and bubblewrap")
+    parser.add_argument("--scheduler", help="a Dask scheduler, tls://HOST:PORT (tcp:// on this machine's "
+                                            "loopback only), whose workers have this course's environment "
+                                            "and bubblewrap")
+    parser.add_argument("--tls-ca", help="with a tls:// scheduler: the CA certificate (PEM) of the cluster")
+    parser.add_argument("--tls-cert", help="with a tls:// scheduler: this client's certificate (PEM)")
+    parser.add_argument("--tls-key", help="with a tls:// scheduler: this client's private key (PEM)")
     parser.add_argument("--root", default=".", help="the course root, where nbgrader_config.py is")
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
+    try:
+        given = [os.path.abspath(p) if p else None for p in (args.tls_ca, args.tls_cert, args.tls_key)]  # before cd
+        tls = parallel.security(args.scheduler, *given) if args.scheduler else None
+    except parallel.ClusterError as exc:
+        print(f"\nCannot grade: {exc}", file=sys.stderr)
+        return 2
     os.chdir(root)
     from sqlalchemy.exc import SAWarning
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, on every autograde
     try:
-        return grade_class(args.assignment, root, args.workers, args.scheduler)
-    except (bwrap.SandboxUnavailable, PlanError, CourseError) as exc:
+        return grade_class(args.assignment, root, args.workers, args.scheduler, tls)
+    except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError) as exc:
         print(f"\nCannot grade: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -53,8 +69,42 @@ class CourseError(Exception):
     pass
 
 
-def grade_class(assignment, root, workers, scheduler):
+LOCK_WAIT_S = 5
+
+
+def course_lock(root, assignment):
+    """The descriptor of .gru_ref/grading.lock, locked (fcntl: released when it is closed or this process
+    ends, however it ends): two class commands on one course would record grades over each other."""
+    folder = root / ".gru_ref"
+    folder.mkdir(exist_ok=True)
+    fd = os.open(folder / "grading.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise CourseError(f"another class command is grading this course ({holder}): let it finish, "
+                                  f"then run this one again.") from None
+            time.sleep(0.2)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}, assignment {assignment}".encode(), 0)
+    return fd
+
+
+def grade_class(assignment, root, workers, scheduler, tls=None):
     api, limits = _nbgrader(root)
+    lock = course_lock(root, assignment)
+    try:
+        return _grade_class(api, limits, assignment, root, workers, scheduler, tls)
+    finally:
+        os.close(lock)
+
+
+def _grade_class(api, limits, assignment, root, workers, scheduler, tls):
     if unsandboxed():
         print(WARNING, file=sys.stderr)
     elif not scheduler:
@@ -71,7 +121,7 @@ def grade_class(assignment, root, workers, scheduler):
     where = scheduler or f"{workers} local worker(s)"
     print(f"Running {todo} notebook(s) in the sandbox on {where} ({len(jobs) - todo} already done).",
           file=sys.stderr)
-    parallel.grade_all(jobs, results_folder, limits, workers, scheduler, parallel.ProgressBar(todo))
+    parallel.grade_all(jobs, results_folder, limits, workers, scheduler, parallel.ProgressBar(todo), tls)
     _record(api, assignment, submissions, keys, results_folder, state_folder / "recorded.json")
     out = root / "reports" / assignment
     report.write(out, assignment, submissions, keys, results_folder, api.coursedir.db_url)
@@ -110,7 +160,7 @@ def _prepare(api, assignment, submissions):
     for submission in submissions:
         if submission.status != "graded":
             continue
-        nb = nbformat.read(submission.notebook, as_version=4)
+        nb = collect.read_notebook(submission.notebook)  # bounded, never through a link
         resources = {"nbgrader": {"db_url": api.coursedir.db_url, "assignment": assignment,
                                   "notebook": submission.notebook.stem, "student": submission.student}}
         try:

@@ -66,7 +66,7 @@ def main(argv=None):
     bad = 0
     for submission in submissions:
         found = list(submission.notes)
-        if submission.status not in ("missing", "unreadable"):
+        if submission.status == "graded":  # found, readable, nothing refused
             found += problems(submission.notebook, release)
         bad += bool(found)
         where = (submission.notebook or submission.folder).relative_to(root)

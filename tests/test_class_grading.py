@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, VENV_BIN
+from gru_ref.grading import gate, parallel
 from hostile_code import ATTACKS
 from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_BATCHED, MY_GRU_WITH_CELL, WRONG
 from test_grading import fill
@@ -27,7 +29,7 @@ CLASS = {
     "eve": ATTACKS["undo_lockdown"],
     "fay": {},
 }
-RENAMED, UNREADABLE, EMPTY = "gus", "hal", "ivy"
+RENAMED, UNREADABLE, EMPTY, LINKED = "gus", "hal", "ivy", "jay"
 
 
 def make_course(root):
@@ -48,6 +50,9 @@ def make_course(root):
     broken.mkdir(parents=True)
     (broken / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [ not json')
     (root / "submitted" / EMPTY / ASSIGNMENT).mkdir(parents=True)
+    linked = root / "submitted" / LINKED / ASSIGNMENT  # a classmate's notebook, through a link
+    linked.mkdir(parents=True)
+    os.symlink(f"../../ada/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", linked / f"{ASSIGNMENT}.ipynb")
     return root
 
 
@@ -89,7 +94,8 @@ def test_statuses_say_what_happened_to_each_submission(graded_class):
     rows = read_csv(graded_class[0])
     assert {s: r["status"] for s, r in rows.items()} == {
         "ada": "graded", "ben": "graded", "cai": "graded", "dee": "graded", "eve": "flagged",
-        "fay": "graded", RENAMED: "graded", UNREADABLE: "unreadable", EMPTY: "missing"}
+        "fay": "graded", RENAMED: "graded", UNREADABLE: "unreadable", EMPTY: "missing", LINKED: "refused"}
+    assert "never followed nor opened: gru.ipynb (link)" in rows[LINKED]["notes"] and rows[LINKED]["score"] == ""
     assert "renamed notebook 'gru (1).ipynb' graded as 'gru.ipynb'" in rows[RENAMED]["notes"]
     assert "extra files never executed: scratch.py" in rows[RENAMED]["notes"]
     assert "not a readable notebook" in rows[UNREADABLE]["notes"]
@@ -99,7 +105,7 @@ def test_statuses_say_what_happened_to_each_submission(graded_class):
 
 def test_parallel_grades_equal_plain_sequential_nbgrader(graded_class, sequential):
     parallel = {s: float(r["score"]) for s, r in read_csv(graded_class[0]).items() if r["score"]}
-    assert parallel == {s: float(v) for s, v in sequential.items() if s not in (UNREADABLE, EMPTY)}
+    assert parallel == {s: float(v) for s, v in sequential.items() if s not in (UNREADABLE, EMPTY, LINKED)}
 
 
 def test_nbgrader_sees_the_grades_export_and_feedback_work(graded_class):
@@ -152,11 +158,30 @@ def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path, graded_class):
     assert scores(read_csv(root)) == scores(read_csv(graded_class[0]))
 
 
-def test_grading_through_a_dask_scheduler_and_workers_started_apart(tmp_path, graded_class):
+def make_certificates(folder, name="grading"):
+    """A CA and one certificate signed by it, made as the chapter for instructors makes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ext.cnf").write_text("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+                                    "extendedKeyUsage=serverAuth,clientAuth\n")
+    for command in (
+            f"openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN={name}-ca -keyout ca.key -out ca.pem",
+            f"openssl req -newkey rsa:2048 -nodes -subj /CN={name} -keyout {name}.key -out {name}.csr",
+            f"openssl x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 "
+            f"-extfile ext.cnf -out {name}.pem"):
+        subprocess.run(command.split(), cwd=folder, check=True, capture_output=True)
+    return [str(folder / f) for f in ("ca.pem", f"{name}.pem", f"{name}.key")]
+
+
+def test_grading_through_a_tls_scheduler_and_workers_started_apart(tmp_path, graded_class):
+    """The chapter's cluster: a scheduler and workers started apart, TLS with mutual authentication;
+    a worker started with GRU_REF_NO_SANDBOX=1 is refused and named, the other grades the class; a
+    client whose certificate another CA signed is not let in."""
     root = make_course(tmp_path / "course")
+    ca, cert, key = make_certificates(tmp_path / "tls")
+    tls = ["--tls-ca-file", ca, "--tls-cert", cert, "--tls-key", key]
     scheduler_file = tmp_path / "scheduler.json"
     dask = str(VENV_BIN / "dask")
-    started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+    started = [subprocess.Popen([dask, "scheduler", "--host", "tls://127.0.0.1", "--port", "0", *tls,
                                  "--scheduler-file", str(scheduler_file), "--no-dashboard"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     try:
@@ -164,18 +189,131 @@ def test_grading_through_a_dask_scheduler_and_workers_started_apart(tmp_path, gr
         while not scheduler_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         address = json.loads(scheduler_file.read_text())["address"]
-        for _ in range(2):
+        assert address.startswith("tls://127.0.0.1:")
+        for unboxed in (False, True):
+            env = {**os.environ, "GRU_REF_NO_SANDBOX": "1"} if unboxed else None
             started.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
-                                             "--no-dashboard", "--memory-limit", "0"], cwd=tmp_path,
+                                             "--no-dashboard", "--memory-limit", "0", *tls], cwd=tmp_path, env=env,
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                             start_new_session=True))
-        done = grade(root, "--scheduler", address)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # both workers in before the class command probes them
+            probe = subprocess.run([sys.executable, "-c", "import sys; from distributed import Client; "
+                                    "from distributed.security import Security; "
+                                    f"c = Client({address!r}, security=Security(tls_ca_file={ca!r}, "
+                                    f"tls_client_cert={cert!r}, tls_client_key={key!r}, require_encryption=True)); "
+                                    "print(len(c.scheduler_info()['workers']))"], capture_output=True, text=True)
+            if probe.stdout.strip() == "2":
+                break
+            time.sleep(1)
+        strangers = make_certificates(tmp_path / "other", "stranger")
+        quick = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"}
+        stranger = grade(root, "--scheduler", address, "--tls-ca", strangers[0], "--tls-cert", strangers[1],
+                         "--tls-key", strangers[2], env=quick)
+        assert stranger.returncode == 2 and "cannot reach the Dask scheduler" in stranger.stderr
+        assert "Traceback" not in stranger.stderr
+        done = grade(root, "--scheduler", address, "--tls-ca", ca, "--tls-cert", cert, "--tls-key", key)
         assert done.returncode == 0, done.stderr[-3000:]
+        refused = [line for line in done.stderr.splitlines() if line.startswith("Refusing the Dask worker")]
+        assert len(refused) == 1 and "GRU_REF_NO_SANDBOX=1" in refused[0], done.stderr[-3000:]
         assert scores(read_csv(root)) == scores(read_csv(graded_class[0]))
     finally:
         for process in started:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=60)
+
+
+@pytest.mark.parametrize("address, why", [
+    ("tcp://10.1.2.3:8786", "refusing the tcp:// scheduler tcp://10.1.2.3:8786"),
+    ("grader.example.org:8786", "refusing the tcp:// scheduler"),
+    ("ws://127.0.0.1:8786", "refusing the ws:// scheduler"),
+    ("tls://grader.example.org:8786", "a tls:// scheduler needs --tls-ca, --tls-cert, --tls-key"),
+])
+def test_a_scheduler_without_tls_beyond_loopback_is_refused(tmp_path, address, why):
+    refused = grade(tmp_path, "--scheduler", address)
+    assert refused.returncode == 2 and why in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_scheduler_is_one_clear_line(tmp_path):
+    root = make_course(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    refused = grade(root, "--scheduler", f"tcp://127.0.0.1:{port}",
+                    env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
+    assert refused.returncode == 2
+    assert f"Cannot grade: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_workers_that_would_grade_without_the_sandbox_are_refused(tmp_path):
+    """The local cluster's workers get GRU_REF_NO_SANDBOX=1 through Dask's config, the class command
+    does not have it: no worker is left, so nothing is graded."""
+    root = make_course(tmp_path)
+    env = {**os.environ, "DASK_DISTRIBUTED__NANNY__ENVIRON": '{"GRU_REF_NO_SANDBOX": "1"}'}
+    refused = grade(root, "--workers", "2", env=env)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    named = [line for line in refused.stderr.splitlines()
+             if line.startswith("Refusing the Dask worker tls://127.0.0.1:")]
+    assert len(named) == 2 and all("GRU_REF_NO_SANDBOX=1" in line for line in named)
+    assert "Cannot grade: no Dask worker can grade safely" in refused.stderr and "Traceback" not in refused.stderr
+    assert not list((root / ".gru_ref" / ASSIGNMENT / "results").glob("*.json"))
+
+
+def test_a_worker_refuses_to_grade_unsandboxed_when_the_class_command_sandboxes(monkeypatch):
+    monkeypatch.setenv("GRU_REF_NO_SANDBOX", "1")
+    result = parallel.grade_on_worker("not even a notebook", {}, sandboxed=True)
+    assert "would grade without the sandbox" in result["grader_error"]
+    assert "GRU_REF_NO_SANDBOX=1" in gate.probe(sandboxed=True)
+
+
+def test_a_worker_that_cannot_start_the_sandbox_is_refused(monkeypatch):
+    monkeypatch.delenv("GRU_REF_NO_SANDBOX", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no bwrap on this worker
+    assert "it cannot start the sandbox: Grading runs every submission inside bubblewrap" in \
+        gate.probe(sandboxed=True)
+
+
+def test_a_restarted_worker_is_probed_again_and_gets_work():
+    """Notebooks go to the workers the gate let in, by a resource, not by address: a worker that
+    restarts (at a new address) is probed again and grades."""
+    client, cluster = parallel.start_client(1)
+    try:
+        first = parallel.good_workers(client, 1)
+        client.restart()
+        client.wait_for_workers(1, timeout=120)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            workers = client.scheduler_info(n_workers=-1)["workers"]
+            if any(w.get("resources", {}).get(gate.RESOURCE) for w in workers.values()):
+                break
+            time.sleep(0.5)
+        assert set(workers) != set(first) and client.run(gate.verdict) == {a: None for a in workers}
+        done = client.submit(parallel.grade_on_worker, "not a notebook", {}, True, resources={gate.RESOURCE: 1},
+                             pure=False).result(timeout=120)
+        assert "grader_error" in done and "would grade without the sandbox" not in done["grader_error"]
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_the_local_cluster_listens_on_loopback_only_and_lets_no_stranger_in():
+    from distributed import Client
+    from distributed.security import Security
+    client, cluster = parallel.start_client(1)
+    try:
+        client.wait_for_workers(1, timeout=120)
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        addresses = [cluster.scheduler_address, *workers, *(w["nanny"] for w in workers.values())]
+        assert len(addresses) == 3 and all(a.startswith("tls://127.0.0.1:") for a in addresses), addresses
+        plain = cluster.scheduler_address.replace("tls://", "tcp://")
+        for address, stranger in ((plain, None), (cluster.scheduler_address, Security.temporary())):
+            with pytest.raises(OSError):  # no TLS, or a certificate that the cluster's CA did not sign
+                Client(address, security=stranger, timeout=3)
+    finally:
+        client.close()
+        cluster.close()
 
 
 def test_without_a_sandbox_grading_refuses_and_says_what_to_do(tmp_path):
@@ -189,7 +327,7 @@ def test_without_a_sandbox_grading_refuses_and_says_what_to_do(tmp_path):
 def test_trusted_grading_without_the_sandbox_says_so_loudly(tmp_path):
     root = tmp_path / "course"
     make_course(root)
-    for student in list(CLASS)[1:] + [RENAMED, UNREADABLE, EMPTY]:
+    for student in list(CLASS)[1:] + [RENAMED, UNREADABLE, EMPTY, LINKED]:
         shutil.rmtree(root / "submitted" / student)
     done = grade(root, "--workers", "1", env={**os.environ, "GRU_REF_NO_SANDBOX": "1"})
     assert done.returncode == 0, done.stderr[-2000:]

@@ -4,8 +4,18 @@ For each folder submitted/<student>/<assignment>/: the notebook nbgrader expects
 released one), or a lone notebook under another name (`gru (1).ipynb`: copied to the expected name,
 so that it is graded, and noted), or none; whether it is readable notebook JSON; which other files
 came with it (never executed: the sandbox sees only the notebook's cells).
+
+Nothing in a submission is trusted. Every entry is looked at with lstat, never through a link:
+a symbolic link (to a classmate's notebook, a host file, /dev/zero) or a special file (FIFO,
+device, socket) anywhere in it is never followed nor opened, and the submission is "refused" with a
+note that names it (nbgrader's autograde would copy what the link points to). A notebook over
+MAX_NOTEBOOK_BYTES, or a folder with too many or too large files, is "too large"; files are read
+only up to their cap. timestamp.txt, which nbgrader takes for the submission time, is checked:
+see check_timestamp.
 """
-import shutil
+import datetime
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +23,12 @@ import nbformat
 
 from gru_ref.grading.learner_text import unsafe_student_id
 
-STATUSES = ("graded", "flagged", "unreadable", "missing", "error")
+STATUSES = ("graded", "flagged", "unreadable", "too large", "refused", "missing", "error")
+MAX_NOTEBOOK_BYTES = 32 << 20  # the course's notebooks are tens of KB; outputs and all, no honest one nears this
+MAX_FOLDER_BYTES = 128 << 20  # every file of a submission together: nbgrader copies them all
+MAX_FOLDER_ENTRIES = 1000  # files and folders in one submission
+MAX_TIMESTAMP_BYTES = 100  # nbgrader writes one line such as "2026-12-01 17:00:00.000000 UTC"
+CLOCK_SKEW_S = 300  # between the machine that wrote a time and this one
 
 
 @dataclass
@@ -25,8 +40,37 @@ class Submission:
     notes: list = field(default_factory=list)
 
 
+class TooLarge(Exception):
+    pass
+
+
 def released_names(root, assignment):
     return sorted(p.name for p in (Path(root) / "exercises" / assignment).glob("*.ipynb"))
+
+
+def read_bounded(path, cap=MAX_NOTEBOOK_BYTES):
+    """The bytes of a regular file, opened without following a link and without blocking on a FIFO;
+    raises TooLarge past cap bytes (read no further), OSError for anything but a regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{Path(path).name} is not a regular file")
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                raise TooLarge(f"{Path(path).name} is larger than {cap >> 20} MB")
+    finally:
+        os.close(fd)
+
+
+def read_notebook(path):
+    """The notebook at path (nbformat v4), read as read_bounded reads."""
+    return nbformat.reads(read_bounded(path).decode("utf-8"), as_version=4)
 
 
 def collect(root, assignment, fix_renamed=True):
@@ -37,60 +81,196 @@ def collect(root, assignment, fix_renamed=True):
     if len(names) != 1:
         raise SystemExit(f"exercises/{assignment}/ must hold exactly one released notebook (found "
                          f"{len(names)}): run `nbgrader generate_assignment {assignment}` first.")
-    expected = names[0]
+    submitted = root / "submitted"
     submissions = []
-    for folder in sorted((root / "submitted").glob(f"*/{assignment}")):
-        if not folder.is_dir():
+    for student in sorted(os.listdir(submitted)) if submitted.is_dir() else []:
+        folder = submitted / student / assignment
+        if os.path.islink(submitted / student):
+            if os.path.lexists(folder):  # a stat through the link, nothing opened
+                submissions.append(_refused(student, folder, [f"submitted/{shown(student)} (a folder link)"]))
             continue
-        submission = Submission(folder.parent.name, folder)
-        if unsafe_student_id(submission.student):  # the formgrader would show it unescaped
-            submission.status = "unreadable"
-            submission.notes.append(unsafe_student_id(submission.student))
-            submissions.append(submission)
+        try:
+            mode = os.lstat(folder).st_mode
+        except (FileNotFoundError, NotADirectoryError):
             continue
-        notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
-        path = folder / expected
-        for other in notebooks:
-            if other.name != expected and path.exists():
-                same = other.read_bytes() == path.read_bytes()  # renamed, and copied by an earlier run
-                submission.notes.append(f"renamed notebook '{other.name}' graded as '{expected}'" if same
-                                        else f"another notebook '{other.name}' was not graded")
-        if not path.exists():
-            if len(notebooks) == 1:
-                if fix_renamed:
-                    shutil.copy2(notebooks[0], path)
-                else:
-                    path = notebooks[0]
-                submission.notes.append(f"renamed notebook '{notebooks[0].name}' graded as '{expected}'")
-            elif notebooks:
-                submission.status = "missing"
-                submission.notes.append(f"no '{expected}', and {len(notebooks)} other notebooks: "
-                                        f"{', '.join(p.name for p in notebooks)}; ask which one to grade")
-            else:
-                submission.status = "missing"
-                submission.notes.append(f"no notebook in the folder; ask the student to submit '{expected}'")
-        if submission.status != "missing":
-            submission.notebook = path
-            problem = unreadable(path)
-            if problem:
-                submission.status = "unreadable"
-                submission.notes.append(problem)
-        extra = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                       if p.is_file() and p.suffix != ".ipynb" and p.name != "timestamp.txt")
-        if extra:
-            shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
-            submission.notes.append(f"extra files never executed: {shown}")
-        submissions.append(submission)
+        if stat.S_ISLNK(mode):
+            submissions.append(_refused(student, folder, [f"{shown(assignment)} (a folder link)"]))
+        elif unsafe_student_id(student):  # the formgrader would show it unescaped
+            submissions.append(Submission(student, folder, status="unreadable", notes=[unsafe_student_id(student)]))
+        elif stat.S_ISDIR(mode):
+            submissions.append(_one(Submission(student, folder), names[0], fix_renamed))
     return submissions
+
+
+def _refused(student, folder, what):
+    submission = Submission(student, folder, status="refused")
+    submission.notes.append(f"not graded: symbolic links or special files, never followed nor opened: "
+                            f"{_listed(what)}; remove them (or ask the student for plain files), then grade again")
+    return submission
+
+
+def _one(submission, expected, fix_renamed):
+    folder = submission.folder
+    try:
+        files, odd = _walk(folder)
+    except TooLarge as exc:
+        submission.status = "too large"
+        submission.notes.append(f"not graded: {exc}; ask the student to submit the notebook alone")
+        return submission
+    except OSError as exc:  # a folder the grader may not read
+        submission.status = "unreadable"
+        submission.notes.append(f"not graded: {shown(exc.strerror or exc)} in the submission's folder; "
+                                f"make its files readable, then grade again")
+        return submission
+    if odd:
+        return _refused(submission.student, folder, odd)
+    notebooks = sorted(name for name in files if "/" not in name and name.endswith(".ipynb"))
+    big = [name for name in notebooks if files[name] > MAX_NOTEBOOK_BYTES]
+    if big:
+        submission.status = "too large"
+        submission.notes.append(f"not graded: {_listed(big)} over the {MAX_NOTEBOOK_BYTES >> 20} MB any notebook "
+                                f"of this course stays under; ask the student to clear its outputs (Kernel > "
+                                f"Restart Kernel and Clear All Outputs), save it and submit it again")
+        return submission
+    path = folder / expected
+    for other in notebooks:
+        if other != expected and expected in files:  # renamed, and copied by an earlier run?
+            same = files[other] == files[expected] and _same(folder / other, path)
+            submission.notes.append(f"renamed notebook '{shown(other)}' graded as '{expected}'" if same
+                                    else f"another notebook '{shown(other)}' was not graded")
+    if expected not in files:
+        if len(notebooks) == 1:
+            if fix_renamed:
+                _copy(folder / notebooks[0], path)
+            else:
+                path = folder / notebooks[0]
+            submission.notes.append(f"renamed notebook '{shown(notebooks[0])}' graded as '{expected}'")
+        elif notebooks:
+            submission.status = "missing"
+            submission.notes.append(f"no '{expected}', and {len(notebooks)} other notebooks: "
+                                    f"{_listed(notebooks)}; ask which one to grade")
+        else:
+            submission.status = "missing"
+            submission.notes.append(f"no notebook in the folder; ask the student to submit '{expected}'")
+    if submission.status != "missing":
+        submission.notebook = path
+        problem = unreadable(path)
+        if problem:
+            submission.status = "unreadable"
+            submission.notes.append(problem)
+        elif "timestamp.txt" in files:
+            refusal, note = check_timestamp(folder / "timestamp.txt", path)
+            if refusal:
+                submission.status = "refused"
+            if refusal or note:
+                submission.notes.append(refusal or note)
+    extra = sorted(name for name in files if not name.endswith(".ipynb") and name != "timestamp.txt")
+    if extra:
+        submission.notes.append(f"extra files never executed: {_listed(extra)}")
+    return submission
+
+
+def _walk(folder):
+    """({relative path: size} of the regular files under folder, [links and special files, named]),
+    without following any link; raises TooLarge past MAX_FOLDER_ENTRIES entries or MAX_FOLDER_BYTES."""
+    files, odd, entries, total = {}, [], 0, 0
+    pending = [""]
+    while pending:
+        relative = pending.pop()
+        with os.scandir(folder / relative if relative else folder) as listing:
+            for entry in listing:
+                entries += 1
+                if entries > MAX_FOLDER_ENTRIES:
+                    raise TooLarge(f"more than {MAX_FOLDER_ENTRIES} files and folders in the submission")
+                name = f"{relative}/{entry.name}" if relative else entry.name
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if stat.S_ISDIR(mode):
+                    pending.append(name)
+                elif stat.S_ISREG(mode):
+                    files[name] = entry.stat(follow_symlinks=False).st_size
+                    total += files[name]
+                    if total > MAX_FOLDER_BYTES:
+                        raise TooLarge(f"its files are larger than {MAX_FOLDER_BYTES >> 20} MB together")
+                else:
+                    odd.append(f"{shown(name)} ({_kind(mode)})")
+    return files, sorted(odd)
+
+
+def _same(one, other):
+    try:
+        return read_bounded(one) == read_bounded(other)
+    except (OSError, TooLarge):
+        return False
+
+
+def _kind(mode):
+    return ("link" if stat.S_ISLNK(mode) else "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode)
+            else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file")
+
+
+def _copy(source, destination):
+    """The renamed notebook copied to the expected name: read as read_bounded reads, written to a new
+    file only (never through a link), with its modification time (check_timestamp compares it)."""
+    data = read_bounded(source)
+    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    when = os.lstat(source)
+    os.utime(destination, ns=(when.st_atime_ns, when.st_mtime_ns), follow_symlinks=False)
 
 
 def unreadable(path):
     """None, or why nbgrader could not read the notebook, with what to ask of the student."""
     try:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
-    except Exception as exc:  # JSON, encoding, schema: all the same to the student
+        nbformat.validate(read_notebook(path))
+    except Exception as exc:  # JSON, encoding, schema, size: all the same to the student
         first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         return (f"not a readable notebook ({first}); ask the student to save it from Jupyter "
                 f"(File > Save, then download the .ipynb) and submit it again")
     return None
+
+
+def check_timestamp(path, notebook, now=None):
+    """(refusal, note) about submitted/<student>/<assignment>/timestamp.txt, either or both None.
+
+    nbgrader's autograde takes the time in that file as the submission time, for lateness, and
+    nbgrader's collect and zip_collect write it; a learner can write one as well (in the folder
+    they hand in). So: a file that is empty, not a time nbgrader reads, or in the future is refused
+    (that submission is not graded until the instructor writes the true time or deletes the file);
+    a time earlier than the notebook's own last modification is graded, with a note that names both.
+    """
+    now = now or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    todo = ("write the true submission time in it (such as 2026-12-01 17:00:00 UTC) or delete it, "
+            "then grade again")
+    try:
+        text = read_bounded(path, MAX_TIMESTAMP_BYTES).decode("utf-8").strip()
+    except TooLarge:
+        return f"not graded: timestamp.txt is longer than any time; {todo}", None
+    except (OSError, UnicodeDecodeError):
+        text = None
+    if not text:
+        return f"not graded: timestamp.txt holds no time; {todo}", None
+    from nbgrader.utils import parse_utc
+    try:
+        when = parse_utc(text)
+    except Exception:  # dateutil's errors on a learner's text: not a time, whichever
+        return f"not graded: timestamp.txt holds '{shown(text)}', not a time nbgrader reads; {todo}", None
+    if when > now + datetime.timedelta(seconds=CLOCK_SKEW_S):
+        return f"not graded: timestamp.txt says {when:%Y-%m-%d %H:%M:%S} UTC, in the future; {todo}", None
+    changed = datetime.datetime.fromtimestamp(os.lstat(notebook).st_mtime, datetime.timezone.utc).replace(tzinfo=None)
+    if when < changed - datetime.timedelta(seconds=CLOCK_SKEW_S):
+        return None, (f"timestamp.txt says it was submitted at {when:%Y-%m-%d %H:%M:%S} UTC, before the notebook's "
+                      f"last change at {changed:%Y-%m-%d %H:%M:%S} UTC: nbgrader takes timestamp.txt for lateness; "
+                      f"check which is true (a learner can write timestamp.txt)")
+    return None, None
+
+
+def shown(name, limit=80):
+    """A learner's file name as it goes into a note: printable, and bounded."""
+    text = "".join(c if c.isprintable() else "?" for c in str(name))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _listed(names, most=5):
+    names = [shown(n) for n in names]
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
