@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-STATUSES = ("graded", "flagged", "unreadable", "missing", "error")
+STATUSES = ("graded", "flagged", "too large", "unreadable", "missing", "error")
 
 
 @dataclass

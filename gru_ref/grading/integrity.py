@@ -60,8 +60,8 @@ def scan(cells):
                 tree = ast.parse(code)
             except (SyntaxError, ValueError):
                 continue  # it cannot run either; nothing to hide there
-            except (RecursionError, MemoryError):
-                code = Unscannable("code too deeply nested to scan")
+            except (RecursionError, MemoryError) as exc:
+                code = _unscannable(exc)
         if code is None:
             continue
         if tree is None:  # built to choke a reader: that is a finding in itself
@@ -85,6 +85,11 @@ class Unscannable(str):
     """Why a cell's code could not be read."""
 
 
+def _unscannable(exc):
+    return Unscannable("code too deeply nested to scan" if isinstance(exc, RecursionError) else
+                       "code too large to scan within the scan's memory limit")
+
+
 def _readable(code):
     return isinstance(code, str) and not isinstance(code, Unscannable)
 
@@ -102,12 +107,12 @@ def _code(source):
         return source
     except (SyntaxError, ValueError):  # ValueError: a null byte, which the transformer refuses too
         pass
-    except (RecursionError, MemoryError):
-        return Unscannable("code too deeply nested to scan")
+    except (RecursionError, MemoryError) as exc:
+        return _unscannable(exc)
     try:
         return transform_linearly(source)
-    except (RecursionError, MemoryError):
-        return Unscannable("code too deeply nested to scan")
+    except (RecursionError, MemoryError) as exc:
+        return _unscannable(exc)
     except RuntimeError:  # IPython's own limit on rewrites in one logical line
         return Unscannable("code too convoluted to scan (IPython syntax rewritten again and again)")
     except (SyntaxError, ValueError):

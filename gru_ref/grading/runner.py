@@ -47,10 +47,10 @@ class BoundedText(io.TextIOBase):
         self.dropped += max(0, len(text) - max(room, 0))
         return len(text)
 
-    def take(self):
+    def take(self, why=""):
         text = "".join(self.parts)
         if self.dropped:
-            text += f"\n[... {self.dropped} more characters of output not kept]\n"
+            text += f"\n[... {self.dropped} more characters of output not kept{why}]\n"
         self.parts, self.kept, self.dropped = [], 0, 0
         return text
 
@@ -112,6 +112,7 @@ class Notebook:
         self.shell.enable_matplotlib = lambda gui=None: (gui, gui)
         self.out = BoundedText(self.limits["output_kb"] << 10)
         self.err = BoundedText(self.limits["output_kb"] << 10)
+        self.output_left = self.limits.get("notebook_output_kb", 1 << 20) << 10  # over all cells
         sys.stdout, sys.stderr = self.out, self.err
         self.alarm = CellTimeout  # what the alarm raises: CellTimeout in cells, Deadline in checks
         signal.signal(signal.SIGALRM, self._on_alarm)
@@ -132,6 +133,9 @@ class Notebook:
 
     def run_cell(self, index, source):
         error, timed_out = None, False
+        cell_limit = self.limits["output_kb"] << 10
+        self.out.limit = min(cell_limit, self.output_left)
+        self.err.limit = min(cell_limit, max(self.output_left - self.out.limit, 0))
         signal.setitimer(signal.ITIMER_REAL, self.limits["cell_timeout"])
         try:
             while source is not None:
@@ -148,8 +152,11 @@ class Notebook:
             timed_out = True
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        frames.send(self.channel, {"type": "cell", "index": index, "stdout": self.out.take(),
-                                   "stderr": self.err.take(), "error": error, "timed_out": timed_out})
+        self.output_left -= self.out.kept + self.err.kept
+        why = "" if self.out.limit == cell_limit else \
+            f": grading keeps {self.limits.get('notebook_output_kb')} KB of output per notebook"
+        frames.send(self.channel, {"type": "cell", "index": index, "stdout": self.out.take(why),
+                                   "stderr": self.err.take(why), "error": error, "timed_out": timed_out})
 
     def run_check(self, check):
         """One check call: ask for its cases (only now do they exist in here), run, send the results."""
