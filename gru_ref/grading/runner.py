@@ -10,6 +10,7 @@ earlier cells never sees them. Nothing here decides anything: the judge outside 
 and rules.
 """
 import ast
+import errno
 import io
 import os
 import resource
@@ -19,7 +20,7 @@ import time
 import traceback
 
 from gru_ref import results, sandbox, tensorfile
-from gru_ref.grading import frames, seccomp
+from gru_ref.grading import frames, scratch, seccomp
 
 WORK_FOLDER = "work"  # in the box's scratch folder (the template's working directory)
 
@@ -95,6 +96,8 @@ def _enter(limits):
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] << 20, limits["file_mb"] << 20))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Binds where the box's uid is not root (an ordinary user grading); as root, the box's pids cgroup.
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
     seccomp.confine(os.getpid())
     sandbox.disable_builtin_grus()
 
@@ -146,7 +149,7 @@ class Notebook:
                     break
                 if isinstance(exc, CellTimeout):  # IPython catches even a BaseException
                     raise exc
-                error = error or describe_error(exc)
+                error = error or describe_error(exc, self.limits)
                 source = after_refusal(source, exc) if len(sandbox.REFUSED) > refused else None
         except CellTimeout:
             timed_out = True
@@ -205,9 +208,24 @@ def after_refusal(source, exc):
     return "\n" * (later[0].lineno - 1) + "\n".join(kept[later[0].lineno - 1:])
 
 
-def describe_error(exc):
-    """An error as nbformat wants it, with only the learner's frames in the traceback."""
+def describe_error(exc, limits=None):
+    """An error as nbformat wants it, with only the learner's frames in the traceback, and the
+    grading limit it hit named, if it hit one."""
     frames_ = [f for f in traceback.extract_tb(exc.__traceback__)
                if not f.filename.startswith((sandbox.PACKAGE_DIR, sys.prefix, sys.base_prefix))]
     lines = traceback.format_list(frames_[-6:]) + traceback.format_exception_only(type(exc), exc)
-    return {"ename": type(exc).__name__, "evalue": str(exc)[:2000], "traceback": "".join(lines)[-6000:]}
+    hit = limit_hit(exc, limits or {})
+    return {"ename": type(exc).__name__, "evalue": str(exc)[:2000] + (f" ({hit})" if hit else ""),
+            "traceback": "".join(lines)[-6000:] + (f"Grading limit: {hit}.\n" if hit else "")}
+
+
+def limit_hit(exc, limits):
+    """Which of the box's limits an error comes from, in words, or None."""
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return f"grading allows a notebook {limits.get('processes', '?')} processes and threads in all"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "grading's writable folders are full: " + ", ".join(
+            f"{folder} holds {mb} MB and {files:,} files" for folder, mb, files, _ in scratch.FOLDERS)
+    if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+        return "grading allows a notebook 256 open files"
+    return None

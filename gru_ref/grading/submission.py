@@ -21,6 +21,7 @@ LIMITS = {
     "cpu_s": 240,  # s of CPU time for the whole notebook
     "memory_mb": 3072,  # MB the notebook may allocate
     "file_mb": 16,  # MB any file it writes may reach
+    "processes": 256,  # processes and threads (RLIMIT_NPROC where it binds; the box's pids cgroup as root)
     "output_kb": 64,  # KB of prints kept per cell (the rest is counted, not kept)
     "notebook_output_kb": 1024,  # KB of prints and errors kept over all its cells
     "cell_chars": 100_000,  # characters of a cell's source; a notebook over these is not graded
