@@ -16,6 +16,7 @@ import os
 FOLDERS = (("/scratch", 512, 20_000, 0o755), ("/dev/shm", 64, 1_000, 0o1777))
 MS_NOSUID, MS_NODEV = 2, 4
 PR_CAPBSET_DROP = 24
+CLONE_NEWNS = 0x00020000
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -60,6 +61,9 @@ def bound(folders=FOLDERS):
     whether all of them are bounded in files. Ends in this process's original working folder, on
     the new mount if it is one of them."""
     cwd = os.getcwd()
+    # A mount namespace of this process's own user namespace: as an ordinary user with --dev, bubblewrap
+    # runs the box in a user namespace nested below the one that owns its mounts, where mount is refused.
+    ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNS)
     bounded = all([mount_limited(*folder) for folder in folders])
     drop_capabilities()
     os.chdir(cwd)  # the old folder lies under the new mount: go to the new one
