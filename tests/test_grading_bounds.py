@@ -176,7 +176,7 @@ def test_each_assignment_has_its_own_wall_clock_limit_and_an_override_wins():
 
 def test_each_assignments_limit_is_documented():
     readme = (ROOT / "README.md").read_text()
-    chapter = (ROOT / "book" / "instructors.md").read_text()
+    chapter = (ROOT / "book" / "08_instructors.md").read_text()
     for name, seconds in assignments.NOTEBOOK_TIME_LIMITS_S.items():
         assert f"`{name}`: {seconds} s" in readme and f"`{name}`: {seconds} s" in chapter, name
 
