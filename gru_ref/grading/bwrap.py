@@ -2,9 +2,10 @@
 
 Inside the box: a read-only view of the system libraries, of Python and of the course environment;
 of gru_ref only the files the learner's side needs (never the reference equations, the judge or the
-mistakes); a size-bounded scratch folder, the only writable place but /dev/shm; no network, no other process visible (its own PID
-namespace), no capabilities (the template drops the two it mounts its scratch with: scratch.py), a clean environment. Nothing of the course folder: no solutions/, no
-gradebook.db, no nbgrader_config.py, no submitted/ of others. Resource limits and the seccomp filter
+mistakes); a size-bounded scratch folder, the only writable place but /dev/shm; no network, no other
+process visible (its own PID namespace), no capabilities (the template drops the two it mounts its
+scratch folders with: gru_ref.grading.scratch), a clean environment. Nothing of the course folder: no
+solutions/, no gradebook.db, no nbgrader_config.py, no submitted/ of others. Resource limits and the seccomp filter
 are set inside by gru_ref.grading.template, before any learner code runs.
 """
 import glob
