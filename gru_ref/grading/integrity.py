@@ -141,8 +141,9 @@ def transform_linearly(cell):
 
 
 def _unreached(cells):
-    """A flag on each function of MUST_REACH that the cells [(cell_index, code)] define but whose code, followed through the
-    cells' top-level functions, classes and assignments, never names what it must reach."""
+    """A flag on each function of MUST_REACH that the cells [(cell_index, code)] define but whose code,
+    followed through the cells' top-level functions, classes and assignments, never names what it must
+    reach."""
     definitions = {}  # top-level name -> (cell_index, its definition), the last one winning
     for cell_index, code in cells:
         try:
