@@ -204,3 +204,29 @@ def test_a_scan_past_its_limits_is_a_flag_for_review_not_a_hung_grader():
     cell = "\n".join("!ls " + "x" * 100 for _ in range(200_000))  # 20 MB: far past the caps, scanned anyway
     flags = scanner.Scanner({"cpu_s": 1}).scan([(0, cell)])
     assert len(flags) == 1 and "could not finish" in flags[0][3] and "1 s of CPU time" in flags[0][3], flags
+
+
+def test_the_class_report_gives_a_notebook_too_large_its_own_status_and_note(tmp_path):
+    """Through the class command: the learner's row says `too large` and why; nbgrader holds 0."""
+    import csv
+    import shutil
+    import subprocess
+    import sys
+    from test_nbgrader import nbgrader
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    shutil.copytree(ROOT / "solutions" / "gru", tmp_path / "solutions" / "gru")
+    assert nbgrader(["generate_assignment", "gru", "--force"], tmp_path).returncode == 0
+    folder = tmp_path / "submitted" / "big" / "gru"
+    folder.mkdir(parents=True)
+    nb = fill(tmp_path / "exercises" / "gru" / "gru.ipynb", RIGHT, "x = [" + "1, " * 1_000_000 + "]")
+    nbformat.write(nb, folder / "gru.ipynb")
+    done = subprocess.run([sys.executable, "-m", "gru_ref.grade", "gru", "--workers", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(tmp_path / "reports" / "gru" / "grades.csv") as f:
+        row = next(csv.DictReader(f))
+    assert row["status"] == "too large" and "3,000,006 characters of code" in row["notes"], row
+    assert "too large" in (tmp_path / "reports" / "gru" / "report.html").read_text()
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_submission("gru", "big").score == 0
