@@ -230,3 +230,16 @@ def test_the_class_report_gives_a_notebook_too_large_its_own_status_and_note(tmp
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
         assert gradebook.find_submission("gru", "big").score == 0
+
+
+def test_a_bound_this_machine_cannot_set_is_said_once_with_what_stands_in(capsys, monkeypatch):
+    import os
+    from gru_ref.grading import box as boxes
+    monkeypatch.setattr(boxes, "_warned", set())
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    for _ in range(2):
+        boxes.Box()._warn_weaker(files=False)  # as root, no pids cgroup made, no inode-limited scratch
+    said = capsys.readouterr().err
+    assert said.count("bounded only by its memory limit") == 1 and said.count("bounded in bytes, not in files") == 1
+    boxes.Box()._warn_weaker(files=True)
+    assert capsys.readouterr().err == ""
