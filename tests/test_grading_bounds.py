@@ -250,3 +250,19 @@ def test_precheck_reads_a_huge_or_choking_cell_without_a_traceback():
     assert _defined("def my_gru(): pass") == {"my_gru"}
     assert _defined("x = " + "(" * 300_000) == set()  # over the cap: not parsed
     assert _defined("x = " + "[" * 5000 + "]" * 5000) == set()  # nested past the parser's limits
+
+
+def test_a_box_gets_a_pids_cgroup_of_its_own_and_a_dead_graders_are_removed(tmp_path, monkeypatch):
+    """On a cgroup v1 pids hierarchy (as here; simulated in a folder): the cap is written, the cgroup
+    of a grading process that is gone is removed, a live one's is kept."""
+    import os
+    from gru_ref.grading import pids
+    (tmp_path / "cgroup.procs").write_text("")
+    dead, alive = tmp_path / "gru_ref-box-999999999-0", tmp_path / f"gru_ref-box-{os.getppid()}-0"
+    dead.mkdir(), alive.mkdir()
+    monkeypatch.setattr(pids, "ROOTS", (str(tmp_path),))
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    path = pids.create(99)
+    assert path and open(os.path.join(path, "pids.max")).read() == "99"
+    assert not dead.exists() and alive.exists()
+    assert pids.joined(["bwrap", "--x"], path)[-2:] == ["bwrap", "--x"]

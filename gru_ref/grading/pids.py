@@ -35,6 +35,7 @@ def create(limit):
                     f.write("+pids")
             except OSError:
                 continue
+        _remove_stale(root)
         path = os.path.join(root, f"gru_ref-box-{os.getpid()}-{next(_names)}")
         try:
             os.mkdir(path)
@@ -44,6 +45,21 @@ def create(limit):
         except OSError:
             remove(path)
     return None
+
+
+def _remove_stale(root):
+    """The cgroups of grading processes that are gone (killed before they could remove their own)."""
+    try:
+        names = [n for n in os.listdir(root) if n.startswith("gru_ref-box-")]
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.kill(int(name.split("-")[2]), 0)
+        except ProcessLookupError:
+            remove(os.path.join(root, name), wait_s=0)
+        except (OSError, ValueError, IndexError):
+            pass
 
 
 def joined(argv, path):

@@ -96,8 +96,10 @@ def _enter(limits):
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] << 20, limits["file_mb"] << 20))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # Binds where the box's uid is not root (an ordinary user grading); as root, the box's pids cgroup.
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+    # Binds where the box's uid is not root (an ordinary user grading; it counts the box's own user
+    # namespace); as root, the box's pids cgroup. Unboxed, it would count all the user's processes.
+    if "--unboxed" not in sys.argv:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
     seccomp.confine(os.getpid())
     sandbox.disable_builtin_grus()
 
