@@ -26,5 +26,17 @@ CHECKS = {
 # Seconds the checked function may take on all cases of one check, where the default (gru_ref.check's
 # RUN_TIMEOUT_S, the grader's check_timeout) is too short: train_and_predict trains a model.
 TIME_LIMITS_S = {"train_and_predict": 60}
+# Seconds of wall-clock time one notebook may take in grading, all its cells and checks together (the
+# grader's deadline_s; each cell has 30 s of its own). train_gru retrains three times, up to 60 s each.
+NOTEBOOK_TIME_LIMITS_S = {"gru": 180, "rnn": 180, "gru_layers": 180, "shapes": 180, "train_gru": 420}
+# The assignment each task is graded in (train_gru checks my_gru too: the larger limit wins).
+ASSIGNMENT_OF = {"gru_cell": "gru", "my_gru": "gru", "gru_cell_grad": "gru", "my_rnn": "rnn",
+                 "my_gru_layers": "gru_layers", "mlp_shapes": "shapes", "conv2d_shapes": "shapes",
+                 "rnn_shapes": "shapes", "train_and_predict": "train_gru"}
 PARTS = ("contract", "quick", "values", "gradients", "devices")
 DEFAULT_PARTS = ("contract", "quick")
+
+
+def notebook_time_limit_s(tasks, default=180):
+    """The wall-clock limit of a notebook that checks these tasks: its assignment's."""
+    return max((NOTEBOOK_TIME_LIMITS_S[ASSIGNMENT_OF[t]] for t in tasks if t in ASSIGNMENT_OF), default=default)

@@ -199,7 +199,10 @@ def _record(api, assignment, submissions, keys, results_folder, state_path):
     for submission in submissions:
         if submission.student in keys and submission.status == "graded":
             result = json.loads(Path(parallel.result_path(results_folder, keys[submission.student][0])).read_text())
-            if result.get("flags"):
+            if result.get("too_large"):  # recorded in nbgrader (every test failed, saying why); not graded
+                submission.status = "too large"
+                submission.notes.append(f"not graded: too large ({result['too_large']})")
+            elif result.get("flags"):
                 submission.status = "flagged"
 
 

@@ -3,15 +3,18 @@
 Trusted (the grader's process; never imports or runs learner code):
     plan        a submitted notebook -> the learner's cells to run, the checks to judge
     integrity   a static scan that flags code with no place in an answer, for manual review
+    scanner     that scan in a forked child of a warm process, under CPU, memory and time limits
     bwrap       the bubblewrap command line of the box
     box         one warm box, restarted whenever a submission broke it
-    submission  grade one notebook: cases in, tensors out, the judge rules
+    submission  grade one notebook: cases in, tensors out, the judge rules (too large: refused)
+    pids        a pids cgroup per box, where one can be made
     learner_text  whatever a learner wrote, written out as text (Markdown, HTML, CSV, ids)
     formgrader_escape  a Jupyter server extension: nbgrader's formgrader pages escape what they write
 Inside the box (untrusted from the moment learner code runs):
     template    the warm process: forks a child per submission, hands out cases in order, cleans up
     runner      the child: limits, seccomp, the learner's cells, the checked functions
     seccomp     the kernel filter: no new programs or processes, no signals to others
+    scratch     the writable folders bounded in files, then no capability left
 Both sides:
     frames      length-prefixed messages with deadlines and size bounds
 """

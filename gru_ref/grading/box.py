@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 
-from gru_ref.grading import bwrap, frames
+from gru_ref.grading import bwrap, frames, pids
 
 START_TIMEOUT_S = 120  # importing torch in a new box on a busy machine
 GRACE_S = 30  # beyond a job's own deadline, which the template enforces, before the box is killed
@@ -25,30 +25,61 @@ WARNING = ("\n" + "!" * 78 + "\nGRU_REF_NO_SANDBOX=1: grading WITHOUT the bubble
            "code runs as\nyou, with your files and network. Use this for trusted notebooks only.\n" + "!" * 78 + "\n")
 
 
+WEAKER = {  # a bound that this machine cannot set, and what stands in for it (said once per process)
+    "processes": "no pids cgroup can be made here and, as root, RLIMIT_NPROC does not bind: a notebook's "
+                 "processes and threads are bounded only by its memory limit",
+    "files": "bubblewrap may not leave the box CAP_SYS_ADMIN in its own namespaces here: the scratch "
+             "folders are bounded in bytes, not in files",
+}
+_warned = set()
+
+
 class Box:
     def __init__(self, gpu=False, threads=1):
-        self.gpu, self.threads, self.process, self.started = gpu, threads, None, 0
+        self.gpu, self.threads, self.process, self.started, self.cgroup = gpu, threads, None, 0, None
 
     def _start(self):
+        for mount in (True, False):  # an inode-limited scratch where bubblewrap allows it (scratch.py)
+            ready = self._try_start(mount)
+            if ready is not None:
+                break
+        else:
+            bwrap.check()  # raises with what to do, if the sandbox itself cannot start
+            raise bwrap.SandboxUnavailable("the grading sandbox did not start")
+        if ready.get("type") != "ready":
+            self.close()
+            raise bwrap.SandboxUnavailable("the grading sandbox started wrongly")
+        if not unsandboxed():
+            self._warn_weaker(files=ready.get("files_bounded") is True)
+        self.started += 1
+
+    def _try_start(self, mount):
+        """Start the template; its ready message, or None if it did not start."""
         if unsandboxed():
             print(WARNING, file=sys.stderr)
             self.folder = tempfile.TemporaryDirectory(prefix="gru_ref_unboxed_")
             argv = [sys.executable, "-I", "-m", "gru_ref.grading.template", "--unboxed"]
             cwd = self.folder.name
         else:
-            argv, cwd = bwrap.command(gpu=self.gpu, threads=self.threads), None
+            argv, cwd = bwrap.command(gpu=self.gpu, threads=self.threads, mount=mount), None
+            self.cgroup = pids.create(pids.LIMIT)
+            if self.cgroup:
+                argv = pids.joined(argv, self.cgroup)
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, cwd=cwd, start_new_session=True)
         try:
-            ready = frames.receive_json(self.process.stdout.fileno(), time.monotonic() + START_TIMEOUT_S)
-        except frames.FrameError as exc:
+            return frames.receive_json(self.process.stdout.fileno(), time.monotonic() + START_TIMEOUT_S)
+        except frames.FrameError:
             self.close()
-            bwrap.check()  # raises with what to do, if the sandbox itself cannot start
-            raise bwrap.SandboxUnavailable(f"the grading sandbox did not start ({exc})") from None
-        if ready.get("type") != "ready":
-            self.close()
-            raise bwrap.SandboxUnavailable("the grading sandbox started wrongly")
-        self.started += 1
+            return None
+
+    def _warn_weaker(self, files):
+        weaker = [name for name, missing in (("processes", self.cgroup is None and os.geteuid() == 0),
+                                             ("files", not files)) if missing]
+        for name in weaker:
+            if name not in _warned:
+                _warned.add(name)
+                print(f"gru_ref grading: {WEAKER[name]} (see the README, 'How grading works').", file=sys.stderr)
 
     def run(self, job, cases):
         """Run one submission's job; returns (events, end): the cell and result messages, results
@@ -86,7 +117,12 @@ class Box:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+            if self.cgroup:
+                pids.kill_all(self.cgroup)
             self.process.wait()
             for stream in (self.process.stdin, self.process.stdout):
                 stream.close()
             self.process = None
+        if self.cgroup:
+            pids.remove(self.cgroup)
+            self.cgroup = None

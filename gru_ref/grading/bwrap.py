@@ -2,9 +2,10 @@
 
 Inside the box: a read-only view of the system libraries, of Python and of the course environment;
 of gru_ref only the files the learner's side needs (never the reference equations, the judge or the
-mistakes); a size-bounded scratch folder, the only writable place but /dev/shm; no network, no other process visible (its own PID
-namespace), no capabilities, a clean environment. Nothing of the course folder: no solutions/, no
-gradebook.db, no nbgrader_config.py, no submitted/ of others. Resource limits and the seccomp filter
+mistakes); a size-bounded scratch folder, the only writable place but /dev/shm; no network, no other
+process visible (its own PID namespace), no capabilities (the template drops the two it mounts its
+scratch folders with: gru_ref.grading.scratch), a clean environment. Nothing of the course folder: no
+solutions/, no gradebook.db, no nbgrader_config.py, no submitted/ of others. Resource limits and the seccomp filter
 are set inside by gru_ref.grading.template, before any learner code runs.
 """
 import glob
@@ -14,13 +15,14 @@ import subprocess
 import sys
 
 import gru_ref
+from gru_ref.grading import scratch
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(gru_ref.__file__))
 # What the learner's side needs of gru_ref, and nothing more (paths inside the package).
 INSIDE_FILES = ("__init__.py", "assignments.py", "check.py", "sandbox.py", "results.py", "tensorfile.py", "text.py",
                 "shape_answers.py",
                 "grading/__init__.py", "grading/frames.py", "grading/seccomp.py", "grading/template.py",
-                "grading/runner.py")
+                "grading/runner.py", "grading/scratch.py")
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
              "localtime", "fonts", "alternatives")
@@ -46,15 +48,18 @@ def python_dirs():
     return sorted(d for d in dirs if inside(d) or inside(os.path.realpath(d)))
 
 
-def command(scratch_mb=512, gpu=False, threads=1):
+def command(gpu=False, threads=1, mount=True):
     """The argv that starts the warm template process inside a fresh box."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(NOT_INSTALLED)
     # --as-pid-1: the template itself is PID 1, not dumpable; no bwrap helper in the box holds the
-    # grader's pipes where a learner's process could open them through /proc/1/fd.
+    # grader's pipes where a learner's process could open them through /proc/1/fd. CAP_SYS_ADMIN (of
+    # the box's own namespaces) stays for the template to mount the inode-limited scratch folders, and
+    # CAP_SETPCAP to empty the bounding set; it drops both before anything else (gru_ref.grading.scratch).
     argv = [bwrap, "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--clearenv"]
+            *(["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"] if mount else []), "--clearenv"]
+    (_, scratch_mb, _, _), (_, shm_mb, _, _) = scratch.FOLDERS
     env = {"PATH": "/usr/bin:/bin", "HOME": SCRATCH, "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
            "NBGRADER_EXECUTION": "autograde", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": SCRATCH_TMP,
            "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
@@ -69,7 +74,7 @@ def command(scratch_mb=512, gpu=False, threads=1):
     # by the template after each submission. Not /tmp: it stays read-only, as the course environment
     # itself may live under it. /dev is read-only too.
     argv += ["--size", str(scratch_mb << 20), "--tmpfs", SCRATCH,
-             "--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/dev/shm"]
+             "--proc", "/proc", "--dev", "/dev", "--size", str(shm_mb << 20), "--tmpfs", "/dev/shm"]
     for path in python_dirs():
         argv += ["--ro-bind", path, path]
     argv += ["--tmpfs", PACKAGE_DIR]  # hides whatever a python_dirs() entry showed of the package

@@ -7,8 +7,9 @@ marked for manual review, with the lines, in nbgrader and in the class report.
 """
 import ast
 import re
+import tokenize
 
-from IPython.core.inputtransformer2 import TransformerManager
+from IPython.core.inputtransformer2 import TransformerManager, make_tokens_by_line
 
 MODULES = {"gc": "the garbage collector", "ctypes": "native memory access", "cffi": "native code",
            "subprocess": "starting programs", "multiprocessing": "other processes",
@@ -49,16 +50,22 @@ MUST_REACH = {"train_and_predict": "my_gru"}
 
 def scan(cells):
     """[(cell_index, line_number, line, reason)] for the learner's cells [(cell_index, source)]."""
-    flags = _unreached(cells)
-    for cell_index, source in cells:
-        try:
-            code = TransformerManager().transform_cell(source)
-            tree = ast.parse(code)
-        except (SyntaxError, ValueError):
-            continue  # it cannot run either; nothing to hide there
-        except (RecursionError, MemoryError):  # built to choke a parser: that is a finding in itself
-            flags.append((cell_index, 1, source.splitlines()[0][:160] if source else "", "code too deeply "
-                          "nested to scan"))
+    codes = [(cell_index, source, _code(source)) for cell_index, source in cells]
+    readable = [(cell_index, code) for cell_index, _, code in codes if _readable(code)]
+    flags = _unreached(readable)
+    for cell_index, source, code in codes:
+        tree = None
+        if _readable(code):
+            try:
+                tree = ast.parse(code)
+            except (SyntaxError, ValueError):
+                continue  # it cannot run either; nothing to hide there
+            except (RecursionError, MemoryError) as exc:
+                code = _unscannable(exc)
+        if code is None:
+            continue
+        if tree is None:  # built to choke a reader: that is a finding in itself
+            flags.append((cell_index, 1, source.splitlines()[0][:160] if source.strip() else "", str(code)))
             continue
         lines = code.splitlines()
         for node in ast.walk(tree):
@@ -74,13 +81,73 @@ def scan(cells):
     return unique
 
 
+class Unscannable(str):
+    """Why a cell's code could not be read."""
+
+
+def _unscannable(exc):
+    return Unscannable("code too deeply nested to scan" if isinstance(exc, RecursionError) else
+                       "code too large to scan within the scan's memory limit")
+
+
+def _readable(code):
+    return isinstance(code, str) and not isinstance(code, Unscannable)
+
+
+def _code(source):
+    """The Python that IPython runs for a cell (its magics and `!` lines become calls), or an
+    Unscannable reason, or None if it is not Python at all (it cannot run either).
+
+    A cell that is plain Python is left as it is: IPython's transforms only rewrite what is not
+    Python. Otherwise each logical line is transformed on its own: IPython's transformer re-reads
+    the whole cell after each rewrite, quadratic in the number of `!` lines (499 of them in 65 KB
+    cost 224 s), and gives up after 500."""
+    try:
+        ast.parse(source)
+        return source
+    except (SyntaxError, ValueError):  # ValueError: a null byte, which the transformer refuses too
+        pass
+    except (RecursionError, MemoryError) as exc:
+        return _unscannable(exc)
+    try:
+        return transform_linearly(source)
+    except (RecursionError, MemoryError) as exc:
+        return _unscannable(exc)
+    except RuntimeError:  # IPython's own limit on rewrites in one logical line
+        return Unscannable("code too convoluted to scan (IPython syntax rewritten again and again)")
+    except (SyntaxError, ValueError):
+        return None
+
+
+def transform_linearly(cell):
+    """TransformerManager().transform_cell(cell), one logical line at a time (the same lines as
+    IPython's: its tokenizer, read once, says where each ends)."""
+    manager = TransformerManager()
+    cell = cell if cell.endswith("\n") else cell + "\n"
+    lines = cell.splitlines(keepends=True)
+    for transform in manager.cleanup_transforms + manager.line_transforms:
+        lines = transform(lines)
+    groups = make_tokens_by_line(lines)
+    finished = bool(groups) and groups[-1][-1].type == tokenize.ENDMARKER
+    out, row = [], 0
+    for tokens in groups if finished else groups[:-1]:
+        end = min(max(token.end[0] for token in tokens), len(lines))
+        if end > row:
+            out += manager.do_token_transforms(lines[row:end])
+            row = end
+    if row < len(lines):  # the tokenizer stopped in an unfinished string: the rest is one logical line
+        out += manager.do_token_transforms(lines[row:])
+    return "".join(out)
+
+
 def _unreached(cells):
-    """A flag on each function of MUST_REACH that the cells define but whose code, followed through the
-    cells' top-level functions, classes and assignments, never names what it must reach."""
+    """A flag on each function of MUST_REACH that the cells [(cell_index, code)] define but whose code,
+    followed through the cells' top-level functions, classes and assignments, never names what it must
+    reach."""
     definitions = {}  # top-level name -> (cell_index, its definition), the last one winning
-    for cell_index, source in cells:
+    for cell_index, code in cells:
         try:
-            body = ast.parse(TransformerManager().transform_cell(source)).body
+            body = ast.parse(code).body
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in body:

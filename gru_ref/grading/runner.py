@@ -10,6 +10,7 @@ earlier cells never sees them. Nothing here decides anything: the judge outside 
 and rules.
 """
 import ast
+import errno
 import io
 import os
 import resource
@@ -19,7 +20,7 @@ import time
 import traceback
 
 from gru_ref import results, sandbox, tensorfile
-from gru_ref.grading import frames, seccomp
+from gru_ref.grading import frames, scratch, seccomp
 
 WORK_FOLDER = "work"  # in the box's scratch folder (the template's working directory)
 
@@ -47,10 +48,10 @@ class BoundedText(io.TextIOBase):
         self.dropped += max(0, len(text) - max(room, 0))
         return len(text)
 
-    def take(self):
+    def take(self, why=""):
         text = "".join(self.parts)
         if self.dropped:
-            text += f"\n[... {self.dropped} more characters of output not kept]\n"
+            text += f"\n[... {self.dropped} more characters of output not kept{why}]\n"
         self.parts, self.kept, self.dropped = [], 0, 0
         return text
 
@@ -95,6 +96,10 @@ def _enter(limits):
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] << 20, limits["file_mb"] << 20))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Binds where the box's uid is not root (an ordinary user grading; it counts the box's own user
+    # namespace); as root, the box's pids cgroup. Unboxed, it would count all the user's processes.
+    if "--unboxed" not in sys.argv:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
     seccomp.confine(os.getpid())
     sandbox.disable_builtin_grus()
 
@@ -112,6 +117,7 @@ class Notebook:
         self.shell.enable_matplotlib = lambda gui=None: (gui, gui)
         self.out = BoundedText(self.limits["output_kb"] << 10)
         self.err = BoundedText(self.limits["output_kb"] << 10)
+        self.output_left = self.limits.get("notebook_output_kb", 1 << 20) << 10  # over all cells
         sys.stdout, sys.stderr = self.out, self.err
         self.alarm = CellTimeout  # what the alarm raises: CellTimeout in cells, Deadline in checks
         signal.signal(signal.SIGALRM, self._on_alarm)
@@ -132,6 +138,9 @@ class Notebook:
 
     def run_cell(self, index, source):
         error, timed_out = None, False
+        cell_limit = self.limits["output_kb"] << 10
+        self.out.limit = min(cell_limit, self.output_left)
+        self.err.limit = min(cell_limit, max(self.output_left - self.out.limit, 0))
         signal.setitimer(signal.ITIMER_REAL, self.limits["cell_timeout"])
         try:
             while source is not None:
@@ -142,14 +151,17 @@ class Notebook:
                     break
                 if isinstance(exc, CellTimeout):  # IPython catches even a BaseException
                     raise exc
-                error = error or describe_error(exc)
+                error = error or describe_error(exc, self.limits)
                 source = after_refusal(source, exc) if len(sandbox.REFUSED) > refused else None
         except CellTimeout:
             timed_out = True
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        frames.send(self.channel, {"type": "cell", "index": index, "stdout": self.out.take(),
-                                   "stderr": self.err.take(), "error": error, "timed_out": timed_out})
+        self.output_left -= self.out.kept + self.err.kept
+        why = "" if self.out.limit == cell_limit else \
+            f": grading keeps {self.limits.get('notebook_output_kb')} KB of output per notebook"
+        frames.send(self.channel, {"type": "cell", "index": index, "stdout": self.out.take(why),
+                                   "stderr": self.err.take(why), "error": error, "timed_out": timed_out})
 
     def run_check(self, check):
         """One check call: ask for its cases (only now do they exist in here), run, send the results."""
@@ -198,9 +210,24 @@ def after_refusal(source, exc):
     return "\n" * (later[0].lineno - 1) + "\n".join(kept[later[0].lineno - 1:])
 
 
-def describe_error(exc):
-    """An error as nbformat wants it, with only the learner's frames in the traceback."""
+def describe_error(exc, limits=None):
+    """An error as nbformat wants it, with only the learner's frames in the traceback, and the
+    grading limit it hit named, if it hit one."""
     frames_ = [f for f in traceback.extract_tb(exc.__traceback__)
                if not f.filename.startswith((sandbox.PACKAGE_DIR, sys.prefix, sys.base_prefix))]
     lines = traceback.format_list(frames_[-6:]) + traceback.format_exception_only(type(exc), exc)
-    return {"ename": type(exc).__name__, "evalue": str(exc)[:2000], "traceback": "".join(lines)[-6000:]}
+    hit = limit_hit(exc, limits or {})
+    return {"ename": type(exc).__name__, "evalue": str(exc)[:2000] + (f" ({hit})" if hit else ""),
+            "traceback": "".join(lines)[-6000:] + (f"Grading limit: {hit}.\n" if hit else "")}
+
+
+def limit_hit(exc, limits):
+    """Which of the box's limits an error comes from, in words, or None."""
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return f"grading allows a notebook {limits.get('processes', '?')} processes and threads in all"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "grading's writable folders are full: " + ", ".join(
+            f"{folder} holds {mb} MB and {files:,} files" for folder, mb, files, _ in scratch.FOLDERS)
+    if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+        return "grading allows a notebook 256 open files"
+    return None

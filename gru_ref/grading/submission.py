@@ -10,18 +10,22 @@ import time
 
 import nbformat
 
-from gru_ref.assignments import TIME_LIMITS_S
-from gru_ref.grading import integrity
-from gru_ref.grading.plan import plan_notebook
+from gru_ref.assignments import TIME_LIMITS_S, notebook_time_limit_s
+from gru_ref.grading import scanner
+from gru_ref.grading.plan import is_test_cell, plan_notebook
 
 LIMITS = {
     "cell_timeout": 30,  # s per learner cell, nbgrader's own default
     "check_timeout": 10,  # s for the learner's function on all cases of one check
-    "deadline_s": 240,  # s of wall-clock time for the whole notebook
+    "deadline_s": None,  # s of wall-clock time for the whole notebook: its assignment's (gru_ref.assignments)
     "cpu_s": 240,  # s of CPU time for the whole notebook
     "memory_mb": 3072,  # MB the notebook may allocate
     "file_mb": 16,  # MB any file it writes may reach
+    "processes": 256,  # processes and threads (RLIMIT_NPROC where it binds; the box's pids cgroup as root)
     "output_kb": 64,  # KB of prints kept per cell (the rest is counted, not kept)
+    "notebook_output_kb": 1024,  # KB of prints and errors kept over all its cells
+    "cell_chars": 100_000,  # characters of a cell's source; a notebook over these is not graded
+    "notebook_chars": 1_000_000,  # characters of all its cells' sources together
 }
 SIGNALS = {
     "SIGXCPU": "it used more than {cpu_s} s of CPU time",
@@ -44,10 +48,17 @@ class SandboxSetupError(RuntimeError):
 
 def grade_notebook(nb, box, limits=None):
     from gru_ref.judge import Judge  # torch: only where something is graded
-    limits = {**LIMITS, **(limits or {})}
     start = time.monotonic()
+    limits = {**LIMITS, **{k: v for k, v in (limits or {}).items() if v is not None}}
+    too_large = _too_large(nb, limits)
+    if too_large:
+        return _refused(nb, *too_large, start)
     plan = plan_notebook(nb)
+    if limits["deadline_s"] is None:
+        limits["deadline_s"] = notebook_time_limit_s([c.task for t in plan.tests for c in t.checks])
     learner_cells = [(i, s) for i, s in plan.code_cells if not _locked(nb.cells[i])]
+    scan = scanner.shared()
+    scan.submit(learner_cells)  # scanned in a process of its own, beside the box
     judges, cases, checkpoints = {}, [], {}
     for test in plan.tests:
         for k, check in enumerate(test.checks):
@@ -70,7 +81,8 @@ def grade_notebook(nb, box, limits=None):
                                 f"{end.get('exit_code')}, signal {end.get('signal')}): this is the grader's "
                                 f"problem, not the learner's. Check that `python -m gru_ref.grading.bwrap` "
                                 f"reports a working sandbox, then grade again.")
-    cell_events = _cell_events(events, len(plan.code_cells))
+    flags = scan.result()
+    cell_events = _cell_events(events, len(plan.code_cells), limits)
     results = {}
     for event in events:  # the first result per check: a later one is a forgery
         if event.get("type") == "result" and isinstance(event.get("check"), str) and event["check"] in judges:
@@ -96,18 +108,47 @@ def grade_notebook(nb, box, limits=None):
     outputs = {str(i): _cell_outputs(cell_events.get(n), stopped, n, limits)
                for n, (i, _) in enumerate(plan.code_cells)}
     return {"tests": tests, "outputs": outputs, "test_cells": {t.grade_id: t.cell_index for t in plan.tests},
-            "flags": integrity.scan(learner_cells), "end": {k: v for k, v in end.items() if k != "type"},
+            "flags": flags, "end": {k: v for k, v in end.items() if k != "type"},
             "seconds": {"prepare": round(ran - start, 3), "run": round(judged - ran, 3),
                         "judge": round(time.monotonic() - judged, 3)}}
+
+
+def _too_large(nb, limits):
+    """(the cell index or None, why) if the notebook is too large to grade, else None. Nothing of it
+    is read beyond its size: a 3 MB cell cost the scan 92 s and 2.4 GB."""
+    total = 0
+    for index, cell in enumerate(nb.cells):
+        size = len(cell.get("source") or "")
+        total += size
+        if cell.get("cell_type") == "code" and size > limits["cell_chars"]:
+            return index, (f"cell {index + 1} holds {size:,} characters of code; grading takes at most "
+                           f"{limits['cell_chars']:,} per cell")
+    if total > limits["notebook_chars"]:
+        return None, (f"its cells hold {total:,} characters; grading takes at most {limits['notebook_chars']:,} "
+                      f"per notebook")
+    return None
+
+
+def _refused(nb, cell_index, why, start):
+    """The result of a notebook too large to grade: every test fails with the reason, nothing runs."""
+    message = (f"This notebook was not graded: it is too large ({why}). Keep data and long outputs out of "
+               f"its cells (load data from a file, print less), then submit it again.")
+    test_cells = {cell.metadata["nbgrader"].get("grade_id", f"cell {i}"): i
+                  for i, cell in enumerate(nb.cells) if is_test_cell(cell)}
+    outputs = {str(cell_index): [_error("TooLarge", message)]} if cell_index is not None else {}
+    return {"tests": {grade_id: {"passed": False, "message": message} for grade_id in test_cells},
+            "outputs": outputs, "test_cells": test_cells, "flags": [], "too_large": why, "end": {},
+            "seconds": {"prepare": round(time.monotonic() - start, 3), "run": 0, "judge": 0}}
 
 
 def _locked(cell):
     return bool(cell.metadata.get("nbgrader", {}).get("locked"))
 
 
-def _cell_events(events, count):
-    """Cell messages by index, each field checked: they come from inside the box."""
-    cells = {}
+def _cell_events(events, count, limits=LIMITS):
+    """Cell messages by index, each field checked: they come from inside the box. What is kept of
+    their text is bounded per notebook too (500 cells of 64 KB made 32 MB of each artifact)."""
+    cells, left = {}, limits["notebook_output_kb"] << 10
     for event in events:
         index = event.get("index")
         if event.get("type") != "cell" or type(index) is not int or not 0 <= index < count or index in cells:
@@ -116,9 +157,18 @@ def _cell_events(events, count):
         if not (isinstance(error, dict) and all(isinstance(error.get(k), str)
                                                 for k in ("ename", "evalue", "traceback"))):
             error = None
-        cells[index] = {"stdout": _text(event.get("stdout"), 70_000), "stderr": _text(event.get("stderr"), 70_000),
-                        "error": error and {k: _text(error[k], 6000) for k in ("ename", "evalue", "traceback")},
-                        "timed_out": event.get("timed_out") is True}
+        kept = {}
+        for name in ("stdout", "stderr"):
+            text = _text(event.get(name), 70_000)
+            kept[name] = text[:max(left, 0)]
+            left -= len(kept[name])
+            if len(kept[name]) < len(text):
+                kept[name] += (f"\n[... {len(text) - len(kept[name])} more characters of output not kept: grading "
+                               f"keeps {limits['notebook_output_kb']} KB of output per notebook]\n")
+        if error:
+            error = {k: _text(error[k], 6000 if left > 0 else 300) for k in ("ename", "evalue", "traceback")}
+            left -= sum(len(v) for v in error.values())
+        cells[index] = {**kept, "error": error, "timed_out": event.get("timed_out") is True}
     return cells
 
 

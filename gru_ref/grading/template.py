@@ -5,7 +5,8 @@ It is the gatekeeper of the cases: a check's inputs reach the child only when th
 has reached that check, in order, once; so code in earlier cells never sees them. After each
 submission it kills every process left in the box's PID namespace and empties the scratch folders,
 so nothing of one submission meets the next. It never runs learner code itself, and it is not
-dumpable: a learner's child can neither read nor write its memory.
+dumpable: a learner's child can neither read nor write its memory. Before anything else it mounts the
+writable folders bounded in files and drops every capability (gru_ref.grading.scratch).
 
 Protocol with the grader, on stdin and stdout (gru_ref.grading.frames):
   <- {"type": "job", "job": {...}, "case_sizes": [n, ...]}, then one raw frame per check (its cases)
@@ -40,6 +41,10 @@ BOXED = "--unboxed" not in sys.argv  # unboxed: a trusted run without bubblewrap
 
 
 def main():
+    files_bounded = False
+    if BOXED:  # first of all: the capability that bubblewrap left for this goes before anything else runs
+        from gru_ref.grading import scratch
+        files_bounded = scratch.bound()
     to_grader, from_grader = os.dup(1), os.dup(0)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -52,7 +57,7 @@ def main():
     runner.warm_up()
     seccomp._library()  # loaded now, so the child need not find it
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    frames.send(to_grader, {"type": "ready", "pid": os.getpid()})
+    frames.send(to_grader, {"type": "ready", "pid": os.getpid(), "files_bounded": files_bounded})
     while True:
         try:
             request = frames.receive_json(from_grader, None, 64 << 20)
