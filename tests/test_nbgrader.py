@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, VENV_BIN
 from conftest import fill as conftest_fill
 from learner_code import CHEATS, GRU_CELL, GRU_CELL_GRAD, MISBEHAVING, MY_GRU_WITH_CELL, TAMPERING, TAMPERING_CHEAT, WRONG
-from gru_ref.mistakes import MISTAKES
+from gru_ref.assignments.gru import MISTAKES
 
 ASSIGNMENT = "gru"
 APPENDED = "new cell at the end"

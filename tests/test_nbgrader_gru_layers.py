@@ -3,7 +3,7 @@ autograded in one batch."""
 import pytest
 
 import course_e2e
-from gru_ref.layers_mistakes import LAYERS_MISTAKES
+from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
 from layers_code import CHEATS, MY_GRU_LAYERS, WRONG
 
 ASSIGNMENT = "gru_layers"

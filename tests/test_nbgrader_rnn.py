@@ -5,7 +5,7 @@ import json
 import pytest
 
 import course_e2e
-from gru_ref.mistakes import RNN_MISTAKES
+from gru_ref.assignments.rnn import RNN_MISTAKES
 from rnn_code import CHEATS, MY_RNN, MY_RNN_BATCHED, WRONG
 
 ASSIGNMENT = "rnn"

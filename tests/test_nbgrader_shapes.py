@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 import course_e2e
-from gru_ref.shape_mistakes import SHAPE_MISTAKES
+from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
 from shapes_code import CHEATS, CONV, HOSTILE, MLP, MLP_TUPLES, RNN, UNUSUAL_RIGHT, WRONG
 
 ASSIGNMENT = "shapes"

@@ -1,8 +1,8 @@
 """The bubblewrap command line that boxes every run of learner code at grading time.
 
 Inside the box: a read-only view of the system libraries, of Python and of the course environment;
-of gru_ref only the files the learner's side needs (never the reference equations, the judge or the
-mistakes); a size-bounded scratch folder, the only writable place but /dev/shm; no network, no other process visible (its own PID
+of gru_ref only the learner's side and the grading machinery (never the reference equations, the judge or
+the assignments); a size-bounded scratch folder, the only writable place but /dev/shm; no network, no other process visible (its own PID
 namespace), no capabilities, a clean environment. Nothing of the course folder: no solutions/, no
 gradebook.db, no nbgrader_config.py, no submitted/ of others. Resource limits and the seccomp filter
 are set inside by gru_ref.grading.template, before any learner code runs.
@@ -16,11 +16,9 @@ import sys
 import gru_ref
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(gru_ref.__file__))
-# What the learner's side needs of gru_ref, and nothing more (paths inside the package).
-INSIDE_FILES = ("__init__.py", "assignments.py", "check.py", "sandbox.py", "results.py", "tensorfile.py", "text.py",
-                "shape_answers.py",
-                "grading/__init__.py", "grading/frames.py", "grading/seccomp.py", "grading/template.py",
-                "grading/runner.py")
+# What the box shows of gru_ref (paths inside the package): the learner's side and the grading machinery
+# whose template and runner run in here. Never judge/, assignments/ or reference/ (tests/test_layout.py).
+INSIDE = ("__init__.py", "learner", "grading")
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
              "localtime", "fonts", "alternatives")
@@ -36,7 +34,7 @@ def python_dirs():
     """The folders of the interpreter and of the course environment (sys.base_prefix, sys.prefix
     and the sys.path entries inside them), and nothing else: not the course folder, nor any other
     folder that happens to be on sys.path (nbgrader puts the course root there). Of gru_ref, an
-    editable install's source, only the INSIDE_FILES are shown (see command)."""
+    editable install's source, only INSIDE is shown (see command)."""
     prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)} | {sys.base_prefix, sys.prefix}
 
     def inside(path):
@@ -73,7 +71,7 @@ def command(scratch_mb=512, gpu=False, threads=1):
     for path in python_dirs():
         argv += ["--ro-bind", path, path]
     argv += ["--tmpfs", PACKAGE_DIR]  # hides whatever a python_dirs() entry showed of the package
-    for name in INSIDE_FILES:
+    for name in INSIDE:
         argv += ["--ro-bind", os.path.join(PACKAGE_DIR, name), os.path.join(PACKAGE_DIR, name)]
     if gpu:
         for node in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):

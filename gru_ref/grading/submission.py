@@ -10,7 +10,7 @@ import time
 
 import nbformat
 
-from gru_ref.assignments import TIME_LIMITS_S
+from gru_ref.learner.registry import TIME_LIMITS_S
 from gru_ref.grading import integrity
 from gru_ref.grading.plan import plan_notebook
 
@@ -227,7 +227,7 @@ def _error(name, message):
 def apply(nb, result):
     """Write a grading result into the notebook: learner cells' outputs, and each test cell's verdict
     as its output (a passing test prints, a failing one has an error, as SaveAutoGrades expects)."""
-    from gru_ref.text import wrap
+    from gru_ref.learner.text import wrap
     for index, outputs in result["outputs"].items():
         nb.cells[int(index)].outputs = [nbformat.from_dict(o) for o in outputs]
     for grade_id, cell_index in result["test_cells"].items():
