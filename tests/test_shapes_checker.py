@@ -192,6 +192,18 @@ def test_forged_results_fail():
     assert "could not be checked" in _forged("conv2d_shapes", right, torch_ops="aten::empty").message
 
 
+def test_a_stopped_record_is_one_field_that_the_judge_reads_for_every_assignment():
+    """The learner's side says a stopped profiler record in one field, record_stopped, for the shapes
+    answers as for the tensor ones: the shapes judge fails right numbers with it, and "profiler::stopped"
+    is no longer a torch operator of the record (tests/test_shapes_hostile.py stops it for real)."""
+    right = [torch.tensor([8, 16, 32, 32]), torch.tensor([4, 1]), torch.tensor([16, 3, 3, 3, 16]), torch.tensor(448)]
+    message = _forged("conv2d_shapes", right, record_stopped=True).message
+    assert "stopped the grader's record of the torch operators" in message
+    from gru_ref.learner import sandbox
+    record = sandbox._run_plain_case(lambda: torch.autograd.profiler._disable_profiler(), {"args": [], "answer": []})
+    assert record.get("record_stopped") is True and "profiler::stopped" not in record["torch_ops"]
+
+
 def test_configurations_are_drawn_from_the_judges_generator_and_cover_the_awkward_ones():
     def drawn(task, seed):
         return judge.Judge(task, ("values",), seed=seed).cases

@@ -18,15 +18,14 @@ except ImportError:
     SHAPE_MISTAKES = ()
 
 SHOWN_NAMES = 8  # parameter names listed in a message
-STOPPED = "profiler::stopped"  # gru_ref.learner.sandbox._TorchOps's name for a record stopped from inside
 
 
 def rule_case(task, case, result):
     """None if the answer is right (its form only, for a contract case), else what is wrong."""
-    ops = sorted(set(result.get("torch_ops", [])) | set(result.get("builtin_ops", [])))
-    if STOPPED in ops:  # gru_ref.learner.sandbox: the record of torch operators was stopped from inside
+    if result.get("record_stopped"):  # gru_ref.learner.sandbox: its record of torch operators was stopped
         return (f"{task.name} stopped the grader's record of the torch operators it runs. That earns no "
                 f"credit: leave the profiler alone, and predict the shapes with arithmetic on Python ints.")
+    ops = sorted(set(result.get("torch_ops", [])) | set(result.get("builtin_ops", [])))
     if ops:
         return (f"{task.name} ran torch operators ({_few(ops, 4)}): it made a tensor or built {task.module_words} "
                 f"to read the answer off. That earns no credit: these functions predict the shapes with "
