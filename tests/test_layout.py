@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -107,7 +106,7 @@ def test_the_wheel_holds_the_learners_side_the_judge_and_the_assignments_and_not
 # function and method of every module (and every callable those hold: a mistake's wrong step) is called
 # with the exercise's arguments, also with each RIGHT_* set of knobs a module defines. None may match.
 TRY_EVERYTHING = r"""
-import importlib, inspect, json, sys
+import importlib, json, sys
 import torch
 from torch import nn
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from gru_ref.judge.cases import WEIGHT_NAMES, Case, module_weights
-from gru_ref.judge.mistakes import Mistake, _h_final_first_step, _initial_state_ignored, _state_not_carried, _unroll
+from gru_ref.judge.mistakes import Mistake, _h_final_first_step, _initial_state_ignored, _state_not_carried
 
 RIGHT_KNOBS = {"reset": "after_matmul", "swap_z": False, "gate_order": "rzn", "input_bias": True,
                "hidden_bias": True, "swap_activations": False}

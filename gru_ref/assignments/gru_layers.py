@@ -5,7 +5,6 @@ Its known mistakes are, knob for knob, the whole answer, so they live with the i
 (gru_ref.reference.gru_layers_mistakes), outside the learners' checker: there, gru_layers diagnoses
 no mistake by name.
 """
-import torch
 from torch import nn
 
 from gru_ref.assignments.gru import SequenceTask
