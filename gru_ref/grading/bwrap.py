@@ -1,8 +1,8 @@
 """The bubblewrap command line that boxes every run of learner code at grading time.
 
 Inside the box: a read-only view of the system libraries, of Python and of the course environment;
-of gru_ref only the learner's side and the grading machinery (never the reference equations, the judge or
-the assignments); a size-bounded scratch folder, the only writable place but /dev/shm; no network, no other process visible (its own PID
+of gru_ref only the files the learner's side needs (never the reference equations, the judge or the
+mistakes); a size-bounded scratch folder, the only writable place but /dev/shm; no network, no other process visible (its own PID
 namespace), no capabilities, a clean environment. Nothing of the course folder: no solutions/, no
 gradebook.db, no nbgrader_config.py, no submitted/ of others. Resource limits and the seccomp filter
 are set inside by gru_ref.grading.template, before any learner code runs.
