@@ -38,7 +38,7 @@ def define(*sources):
 def forks_cleanly():
     """Checks fork a child for the learner's function; once CUDA has started in a process they run in
     it instead, where an answer that kills its process would take pytest with it. Fail clearly then."""
-    from gru_ref.sandbox import cuda_started_here
+    from gru_ref.learner.sandbox import cuda_started_here
     assert not cuda_started_here(), "CUDA started in pytest's process: run the checker's tests in a " \
                                     "pytest process of their own, as tools/gpu-check.sh does"
     yield
@@ -61,7 +61,7 @@ def check_in_fresh_process(source, before="", parts=("devices",), after="None"):
     return in_fresh_process(f"""
 from conftest import builtin_grus_work, define
 from learner_code import GRU_CELL
-from gru_ref.check import judge_function
+from gru_ref.learner.check import judge_function
 {before}
 fn = define(GRU_CELL, sys.stdin.read())["my_gru"]
 verdict = judge_function("my_gru", fn, {tuple(parts)!r})
@@ -69,7 +69,7 @@ print(json.dumps({{"pid": os.getpid(), "after": {after}, **verdict}}))
 """, stdin=source)
 
 
-IN_THE_LEARNERS_PROCESS = "from gru_ref import sandbox\nsandbox.cuda_started_here = lambda: True"
+IN_THE_LEARNERS_PROCESS = "from gru_ref.learner import sandbox\nsandbox.cuda_started_here = lambda: True"
 
 
 def builtin_grus_work():

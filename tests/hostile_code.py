@@ -48,7 +48,7 @@ import gru_ref
 '''),
     # The checker's per-case recorder replaced: right shapes described, no tensors at all.
     "forged_recorder": attack(WRONG_SHAPES + '''
-import gru_ref.sandbox as _s
+import gru_ref.learner.sandbox as _s
 def _fake(fn, task, case):
     spec = case["spec"]
     B, T, H = spec["B"], spec["T"], spec["H"]
@@ -64,16 +64,16 @@ _s._run_case = _fake
                                            "    t = threading.Thread(target=lambda: box.update(r=gru(input, initial_states.unsqueeze(0))))\n"
                                            "    t.start(); t.join()\n    output, h_n = box['r']\n    (") + '''
 import gc
-import gru_ref.sandbox
+import gru_ref.learner.sandbox
 for o in gc.get_objects():
     if isinstance(o, torch.library.Library):
         o._destroy()
 try:
-    gru_ref.sandbox._LOCKDOWN.undo()
+    gru_ref.learner.sandbox._LOCKDOWN.undo()
 except AttributeError:
     pass
-gru_ref.sandbox._LOCKDOWN = None
-gru_ref.sandbox.BUILTIN_RNN_OP = __import__("re").compile("^$")
+gru_ref.learner.sandbox._LOCKDOWN = None
+gru_ref.learner.sandbox.BUILTIN_RNN_OP = __import__("re").compile("^$")
 '''),
     # nn.GRU in a fresh Python process, where nothing is switched off.
     "fresh_process": attack('''

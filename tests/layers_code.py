@@ -41,7 +41,7 @@ def _replace(old, new):
     return MY_GRU_LAYERS.replace(old, new)
 
 
-# mistake name in gru_ref.layers_mistakes.LAYERS_MISTAKES -> an answer that makes it
+# mistake name in gru_ref.reference.gru_layers_mistakes.LAYERS_MISTAKES -> an answer that makes it
 WRONG = {
     "reverse_not_rereversed": _replace("        states[t] = h\n    return torch.stack(states, dim=1), h",
                                        "        states.append(h)\n    return torch.stack(states[x.shape[1]:], dim=1), h"),

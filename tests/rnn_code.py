@@ -28,7 +28,7 @@ def _replace(old, new):
     return MY_RNN.replace(old, new)
 
 
-# mistake name in gru_ref.mistakes.RNN_MISTAKES -> an answer that makes it
+# mistake name in gru_ref.assignments.rnn.RNN_MISTAKES -> an answer that makes it
 WRONG = {
     "rnn_biases_missing": _replace("input[:, t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh",
                                    "input[:, t] @ w_ih.T + h @ w_hh.T"),

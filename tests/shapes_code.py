@@ -1,5 +1,5 @@
 """Learner answers for the `shapes` assignment, as the source of one answer cell each: right ones,
-the common mistakes (one per gru_ref.shape_mistakes entry), the modules themselves, and answers
+the common mistakes (one per gru_ref.reference.shapes_mistakes entry), the modules themselves, and answers
 built to break the reading of what they return."""
 
 MLP = '''
@@ -63,7 +63,7 @@ def conv2d_shapes(input_shape, out_channels, kernel_size, stride, padding, dilat
 ''',
 }
 
-# The common mistakes, by gru_ref.shape_mistakes name: (function, the right answer with one change).
+# The common mistakes, by gru_ref.reference.shapes_mistakes name: (function, the right answer with one change).
 WRONG = {
     "mlp_bias_missing": ("mlp_shapes", MLP.replace("[(n_out, n_in), (n_out,)]", "[(n_out, n_in)]")
                          .replace("n_in * n_out + n_out", "n_in * n_out")),

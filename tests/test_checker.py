@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from gru_ref import check_gru_cell, check_my_gru
-from gru_ref.check import RUN_TIMEOUT_S, judge_function
-from gru_ref import results, tasks, tensorfile
+from gru_ref.learner.check import RUN_TIMEOUT_S, judge_function
+from gru_ref.judge import cases
+from gru_ref.learner import results, tensorfile
 from gru_ref.judge import Judge
-from gru_ref.mistakes import GRAD_MISTAKES, MISTAKES
+from gru_ref.assignments.gru import GRAD_MISTAKES, MISTAKES
 
 from conftest import IN_THE_LEARNERS_PROCESS, check_in_fresh_process, define
 from learner_code import (CHEATS, CONTRACT, GRU_CELL, GRU_CELL_GRAD, MISBEHAVING, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE,
@@ -167,7 +168,7 @@ def test_forged_results_with_missing_outputs_or_gradients_fail():
                  for case, s in zip(judge.cases, shapes)]
     no_outputs = [{"status": "ok", "returned": d, "returned_type": "tuple", "outputs": []} for d in described]
     assert "does not match what it returned" in forged(judge, no_outputs).message
-    truth = [tasks.expected(judge.task, case, inputs) for case, inputs in zip(judge.cases, judge.inputs)]
+    truth = [cases.expected(judge.task, case, inputs) for case, inputs in zip(judge.cases, judge.inputs)]
     no_grads = [{"status": "ok", "returned": d, "returned_type": "tuple", "requires_grad": [True, True],
                  "outputs": [t.to(case.torch_dtype) for t in want], "grads": []}
                 for d, case, want in zip(described, judge.cases, truth)]

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from gru_ref import gru_cell, gru_sequence
-from gru_ref.mistakes import CELL_MISTAKES, MISTAKES
+from gru_ref.assignments.gru import CELL_MISTAKES, MISTAKES
 
 SHAPES = [(1, 1, 3, 2), (1, 6, 2, 3), (4, 1, 3, 5), (3, 5, 4, 2), (2, 7, 5, 5)]
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from gru_ref.check import RUN_TIMEOUT_S
+from gru_ref.learner.check import RUN_TIMEOUT_S
 
 from conftest import check_in_fresh_process, in_fresh_process
 from learner_code import CHEATS, CONTRACT, MISBEHAVING, MY_GRU_BATCHED, MY_GRU_WITH_CELL, WRONG

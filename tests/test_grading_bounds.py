@@ -15,7 +15,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 
 from conftest import ROOT, fill
 from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_WITH_CELL
-from gru_ref import assignments
+from gru_ref.learner import registry as assignments
 from gru_ref.grading import integrity, scanner, scratch, submission
 
 RELEASED = ROOT / "exercises" / "gru" / "gru.ipynb"

@@ -2,8 +2,8 @@
 import pytest
 
 from gru_ref import check_my_gru_layers
-from gru_ref.check import judge_function
-from gru_ref.layers_mistakes import LAYERS_MISTAKES
+from gru_ref.learner.check import judge_function
+from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
 
 from conftest import define
 from layers_code import CHEATS, MY_GRU_LAYERS, WRONG
@@ -79,8 +79,9 @@ def test_builtin_grus_get_no_credit(name):
 @pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True), (3, False)])
 def test_the_weights_are_named_and_shaped_in_nn_grus_own_order(layers, bidirectional):
     import torch
-    from gru_ref import tasks
-    task, case = tasks.TASKS["my_gru_layers"], tasks.Case(2, 3, 4, 5, layers=layers, bidirectional=bidirectional)
+    from gru_ref.assignments import TASKS
+    from gru_ref.judge.cases import Case
+    task, case = TASKS["my_gru_layers"], Case(2, 3, 4, 5, layers=layers, bidirectional=bidirectional)
     gru = torch.nn.GRU(4, 5, num_layers=layers, bidirectional=bidirectional)
     assert list(task.arg_names_for(case)[2:]) == [name for name, _ in gru.named_parameters()]
     assert [task.shapes(case)[name] for name, _ in gru.named_parameters()] == [tuple(p.shape) for p in gru.parameters()]

@@ -1,7 +1,5 @@
 """End to end with nbgrader, in a temporary course directory: release, autograde a batch of
 submissions (right, wrong, cheating, crashing, hanging, tampering, malformed), export the grades."""
-import csv
-import json
 import shutil
 import subprocess
 import sys
@@ -9,16 +7,20 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ROOT, VENV_BIN
+import course_e2e
 from conftest import fill as conftest_fill
+from course_e2e import (graded, nbgrader, released, test_every_submission_is_graded,  # noqa: F401 (fixtures,
+                        test_generate_assignment_matches_the_committed_exercises,  # shared tests, and nbgrader
+                        test_released_notebook_has_no_solution_and_no_hidden_test)  # for test_grading.py)
 from learner_code import CHEATS, GRU_CELL, GRU_CELL_GRAD, MISBEHAVING, MY_GRU_WITH_CELL, TAMPERING, TAMPERING_CHEAT, WRONG
-from gru_ref.mistakes import MISTAKES
+from gru_ref.assignments.gru import MISTAKES
 
 ASSIGNMENT = "gru"
 APPENDED = "new cell at the end"
 FULL = 15.0  # 3 for gru_cell, 9 for my_gru, 3 for the stretch (gru_cell_grad)
 GRU_CELL_POINTS = 3.0
 WRONG_GRU_CELL = GRU_CELL.replace("n = torch.tanh(i_n + r * h_n)", "n = torch.tanh(i_n + h_n)")
+HIDDEN = ("gi.chunk(3", "values\", \"gradients")
 
 # student id -> answers by grade_id (None: submit the file as it is)
 SUBMISSIONS = {
@@ -39,75 +41,15 @@ SUBMISSIONS = {
 }
 
 
-def nbgrader(args, cwd, timeout=1500):
-    """The venv's nbgrader, by its path, as the README's instructors run it."""
-    return subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copytree(ROOT / "solutions", root / "solutions")
-    return root
-
-
-@pytest.fixture(scope="module")
-def released(course):
-    result = nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course)
-    assert result.returncode == 0, result.stderr
-    return course / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-
-
 def fill(released_path, answers):
     return conftest_fill(released_path, answers, answers.get(APPENDED))
 
 
-@pytest.fixture(scope="module")
-def graded(course, released):
-    for student, answers in SUBMISSIONS.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(fill(released, answers), folder / f"{ASSIGNMENT}.ipynb")
-    instructor = course / "submitted" / "instructor" / ASSIGNMENT
-    instructor.mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", instructor)
-    malformed = course / "submitted" / "malformed" / ASSIGNMENT
-    malformed.mkdir(parents=True)
-    (malformed / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [ this is not json')
-
-    autograde = nbgrader(["autograde", ASSIGNMENT], course)
-    feedback = nbgrader(["generate_feedback", ASSIGNMENT], course)
-    assert feedback.returncode == 0, feedback.stderr
-    export = nbgrader(["export"], course)
-    assert export.returncode == 0, export.stderr
-    with open(course / "grades.csv") as f:
-        scores = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
-    return {"log": autograde.stdout + autograde.stderr, "scores": scores, "root": course}
+GRADING = {"fill": fill, "malformed": True, "feedback": True}
 
 
 def outputs(graded, student):
-    path = graded["root"] / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    return {cell.metadata.nbgrader.grade_id: "\n".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs)
-            for cell in nbformat.read(path, as_version=4).cells
-            if cell.metadata.get("nbgrader", {}).get("grade")}
-
-
-def test_generate_assignment_matches_the_committed_exercises(released):
-    committed = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    assert json.loads(released.read_text()) == json.loads(committed.read_text()), \
-        "exercises/ is stale: run `nbgrader generate_assignment gru --force` at the root and commit it"
-
-
-def test_released_notebook_has_no_solution_and_no_hidden_test(released):
-    text = released.read_text()
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "gi.chunk(3", "values\", \"gradients"):
-        assert marker not in text
-
-
-def test_the_batch_finishes_and_every_wellformed_submission_is_graded(graded):
-    assert set(SUBMISSIONS) | {"instructor"} <= set(graded["scores"])
+    return course_e2e.outputs(graded, ASSIGNMENT, student)
 
 
 def test_right_answers_get_full_marks(graded):
@@ -156,7 +98,8 @@ def test_a_malformed_notebook_is_reported_and_does_not_stop_the_batch(graded):
     assert "malformed" in graded["log"]
 
 
-def test_validate_gives_immediate_feedback(course, released, tmp_path):
+def test_validate_gives_immediate_feedback(released, tmp_path):
+    course = released.parents[2]
     right, untouched = tmp_path / "right.ipynb", tmp_path / "untouched.ipynb"
     nbformat.write(fill(released, SUBMISSIONS["right"]), right)
     shutil.copy(released, untouched)

@@ -3,12 +3,16 @@ autograded in one batch."""
 import pytest
 
 import course_e2e
-from gru_ref.layers_mistakes import LAYERS_MISTAKES
+from course_e2e import (graded, released, test_every_submission_is_graded,  # noqa: F401 (fixtures, shared tests)
+                        test_generate_assignment_matches_the_committed_exercises,
+                        test_released_notebook_has_no_solution_and_no_hidden_test)
+from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
 from layers_code import CHEATS, MY_GRU_LAYERS, WRONG
 
 ASSIGNMENT = "gru_layers"
 FULL, CONTRACT_POINTS = 10.0, 2.0
 LESSONS = {m.name: m.lesson for m in LAYERS_MISTAKES}
+HIDDEN = ("x.flip(1) if direction", '"gradients", \\"devices')
 
 SUBMISSIONS = {
     "right": {"my_gru_layers": MY_GRU_LAYERS},
@@ -20,33 +24,8 @@ SUBMISSIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    return course_e2e.release(tmp_path_factory.mktemp("course_gru_layers"), ASSIGNMENT)
-
-
-@pytest.fixture(scope="module")
-def graded(released):
-    return course_e2e.grade(released.parents[2], ASSIGNMENT, released, SUBMISSIONS)
-
-
 def outputs(graded, student):
     return course_e2e.outputs(graded, ASSIGNMENT, student)
-
-
-def test_generate_assignment_matches_the_committed_exercises(released):
-    assert course_e2e.matches_committed(released, ASSIGNMENT), \
-        "exercises/ is stale: run `nbgrader generate_assignment gru_layers --force` at the root and commit it"
-
-
-def test_released_notebook_has_no_solution_and_no_hidden_test(released):
-    text = released.read_text()
-    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "x.flip(1) if direction", '"gradients", \\"devices'):
-        assert marker not in text
-
-
-def test_every_submission_is_graded(graded):
-    assert set(SUBMISSIONS) | {"instructor"} == set(graded["scores"])
 
 
 def test_right_answers_get_full_marks(graded):

@@ -5,12 +5,17 @@ import json
 import pytest
 
 import course_e2e
-from gru_ref.mistakes import RNN_MISTAKES
+from course_e2e import (graded, released, test_every_submission_is_graded,  # noqa: F401 (fixtures, shared tests)
+                        test_generate_assignment_matches_the_committed_exercises,
+                        test_released_notebook_has_no_solution_and_no_hidden_test)
+from gru_ref.assignments.rnn import RNN_MISTAKES
 from rnn_code import CHEATS, MY_RNN, MY_RNN_BATCHED, WRONG
 
 ASSIGNMENT = "rnn"
 FULL, CONTRACT_POINTS = 9.0, 2.0
 LESSONS = {m.name: m.lesson for m in RNN_MISTAKES}
+HIDDEN = ("torch.tanh(input", '"gradients", \\"devices')
+SHOWN = ('check_my_rnn(my_rnn, \\"contract\\")',)
 
 # student id -> answers by grade_id
 SUBMISSIONS = {
@@ -27,34 +32,8 @@ SUBMISSIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    return course_e2e.release(tmp_path_factory.mktemp("course_rnn"), ASSIGNMENT)
-
-
-@pytest.fixture(scope="module")
-def graded(released):
-    return course_e2e.grade(released.parents[2], ASSIGNMENT, released, SUBMISSIONS)
-
-
 def outputs(graded, student):
     return course_e2e.outputs(graded, ASSIGNMENT, student)
-
-
-def test_generate_assignment_matches_the_committed_exercises(released):
-    assert course_e2e.matches_committed(released, ASSIGNMENT), \
-        "exercises/ is stale: run `nbgrader generate_assignment rnn --force` at the root and commit it"
-
-
-def test_released_notebook_has_no_solution_and_no_hidden_test(released):
-    text = released.read_text()
-    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "torch.tanh(input", '"gradients", \\"devices'):
-        assert marker not in text
-    assert 'check_my_rnn(my_rnn, \\"contract\\")' in text
-
-
-def test_every_submission_is_graded(graded):
-    assert set(SUBMISSIONS) | {"instructor"} == set(graded["scores"])
 
 
 def test_right_answers_get_full_marks(graded):
@@ -86,20 +65,8 @@ def test_builtin_rnns_get_no_credit(graded, student):
 
 
 def test_the_class_grading_command_grades_the_rnn_assignment(tmp_path):
-    import csv
-    import subprocess
-    import sys
-    import nbformat
-    released = course_e2e.release(tmp_path, ASSIGNMENT)
-    for student, answers in {"right": {"my_rnn": MY_RNN}, "relu": {"my_rnn": WRONG["rnn_relu"]}}.items():
-        (tmp_path / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
-        nbformat.write(course_e2e.fill(released, answers),
-                       tmp_path / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-    done = subprocess.run([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    with open(tmp_path / "reports" / ASSIGNMENT / "grades.csv") as f:
-        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    rows = course_e2e.grade_class(tmp_path, ASSIGNMENT, {"right": {"my_rnn": MY_RNN},
+                                                         "relu": {"my_rnn": WRONG["rnn_relu"]}})
     assert (rows["right"]["score"], rows["right"]["max_score"]) == ("9.0", "9.0")
     assert (rows["relu"]["score"], rows["relu"]["test_my_rnn_contract"]) == ("2.0", "2.0")
 

@@ -1,20 +1,21 @@
 """The `shapes` assignment end to end with nbgrader: right, untouched, wrong, shortcut and hostile answers
 autograded in one batch, in the grading sandbox; and the class command on the same assignment."""
-import csv
 import json
-import subprocess
-import sys
 
 import nbformat
 import pytest
 
 import course_e2e
-from gru_ref.shape_mistakes import SHAPE_MISTAKES
+from course_e2e import (graded, released, test_every_submission_is_graded,  # noqa: F401 (fixtures, shared tests)
+                        test_generate_assignment_matches_the_committed_exercises,
+                        test_released_notebook_has_no_solution_and_no_hidden_test)
+from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
 from shapes_code import CHEATS, CONV, HOSTILE, MLP, MLP_TUPLES, RNN, UNUSUAL_RIGHT, WRONG
 
 ASSIGNMENT = "shapes"
 FULL, PER_FUNCTION, CONTRACT_POINTS = 9.0, 3.0, 1.0
 LESSONS = {m.name: m.lesson for m in SHAPE_MISTAKES}
+HIDDEN = ("dilation * (kernel_size - 1)",)
 RIGHT = {"mlp_shapes": MLP, "conv2d_shapes": CONV, "rnn_shapes": RNN}
 
 
@@ -41,37 +42,15 @@ SUBMISSIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    return course_e2e.release(tmp_path_factory.mktemp("course_shapes"), ASSIGNMENT)
-
-
-@pytest.fixture(scope="module")
-def graded(released):
-    return course_e2e.grade(released.parents[2], ASSIGNMENT, released, SUBMISSIONS)
-
-
 def outputs(graded, student):
     return course_e2e.outputs(graded, ASSIGNMENT, student)
 
 
-def test_generate_assignment_matches_the_committed_exercises(released):
-    assert course_e2e.matches_committed(released, ASSIGNMENT), \
-        "exercises/ is stale: run `nbgrader generate_assignment shapes --force` at the root and commit it"
-
-
-def test_released_notebook_has_no_solution_and_no_hidden_test(released):
-    text = released.read_text()
-    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "dilation * (kernel_size - 1)"):
-        assert marker not in text
+def test_the_released_tests_check_the_contract_and_the_quick_cases_only(released):
     tests = "\n".join(c.source for c in nbformat.read(released, as_version=4).cells
                       if c.metadata.get("nbgrader", {}).get("grade"))
     assert '"values"' not in tests
     assert 'check_mlp_shapes(mlp_shapes, "contract")' in tests and 'check_rnn_shapes(rnn_shapes, "quick")' in tests
-
-
-def test_every_submission_is_graded(graded):
-    assert set(SUBMISSIONS) | {"instructor"} == set(graded["scores"])
 
 
 def test_right_answers_get_full_marks(graded):
@@ -121,16 +100,8 @@ def test_the_sanity_check_with_the_real_module_runs_in_the_box(graded):
 
 
 def test_the_class_grading_command_grades_the_shapes_assignment(tmp_path):
-    released = course_e2e.release(tmp_path, ASSIGNMENT)
-    for student, answers in {"right": RIGHT, "groups_ignored": with_answer(*WRONG["conv_groups_ignored"])}.items():
-        (tmp_path / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
-        nbformat.write(course_e2e.fill(released, answers),
-                       tmp_path / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-    done = subprocess.run([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    with open(tmp_path / "reports" / ASSIGNMENT / "grades.csv") as f:
-        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    rows = course_e2e.grade_class(tmp_path, ASSIGNMENT, {"right": RIGHT,
+                                                         "groups_ignored": with_answer(*WRONG["conv_groups_ignored"])})
     assert (rows["right"]["score"], rows["right"]["max_score"]) == ("9.0", "9.0")
     assert (rows["groups_ignored"]["score"], rows["groups_ignored"]["test_conv2d_shapes_contract"],
             rows["groups_ignored"]["test_conv2d_shapes_values"]) == ("7.0", "1.0", "0.0")

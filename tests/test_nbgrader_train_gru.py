@@ -1,14 +1,12 @@
 """The `train_gru` assignment end to end with nbgrader: right, untouched, wrong and built-in answers
 autograded in one batch (each check retrains the learner's model in the sandbox), the written
 answer left for manual grading, and the class command's report."""
-import csv
-import subprocess
-import sys
-
-import nbformat
 import pytest
 
 import course_e2e
+from course_e2e import (graded, released, test_every_submission_is_graded,  # noqa: F401 (fixtures, shared tests)
+                        test_generate_assignment_matches_the_committed_exercises,
+                        test_released_notebook_has_no_solution_and_no_hidden_test)
 from learner_code import CHEATS as GRU_CHEATS
 from train_code import CHEATS, WRONG, answer
 
@@ -16,6 +14,9 @@ ASSIGNMENT = "train_gru"
 AUTOGRADED, WRITTEN = 10.0, 3.0  # test cells; the written answer, graded by hand
 MY_GRU_POINTS, CONTRACT_POINTS = 2.0, 1.0
 WRITTEN_ANSWER = "My GRU reached 100 % on all seeds; the RNN stalled near 50 % on one of them, because ..."
+HIDDEN = ("my_gru(x, h0, self.w_ih", "optimizer.step()", "clip_grad_norm_(model",
+          'check_train_gru(train_and_predict, \\"seeds\\")\\n', "gate can stay near 1")
+SHOWN = ('check_train_gru(train_and_predict, \\"quick\\")',)
 
 # student id -> answers by grade_id
 SUBMISSIONS = {
@@ -28,35 +29,8 @@ SUBMISSIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    return course_e2e.release(tmp_path_factory.mktemp("course_train_gru"), ASSIGNMENT)
-
-
-@pytest.fixture(scope="module")
-def graded(released):
-    return course_e2e.grade(released.parents[2], ASSIGNMENT, released, SUBMISSIONS)
-
-
 def outputs(graded, student):
     return course_e2e.outputs(graded, ASSIGNMENT, student)
-
-
-def test_generate_assignment_matches_the_committed_exercises(released):
-    assert course_e2e.matches_committed(released, ASSIGNMENT), \
-        "exercises/ is stale: run `nbgrader generate_assignment train_gru --force` at the root and commit it"
-
-
-def test_released_notebook_has_no_solution_and_no_hidden_test(released):
-    text = released.read_text()
-    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "my_gru(x, h0, self.w_ih", "optimizer.step()", "clip_grad_norm_(model",
-                   'check_train_gru(train_and_predict, \\"seeds\\")\\n', "gate can stay near 1"):
-        assert marker not in text, marker
-    assert 'check_train_gru(train_and_predict, \\"quick\\")' in text
-
-
-def test_every_submission_is_graded(graded):
-    assert set(SUBMISSIONS) | {"instructor"} == set(graded["scores"])
 
 
 def test_right_answers_get_every_autograded_point(graded):
@@ -103,17 +77,8 @@ def test_a_model_on_the_builtin_gru_gets_no_credit(graded):
 
 
 def test_the_class_command_grades_it_and_reports_the_written_answer_as_ungraded(tmp_path):
-    released = course_e2e.release(tmp_path, ASSIGNMENT)
-    for student, answers in {"right": answer(written_answer=WRITTEN_ANSWER),
-                             "untrained": answer(**WRONG["untrained"])}.items():
-        (tmp_path / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
-        nbformat.write(course_e2e.fill(released, answers),
-                       tmp_path / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-    done = subprocess.run([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    with open(tmp_path / "reports" / ASSIGNMENT / "grades.csv") as f:
-        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    rows = course_e2e.grade_class(tmp_path, ASSIGNMENT, {"right": answer(written_answer=WRITTEN_ANSWER),
+                                                         "untrained": answer(**WRONG["untrained"])})
     assert (rows["right"]["score"], rows["right"]["max_score"]) == ("10.0", "13.0")
     assert rows["right"]["written_answer"] == ""  # not graded yet: blank, never a 0
     assert (rows["untrained"]["score"], rows["untrained"]["test_train_and_predict_learns"]) == ("3.0", "0.0")

@@ -2,9 +2,10 @@
 import pytest
 import torch
 
-from gru_ref import check_my_rnn, sandbox
-from gru_ref.check import judge_function
-from gru_ref.mistakes import RNN_MISTAKES
+from gru_ref import check_my_rnn
+from gru_ref.learner import sandbox
+from gru_ref.learner.check import judge_function
+from gru_ref.assignments.rnn import RNN_MISTAKES
 
 from conftest import define
 from learner_code import GRU_CELL, MY_GRU_BATCHED

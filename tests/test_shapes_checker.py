@@ -3,9 +3,11 @@ and its parts: the random configurations, the reading of an answer, the judge's 
 import pytest
 import torch
 
-from gru_ref import check_conv2d_shapes, judge, results, shape_answers, shape_diagnose, shape_tasks
-from gru_ref.check import judge_function
-from gru_ref.shape_mistakes import SHAPE_MISTAKES
+from gru_ref import check_conv2d_shapes, judge
+from gru_ref.assignments.shapes import diagnose as shape_diagnose, tasks as shape_tasks
+from gru_ref.learner import results, shape_answers
+from gru_ref.learner.check import judge_function
+from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
 
 from conftest import define
 from shapes_code import CHEATS, CONV, HOSTILE, MLP, MLP_TUPLES, RNN, UNUSUAL_RIGHT, WRONG
@@ -75,7 +77,7 @@ def test_messages_name_the_wrong_axis_parameter_or_term(name, words):
 
 
 def test_without_the_graders_mistakes_the_message_still_names_the_axis(monkeypatch):
-    """The learners' checker ships without gru_ref.shape_mistakes: no lesson by name, the axis and the rule."""
+    """The learners' checker ships without gru_ref.reference.shapes_mistakes: no lesson by name, the axis and the rule."""
     monkeypatch.setattr(shape_diagnose, "SHAPE_MISTAKES", ())
     task, case = TASKS["conv2d_shapes"], shape_tasks.ShapeCase(((2, 4, 15, 10), 6, 3, 2, 1, 2, 2))
     answer = define(WRONG["conv_dilation_ignored"][1])["conv2d_shapes"](*case.args)
@@ -190,6 +192,18 @@ def test_forged_results_fail():
     assert "could not be checked" in _forged("conv2d_shapes", right, torch_ops="aten::empty").message
 
 
+def test_a_stopped_record_is_one_field_that_the_judge_reads_for_every_assignment():
+    """The learner's side says a stopped profiler record in one field, record_stopped, for the shapes
+    answers as for the tensor ones: the shapes judge fails right numbers with it, and "profiler::stopped"
+    is no longer a torch operator of the record (tests/test_shapes_hostile.py stops it for real)."""
+    right = [torch.tensor([8, 16, 32, 32]), torch.tensor([4, 1]), torch.tensor([16, 3, 3, 3, 16]), torch.tensor(448)]
+    message = _forged("conv2d_shapes", right, record_stopped=True).message
+    assert "stopped the grader's record of the torch operators" in message
+    from gru_ref.learner import sandbox
+    record = sandbox._run_plain_case(lambda: torch.autograd.profiler._disable_profiler(), {"args": [], "answer": []})
+    assert record.get("record_stopped") is True and "profiler::stopped" not in record["torch_ops"]
+
+
 def test_configurations_are_drawn_from_the_judges_generator_and_cover_the_awkward_ones():
     def drawn(task, seed):
         return judge.Judge(task, ("values",), seed=seed).cases
@@ -211,7 +225,7 @@ def test_configurations_are_drawn_from_the_judges_generator_and_cover_the_awkwar
 def test_each_known_mistake_is_one_knob_away_from_the_module():
     """The mistakes' formulas with no knob turned are the module, on many random configurations; each
     mistake differs from the module somewhere: a mistake, not a second right answer."""
-    from gru_ref import shape_mistakes
+    from gru_ref.reference import shapes_mistakes as shape_mistakes
     formulas = {"mlp_shapes": (shape_mistakes._mlp, shape_mistakes.RIGHT_MLP),
                 "conv2d_shapes": (shape_mistakes._conv, shape_mistakes.RIGHT_CONV),
                 "rnn_shapes": (shape_mistakes._rnn, shape_mistakes.RIGHT_RNN)}
@@ -263,7 +277,7 @@ def test_in_the_learners_own_process_the_checks_decide_the_same():
 {IN_THE_LEARNERS_PROCESS}
 from conftest import define
 from shapes_code import CHEATS, CONV
-from gru_ref.check import judge_function
+from gru_ref.learner.check import judge_function
 right = judge_function("conv2d_shapes", define(CONV)["conv2d_shapes"], ("contract", "quick"))
 cheat = judge_function("conv2d_shapes", define(CHEATS["conv2d_shapes"])["conv2d_shapes"], ("quick",))
 print(json.dumps([right, cheat]))

@@ -1,7 +1,7 @@
 """The `shapes` assignment attacked as a hostile learner would, end to end through nbgrader in one batch.
 
 The rule these functions live under, "no torch while checked", is enforced in the learner's own
-process (gru_ref.sandbox._TorchOps), so each route around the record of torch operators either fails
+process (gru_ref.learner.sandbox._TorchOps), so each route around the record of torch operators either fails
 the check there or is flagged for manual review by the integrity scan; hostile return values fail
 alone, with a reason; and an answer right on the visible cases but wrong on a hidden one keeps only
 the points of what it got right."""
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import course_e2e
-from gru_ref import shape_answers
+from gru_ref.learner import shape_answers
 from shapes_code import CHEATS, CONV, MLP, RNN
 
 ASSIGNMENT = "shapes"
@@ -94,7 +94,7 @@ def conv2d_shapes(input_shape, out_channels, kernel_size, stride, padding, dilat
 # own helpers here for brevity; by hand it takes a few more lines and no flagged name.
 FORGED_RESULTS = CHEATS["conv2d_shapes"].replace("def conv2d_shapes(", "def read_off_the_module(") + '''
 import os, stat
-from gru_ref import results, sandbox, shape_answers
+from gru_ref.learner import results, sandbox, shape_answers
 from gru_ref.grading import frames
 LAYOUT = [["output_shape", "shape"], ["weight_shapes", "shapes"], ["num_params", "count"]]
 CHECKS = [("test_conv2d_shapes_contract/0", 2), ("test_conv2d_shapes_values/0", 6), ("test_conv2d_shapes_values/1", 28)]
@@ -218,7 +218,7 @@ def test_the_record_sees_every_thread_and_its_own_stopping():
     stopped and started again, a profiler left running by an earlier cell."""
     import threading
     from torch.autograd import profiler
-    from gru_ref import sandbox
+    from gru_ref.learner import sandbox
     jobs, done = [], threading.Event()
     worker = threading.Thread(target=lambda: (done.wait(), jobs.append(torch.zeros(2) + 1)), daemon=True)
     worker.start()

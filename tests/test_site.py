@@ -528,8 +528,9 @@ def test_the_learners_edition_serves_the_checker_and_no_reference(site):
     with zipfile.ZipFile(folder / edition.wheel_name()) as wheel:
         members = {name: wheel.read(name).decode("utf-8") for name in wheel.namelist()}
     modules = {name.removeprefix("gru_ref/") for name in members if name.startswith("gru_ref/")}
-    assert modules == set(edition.LEARNER_MODULES)
-    reference = [ln.strip() for ln in (ROOT / "gru_ref" / "equations.py").read_text().splitlines() if ln.strip()]
+    assert modules == set(edition.learner_files())
+    reference = [ln.strip() for ln in (ROOT / "gru_ref" / "reference" / "equations.py").read_text().splitlines()
+                 if ln.strip()]
     solutions = [" ".join(block) for nb in (ROOT / "solutions").rglob("*.ipynb")
                  for block in _notebook_blocks(nb, "BEGIN SOLUTION", "END SOLUTION")]
     for name, text in members.items():

@@ -3,10 +3,11 @@ message out. Each check retrains the model from scratch on a fresh draw of chapt
 import pytest
 import torch
 
-from gru_ref import assignments, check_train_gru
-from gru_ref.check import judge_function, time_limit_s
+from gru_ref import check_train_gru
+from gru_ref.learner import registry
+from gru_ref.learner.check import judge_function, time_limit_s
 from gru_ref.judge import Judge
-from gru_ref.train_task import K, THRESHOLD, TrainTask
+from gru_ref.assignments.train_gru import K, THRESHOLD, TrainTask
 
 from conftest import define
 from train_code import CHEATS, RIGHT, WRONG, source
@@ -109,8 +110,8 @@ def test_training_past_the_time_limit_fails_with_what_to_reduce():
 
 
 def test_training_gets_a_time_limit_of_its_own():
-    """The other checks keep their 10 s; train_and_predict's comes from gru_ref.assignments."""
-    assert time_limit_s("train_and_predict") == assignments.TIME_LIMITS_S["train_and_predict"] > time_limit_s("my_gru")
+    """The other checks keep their 10 s; train_and_predict's comes from gru_ref.learner.registry."""
+    assert time_limit_s("train_and_predict") == registry.TIME_LIMITS_S["train_and_predict"] > time_limit_s("my_gru")
 
 
 def test_the_grader_gives_the_training_checks_their_time_limit_in_the_box():
@@ -128,19 +129,19 @@ def test_the_grader_gives_the_training_checks_their_time_limit_in_the_box():
     nb = nbformat.read(ROOT / "solutions" / "train_gru" / "train_gru.ipynb", as_version=4)
     grade_notebook(nb, box)
     timeouts = {check["function"]: check["timeout"] for point in box.job["checkpoints"] for check in point["checks"]}
-    assert timeouts == {"my_gru": LIMITS["check_timeout"], "train_and_predict": assignments.TIME_LIMITS_S["train_and_predict"]}
+    assert timeouts == {"my_gru": LIMITS["check_timeout"], "train_and_predict": registry.TIME_LIMITS_S["train_and_predict"]}
 
 
 def test_the_notebook_states_the_checkers_numbers():
     """The release notebook's words agree with the checker: threshold, sequence length, time limit."""
     import json
     from conftest import ROOT
-    from gru_ref.train_task import T
+    from gru_ref.assignments.train_gru import T
     cells = json.loads((ROOT / "exercises" / "train_gru" / "train_gru.ipynb").read_text())["cells"]
     text = " ".join(" ".join("".join(c["source"]).split()) for c in cells)
     assert f"**{THRESHOLD:.0%} held-out accuracy**".replace("%", " %") in text
     assert f"`T = {T}`" in text and f"T = {T} # time steps of the graded sequences" in text
-    assert f"**{assignments.TIME_LIMITS_S['train_and_predict']} seconds** on one CPU thread" in text
+    assert f"**{registry.TIME_LIMITS_S['train_and_predict']} seconds** on one CPU thread" in text
 
 
 def test_the_class_report_names_each_way_a_retrain_falls_short():

@@ -1,5 +1,5 @@
 """The `train_gru` assignment attacked as a hostile learner would: through the learner's Validate path
-(gru_ref.check.judge_function) and end to end through nbgrader in one batch.
+(gru_ref.learner.check.judge_function) and end to end through nbgrader in one batch.
 
 Its checks see only the logits of a retrain: the held-out labels and the relabelling stay with the
 judge, but both follow from what the learner's function is given (the label of a sequence is the
@@ -12,7 +12,7 @@ time did not say that its limit is shared."""
 import pytest
 
 import course_e2e
-from gru_ref.check import judge_function
+from gru_ref.learner.check import judge_function
 from gru_ref.grading import integrity, submission
 
 from conftest import define

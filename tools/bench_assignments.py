@@ -14,7 +14,6 @@ machine the slower ones measure the neighbours.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,31 +22,14 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def nbgrader(args, cwd):
-    done = subprocess.run([str(BIN / "nbgrader"), *args], cwd=cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"nbgrader {' '.join(args)} failed in {cwd}:\n{done.stderr[-2000:]}")
+sys.path.insert(0, str(ROOT / "tools"))
+from nbgrader_runs import BIN, nbgrader, submissions, submit  # noqa: E402
 
 
 def autograded_points(notebook):
     """The points of the test cells (a manually graded answer is not autograded)."""
     return sum(float(c.metadata["nbgrader"].get("points", 0)) for c in notebook.cells
                if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code")
-
-
-def submit(folder, assignment, solution, n):
-    answer = next(c for c in solution.cells if c.metadata.get("nbgrader", {}).get("solution")
-                  and c.cell_type == "code")
-    original = answer.source
-    for i in range(n):
-        target = folder / "submitted" / f"student{i:03d}" / assignment
-        target.mkdir(parents=True)
-        answer.source = f"{original}\n# student {i:03d}"
-        nbformat.write(solution, target / f"{assignment}.ipynb")
-    answer.source = original
 
 
 def fastest(assignment, n, tmp, repeat):
@@ -66,9 +48,7 @@ def autograde_seconds(assignment, n, folder):
     nbgrader(["autograde", assignment], folder)
     seconds = time.perf_counter() - start
     full = autograded_points(solution)
-    from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
-        scores = [(s.student_id, s.code_score) for s in gradebook.assignment_submissions(assignment)]
+    scores = [(student, code_score) for student, code_score, _, _ in submissions(folder, assignment)]
     short = [(student, score) for student, score in scores if score != full]
     if len(scores) != n or short:
         raise SystemExit(f"{assignment}: the solution did not get {full:g} autograded points: {short or scores}")

@@ -10,7 +10,7 @@ import time
 import torch
 
 from gru_ref import gru_cell, gru_sequence
-from gru_ref.check import judge_function
+from gru_ref.learner.check import judge_function
 
 PARTS = ("contract", "quick", "values", "gradients", "devices")
 

@@ -25,7 +25,9 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "tools"))
+from nbgrader_runs import BIN, nbgrader, submissions, submit  # noqa: E402
+
 ASSIGNMENT = "gru"
 PLAIN_TESTS = {
     "test_gru_cell": '''cell = nn.GRUCell(4, 3, dtype=torch.float64)
@@ -50,12 +52,6 @@ assert x.grad is not None''',
 }
 
 
-def nbgrader(args, cwd):
-    done = subprocess.run([str(BIN / "nbgrader"), *args], cwd=cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"nbgrader {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-
-
 def course(folder, plain):
     folder.mkdir(parents=True)
     shutil.copytree(ROOT / "solutions", folder / "solutions")
@@ -78,20 +74,6 @@ def course(folder, plain):
     return folder
 
 
-def submit(folder, n):
-    """n students, each submitting the solutions with a comment of their own in an answer cell, so
-    that no two notebooks are the same (the class command would grade identical ones once)."""
-    source = nbformat.read(folder / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    answer = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("solution"))
-    for i in range(n):
-        target = folder / "submitted" / f"student{i:03d}" / ASSIGNMENT
-        target.mkdir(parents=True)
-        original = answer.source
-        answer.source = f"{original}\n# student {i:03d}"
-        nbformat.write(source, target / f"{ASSIGNMENT}.ipynb")
-        answer.source = original
-
-
 def timed(command, cwd):
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
@@ -101,9 +83,7 @@ def timed(command, cwd):
 
 
 def check_full_marks(folder, n):
-    from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
-        scores = [(s.score, s.max_score) for s in gradebook.assignment_submissions(ASSIGNMENT)]
+    scores = [(score, max_score) for _, _, score, max_score in submissions(folder, ASSIGNMENT)]
     assert len(scores) == n and all(got == full for got, full in scores), f"not all full marks: {scores}"
 
 
@@ -117,8 +97,9 @@ def main():
         tmp = Path(tmp)
         plain, sandboxed, whole = (course(tmp / "plain", True), course(tmp / "sandboxed", False),
                                    course(tmp / "class", False))
-        for folder in (plain, sandboxed, whole):
-            submit(folder, args.n)
+        for folder in (plain, sandboxed, whole):  # each its own solution: the plain one has plain tests
+            solution = nbformat.read(folder / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+            submit(folder, ASSIGNMENT, solution, args.n)
         seconds = {
             "plain": timed([BIN / "nbgrader", "autograde", ASSIGNMENT], plain),
             "sandboxed": timed([BIN / "nbgrader", "autograde", ASSIGNMENT], sandboxed),

@@ -3,7 +3,7 @@
     .venv/bin/python tools/bench_train_gru.py [--draws 40] [--first 0] [--H 64] [--steps 600]
 
 Each draw is what a check gives train_and_predict: chapter 7's task at T = 20, 2000 training and 1000
-held-out sequences, the classes relabelled at random (gru_ref.train_task, generator seed = the draw's
+held-out sequences, the classes relabelled at random (gru_ref.assignments.train_gru, generator seed = the draw's
 number), torch.manual_seed(draw % 3) before the call, one CPU thread. It runs the answer of
 tests/train_code.py with the hidden size and steps given, in this process (no sandbox: it is the
 instructors' own code), and prints each draw's held-out accuracy and seconds, then how many fell
@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import define  # noqa: E402
 import train_code  # noqa: E402
-from gru_ref.train_task import THRESHOLD, TrainCase, TrainTask  # noqa: E402
+from gru_ref.assignments.train_gru import THRESHOLD, TrainCase, TrainTask  # noqa: E402
 
 
 def main():

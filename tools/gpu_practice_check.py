@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from conftest import define  # noqa: E402
-from gru_ref.check import judge_function  # noqa: E402
+from gru_ref.learner.check import judge_function  # noqa: E402
 import layers_code  # noqa: E402
 import rnn_code  # noqa: E402
 import shapes_code  # noqa: E402

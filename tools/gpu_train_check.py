@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from conftest import define  # noqa: E402
-from gru_ref import sandbox  # noqa: E402
-from gru_ref.check import judge_function  # noqa: E402
+from gru_ref.learner import sandbox  # noqa: E402
+from gru_ref.learner.check import judge_function  # noqa: E402
 import train_code  # noqa: E402
 
 ON_GPU = train_code.RIGHT["train_and_predict"].replace(

@@ -19,10 +19,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = Path("_static") / "learners"
-# The modules a learner's checks import; everything else of gru_ref stays with the instructors.
-LEARNER_MODULES = ("__init__.py", "assignments.py", "check.py", "sandbox.py", "results.py", "tensorfile.py",
-                   "text.py", "judge.py", "tasks.py", "diagnose.py", "mistakes.py", "train_task.py",
-                   "shape_tasks.py", "shape_answers.py", "shape_diagnose.py")  # not shape_mistakes.py: answers
+# What a learner's checks need of gru_ref: its __init__ and these folders, whole (the learner's side, and
+# the judge with its assignments, which their checker runs in a process of its own). Never reference/
+# (the answers) nor grading/ (the instructors' tools): tests/test_layout.py.
+LEARNER_FOLDERS = ("learner", "judge", "assignments")
+
+
+def learner_files(root=ROOT):
+    """The wheel's files, as paths inside gru_ref/."""
+    package = root / "gru_ref"
+    return sorted(["__init__.py"] + [path.relative_to(package).as_posix() for folder in LEARNER_FOLDERS
+                                     for path in (package / folder).rglob("*.py")])
 
 
 def version(root=ROOT):
@@ -39,8 +46,8 @@ def build(outdir, root=ROOT):
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="learner_edition_") as stage:
         stage = Path(stage)
-        (stage / "gru_ref").mkdir()
-        for name in LEARNER_MODULES:
+        for name in learner_files(root):
+            (stage / "gru_ref" / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(root / "gru_ref" / name, stage / "gru_ref" / name)
         (stage / "pyproject.toml").write_text(PYPROJECT.format(version=version(root)))
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
@@ -61,8 +68,8 @@ description = "The checker of the GRU course's exercises, for learners"
 requires-python = ">=3.10"
 dependencies = ["torch"]
 
-[tool.setuptools]
-packages = ["gru_ref"]
+[tool.setuptools.packages.find]
+include = ["gru_ref*"]
 """
 
 

@@ -18,11 +18,9 @@ import gru_ref
 from gru_ref.grading import scratch
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(gru_ref.__file__))
-# What the learner's side needs of gru_ref, and nothing more (paths inside the package).
-INSIDE_FILES = ("__init__.py", "assignments.py", "check.py", "sandbox.py", "results.py", "tensorfile.py", "text.py",
-                "shape_answers.py",
-                "grading/__init__.py", "grading/frames.py", "grading/seccomp.py", "grading/template.py",
-                "grading/runner.py", "grading/scratch.py")
+# What the box shows of gru_ref (paths inside the package): the learner's side and the grading machinery
+# whose template and runner run in here. Never judge/, assignments/ or reference/ (tests/test_layout.py).
+INSIDE = ("__init__.py", "learner", "grading")
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
              "localtime", "fonts", "alternatives")
@@ -38,7 +36,7 @@ def python_dirs():
     """The folders of the interpreter and of the course environment (sys.base_prefix, sys.prefix
     and the sys.path entries inside them), and nothing else: not the course folder, nor any other
     folder that happens to be on sys.path (nbgrader puts the course root there). Of gru_ref, an
-    editable install's source, only the INSIDE_FILES are shown (see command)."""
+    editable install's source, only INSIDE is shown (see command)."""
     prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)} | {sys.base_prefix, sys.prefix}
 
     def inside(path):
@@ -78,7 +76,7 @@ def command(gpu=False, threads=1, mount=True):
     for path in python_dirs():
         argv += ["--ro-bind", path, path]
     argv += ["--tmpfs", PACKAGE_DIR]  # hides whatever a python_dirs() entry showed of the package
-    for name in INSIDE_FILES:
+    for name in INSIDE:
         argv += ["--ro-bind", os.path.join(PACKAGE_DIR, name), os.path.join(PACKAGE_DIR, name)]
     if gpu:
         for node in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):

@@ -35,7 +35,7 @@ ATTRIBUTES = re.compile(r"^(library|_decomp|_C|_ops|_dispatch\w*|py_kernels|_VF|
                         r"_getframe|f_back|f_globals|settrace|setprofile|meta_path|path_hooks|"
                         r"_LOCKDOWN|REFUSED|_Lockdown|undo)$")
 
-# The profiler records the torch operators a shapes function runs (gru_ref.sandbox._TorchOps): code that
+# The profiler records the torch operators a shapes function runs (gru_ref.learner.sandbox._TorchOps): code that
 # stops it, or switches off the record functions it listens to, could be hiding them. (Its public
 # record_function, which names a block of one's own code, hides nothing.)
 PROFILER = re.compile(r"^(kineto\w*|_\w*profiler\w*|_\w*record_function\w*|_RecordFunction\w*)$")

@@ -7,7 +7,7 @@ judge draws cases for, and that the box runs at that point of the notebook, as J
 import ast
 from dataclasses import dataclass, field
 
-from gru_ref import assignments
+from gru_ref.learner import registry as assignments
 
 CHECKS = {check: task for check, (task, _, _) in assignments.CHECKS.items()}  # check function -> task
 DEFAULT_PARTS = assignments.DEFAULT_PARTS

@@ -42,9 +42,10 @@ OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
 
 
 def diagnosis(message):
-    from gru_ref.layers_mistakes import LAYERS_MISTAKES
-    from gru_ref.mistakes import GRAD_MISTAKES, MISTAKES, RNN_MISTAKES
-    from gru_ref.shape_mistakes import SHAPE_MISTAKES
+    from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
+    from gru_ref.assignments.gru import GRAD_MISTAKES, MISTAKES
+    from gru_ref.assignments.rnn import RNN_MISTAKES
+    from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
     for mistake in MISTAKES + GRAD_MISTAKES + RNN_MISTAKES + LAYERS_MISTAKES + SHAPE_MISTAKES:
         if mistake.lesson in message:
             return mistake.name.replace("_", " ")

@@ -19,7 +19,7 @@ import sys
 import time
 import traceback
 
-from gru_ref import results, sandbox, tensorfile
+from gru_ref.learner import results, sandbox, tensorfile
 from gru_ref.grading import frames, scratch, seccomp
 
 WORK_FOLDER = "work"  # in the box's scratch folder (the template's working directory)

@@ -10,14 +10,14 @@ import time
 
 import nbformat
 
-from gru_ref.assignments import TIME_LIMITS_S, notebook_time_limit_s
+from gru_ref.learner.registry import TIME_LIMITS_S, notebook_time_limit_s
 from gru_ref.grading import scanner
 from gru_ref.grading.plan import is_test_cell, plan_notebook
 
 LIMITS = {
     "cell_timeout": 30,  # s per learner cell, nbgrader's own default
     "check_timeout": 10,  # s for the learner's function on all cases of one check
-    "deadline_s": None,  # s of wall-clock time for the whole notebook: its assignment's (gru_ref.assignments)
+    "deadline_s": None,  # s of wall-clock time for the whole notebook: its assignment's (gru_ref.learner.registry)
     "cpu_s": 240,  # s of CPU time for the whole notebook
     "memory_mb": 3072,  # MB the notebook may allocate
     "file_mb": 16,  # MB any file it writes may reach
@@ -277,7 +277,7 @@ def _error(name, message):
 def apply(nb, result):
     """Write a grading result into the notebook: learner cells' outputs, and each test cell's verdict
     as its output (a passing test prints, a failing one has an error, as SaveAutoGrades expects)."""
-    from gru_ref.text import wrap
+    from gru_ref.learner.text import wrap
     for index, outputs in result["outputs"].items():
         nb.cells[int(index)].outputs = [nbformat.from_dict(o) for o in outputs]
     for grade_id, cell_index in result["test_cells"].items():

@@ -51,7 +51,7 @@ def main():
         os.dup2(devnull, fd)  # stray prints of anything in here go nowhere, never into the protocol
     import torch  # noqa: F401  once, for every submission this box will grade
     import IPython.core.interactiveshell  # noqa: F401
-    from gru_ref import sandbox
+    from gru_ref.learner import sandbox
     from gru_ref.grading import runner, seccomp
     sandbox.warm_up_meta()
     runner.warm_up()

@@ -1,7 +1,7 @@
 """train_gru: train_and_predict(train_x, train_y, test_x) -> logits (N_test, K), a model on the
 learner's own GRU, retrained from scratch on chapter 7's task ("remember the first token").
 
-Trusted code, like gru_ref.tasks: only the judge calls make_inputs and rule_outputs. The judge draws
+Trusted code, like every assignment: only the judge calls make_inputs and rule_outputs. The judge draws
 the sequences with its own secret seed and relabels the K classes with a random derangement (the
 label of first token k is never k), so that only what is learned from train_y can be right: a
 hard-coded "answer the first token" rule scores 0 %. The held-out labels never leave the judge; it
@@ -178,3 +178,6 @@ class TrainTask:
                 f"a few seconds. Reduce the number of steps or the hidden size, train on minibatches rather "
                 f"than the whole training set at each step, and keep evaluation, prints and plots out of "
                 f"train_and_predict.")
+
+
+TASKS = (TrainTask(),)

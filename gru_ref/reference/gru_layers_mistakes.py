@@ -1,7 +1,7 @@
 """The wrong multi-layer, bidirectional GRUs of the gru_layers assignment, computed for real over
 torch's own GRU cell, each with its lesson.
 
-Kept apart from gru_ref.mistakes: the wrong loops here are, knob for knob, the whole answer to
+Kept apart from its assignment (gru_ref.assignments): the wrong loops here are, knob for knob, the whole answer to
 gru_layers, so this module stays with the instructors and the grader, and the learners' checker
 (book/_ext/learner_edition.py) ships without it: there, gru_layers diagnoses no mistake by name.
 """
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gru_ref.mistakes import _unroll
+from gru_ref.judge.mistakes import _unroll
 
 RIGHT_LAYERS_KNOBS = {"rereverse": True, "reverse_reads": True, "cat_order": "forward_first", "feed": "below",
                       "h_n_order": "layer_major", "reverse_h_n": "final"}

@@ -5,7 +5,7 @@ When one part of a learner's answer (an output shape, the parameter shapes, the 
 module's, the judge computes every mistake of that task here on the same configuration and names the
 one whose same part the learner's matches.
 
-Kept apart from gru_ref.mistakes: the formulas here are, knob for knob, the whole answer to the
+Kept apart from its assignment (gru_ref.assignments): the formulas here are, knob for knob, the whole answer to the
 shapes assignment, so this module stays with the instructors and the grader, and the learners'
 checker (book/_ext/learner_edition.py) ships without it: there, the shapes checks name the wrong
 axis or parameter and where to look, but no mistake by name.

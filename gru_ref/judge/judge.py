@@ -11,8 +11,11 @@ import sys
 
 import torch
 
-from gru_ref import results, shape_diagnose, tasks, tensorfile
-from gru_ref.diagnose import explain_error, explain_values, first_contract_problem
+from gru_ref import assignments
+from gru_ref.assignments.shapes import diagnose as shape_diagnose
+from gru_ref.judge import cases
+from gru_ref.learner import results, tensorfile
+from gru_ref.judge.diagnose import explain_error, explain_values, first_contract_problem
 
 DEFAULT_PARTS = ("contract", "quick")
 SIGNAL_CAUSES = {
@@ -29,9 +32,9 @@ class Verdict:
 
 class Judge:
     def __init__(self, task_name, parts=DEFAULT_PARTS, seed=None, timeout_s=10.0):
-        if task_name not in tasks.TASKS:
-            raise ValueError(f"unknown task {task_name!r}; choose one of {sorted(tasks.TASKS)}")
-        self.task = tasks.TASKS[task_name]
+        if task_name not in assignments.TASKS:
+            raise ValueError(f"unknown task {task_name!r}; choose one of {sorted(assignments.TASKS)}")
+        self.task = assignments.TASKS[task_name]
         unknown = [p for p in parts if p not in self.task.parts]
         if unknown:
             raise ValueError(f"unknown part(s) {unknown}; choose from {sorted(self.task.parts)}")
@@ -44,7 +47,7 @@ class Judge:
         generator = torch.Generator().manual_seed(seed)
         draw = getattr(self.task, "draw_cases", None)  # a task whose cases are random configurations
         self.cases = [case for part in parts for case in (draw(part, generator) if draw else self.task.parts[part])]
-        self.inputs = [tasks.make_inputs(self.task, case, generator) for case in self.cases]
+        self.inputs = [cases.make_inputs(self.task, case, generator) for case in self.cases]
         self.grad_outputs = [
             [torch.randn(shape, generator=generator, dtype=torch.float64).to(case.torch_dtype)
              for shape in self.task.output_shapes(case).values()] if case.grad else None
@@ -52,7 +55,7 @@ class Judge:
 
     def payload(self):
         """What the learner's side needs to run the cases, data only: a JSON index and a tensor file's
-        bytes (gru_ref.tensorfile; sandbox.payload_from reads them back)."""
+        bytes (gru_ref.learner.tensorfile; sandbox.payload_from reads them back)."""
         task = self.task
         index = {"task": task.name, "arg_count": len(task.arg_names), "output_count": len(task.output_names),
                  "cases": [{**dataclasses.asdict(case), "arg_count": len(task.arg_names_for(case)),
@@ -71,7 +74,7 @@ class Judge:
             json.dump(index, f)
 
     def rule_encoded(self, data, descriptions, status):
-        """The verdict on results as they crossed from the learner's side (gru_ref.results)."""
+        """The verdict on results as they crossed from the learner's side (gru_ref.learner.results)."""
         if data is None:
             return self.rule(None, status)
         try:
@@ -167,7 +170,7 @@ class Judge:
         if hasattr(task, "rule_outputs"):  # a task with no torch.nn truth to compare with (train_gru)
             problem = task.rule_outputs(case, inputs, result["outputs"])
             return f"{where} {problem}" if problem else None
-        expected = tasks.expected(task, case, inputs)
+        expected = cases.expected(task, case, inputs)
         problem = explain_values(task, case, inputs, result["outputs"], expected)
         if problem:
             return f"{where} {problem}"
@@ -186,8 +189,8 @@ class Judge:
         if len(result.get("grads", ())) != len(task.arg_names_for(case)):
             return (f"{where} the gradients of {task.name}'s result could not be computed: "
                     f"backpropagate through plain torch operations.")
-        expected = tasks.expected_grads(task, case, inputs, grad_outputs)
-        rtol, atol = tasks.tolerances(case)
+        expected = cases.expected_grads(task, case, inputs, grad_outputs)
+        rtol, atol = cases.tolerances(case)
         for arg, got, want in zip(task.arg_names_for(case), result["grads"], expected, strict=True):
             if got is None:
                 return (f"{where} no gradient reaches {arg}: it is unused, or used through .detach() "

@@ -2,7 +2,7 @@
 
 1. asks a judge process (`python -I -m gru_ref.judge`, started fresh on the first check of the
    session and never running learner code) to draw random cases; it keeps the truth to itself;
-2. runs the learner's function on those cases in a forked child with a time limit (gru_ref.sandbox);
+2. runs the learner's function on those cases in a forked child with a time limit (gru_ref.learner.sandbox);
 3. hands the child's results to the judge and raises CheckFailed (an AssertionError) with the
    judge's message.
 """
@@ -14,8 +14,8 @@ import sys
 import tempfile
 import time
 
-from gru_ref import assignments, sandbox
-from gru_ref.text import wrap
+from gru_ref.learner import registry, sandbox
+from gru_ref.learner.text import wrap
 
 RUN_TIMEOUT_S = 10.0  # the learner's function, all cases of one check: far under nbgrader's 30 s
 JUDGE_TIMEOUT_S = 60.0  # the judge's first answer includes importing torch on a busy machine
@@ -42,20 +42,20 @@ def _make_check(check_name, task, signature, module):
     def check(fn, *parts):
         _check(task, fn, parts)
     check.__name__ = check.__qualname__ = check_name
-    check.__doc__ = (f"Check {signature} against {module}.\nParts: {', '.join(map(repr, assignments.PARTS))} "
-                     f"(default: {', '.join(map(repr, assignments.DEFAULT_PARTS))}).")
+    check.__doc__ = (f"Check {signature} against {module}.\nParts: {', '.join(map(repr, registry.PARTS))} "
+                     f"(default: {', '.join(map(repr, registry.DEFAULT_PARTS))}).")
     return check
 
 
-# check_gru_cell, check_my_gru, check_my_rnn, ...: one per line of gru_ref.assignments.CHECKS.
-globals().update({name: _make_check(name, *spec) for name, spec in assignments.CHECKS.items()})
+# check_gru_cell, check_my_gru, check_my_rnn, ...: one per line of gru_ref.registry.CHECKS.
+globals().update({name: _make_check(name, *spec) for name, spec in registry.CHECKS.items()})
 
 
 def _check(task, fn, parts):
     if not callable(fn):
         raise CheckFailed(f"{task} is not a function (it is a {type(fn).__name__}). Run the cell "
                           f"that defines `def {task}(...)` first.")
-    verdict = judge_function(task, fn, parts or assignments.DEFAULT_PARTS)
+    verdict = judge_function(task, fn, parts or registry.DEFAULT_PARTS)
     if not verdict["passed"]:
         raise CheckFailed(verdict["message"])
     print("Passed:", verdict["message"])
@@ -63,7 +63,7 @@ def _check(task, fn, parts):
 
 def time_limit_s(task):
     """Seconds fn may take on all cases of one check of this task."""
-    return assignments.TIME_LIMITS_S.get(task, RUN_TIMEOUT_S)
+    return registry.TIME_LIMITS_S.get(task, RUN_TIMEOUT_S)
 
 
 def judge_function(task, fn, parts, timeout_s=None):

@@ -1,14 +1,14 @@
 """What a learner's function gave on each case, as it crosses from the learner's side to the judge.
 
-The learner's side (gru_ref.sandbox, in the child or the grading sandbox) `encode`s its records into
-two plain things: a tensor file (gru_ref.tensorfile) with every output and gradient, and a list of
+The learner's side (gru_ref.learner.sandbox, in the child or the grading sandbox) `encode`s its records into
+two plain things: a tensor file (gru_ref.learner.tensorfile) with every output and gradient, and a list of
 short descriptions (status, error text, returned types). The judge `decode`s them strictly: every
 field is checked for type and size, and tensors are taken only from the tensor file. A description
 can only explain or fail a case; values and gradients pass only on tensors that match the truth.
 """
 import re
 
-from gru_ref import tensorfile
+from gru_ref.learner import tensorfile
 
 MAX_ELEMENTS = 4_000_000  # per check: far above any honest answer's outputs and gradients
 TEXT_LIMITS = {"error": 6000, "grad_error": 6000, "text": 500, "exception": 100, "returned_type": 100,

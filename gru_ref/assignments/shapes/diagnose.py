@@ -1,32 +1,31 @@
 """Trusted (judge side): rule on one case of the shapes assignment, with messages that name the wrong
 axis, parameter or term.
 
-What came back is int64 tensors in the layout of gru_ref.shape_answers, checked here again before a
+What came back is int64 tensors in the layout of gru_ref.learner.shape_answers, checked here again before a
 number is read; a description from the learner's side (an exception, a malformed answer, the torch
-operators it ran) can only fail the case. The truth is the module itself (gru_ref.shape_tasks). Where
-the grader's gru_ref.shape_mistakes is installed, a wrong part of the answer is also matched against
+operators it ran) can only fail the case. The truth is the module itself (gru_ref.assignments.shapes.tasks). Where
+the grader's gru_ref.reference.shapes_mistakes is installed, a wrong part of the answer is also matched against
 the mistakes teachers see every term, to name the term that went wrong.
 """
 import torch
 
-from gru_ref.diagnose import explain_error
-from gru_ref.shape_answers import MAX_AXES, MAX_SHAPES
+from gru_ref.judge.diagnose import explain_error
+from gru_ref.learner.shape_answers import MAX_AXES, MAX_SHAPES
 
 try:  # the instructors' and the grader's copy; the learners' checker ships without it
-    from gru_ref.shape_mistakes import SHAPE_MISTAKES
+    from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
 except ImportError:
     SHAPE_MISTAKES = ()
 
 SHOWN_NAMES = 8  # parameter names listed in a message
-STOPPED = "profiler::stopped"  # gru_ref.sandbox._TorchOps's name for a record stopped from inside
 
 
 def rule_case(task, case, result):
     """None if the answer is right (its form only, for a contract case), else what is wrong."""
-    ops = sorted(set(result.get("torch_ops", [])) | set(result.get("builtin_ops", [])))
-    if STOPPED in ops:  # gru_ref.sandbox: the record of torch operators was stopped from inside
+    if result.get("record_stopped"):  # gru_ref.learner.sandbox: its record of torch operators was stopped
         return (f"{task.name} stopped the grader's record of the torch operators it runs. That earns no "
                 f"credit: leave the profiler alone, and predict the shapes with arithmetic on Python ints.")
+    ops = sorted(set(result.get("torch_ops", [])) | set(result.get("builtin_ops", [])))
     if ops:
         return (f"{task.name} ran torch operators ({_few(ops, 4)}): it made a tensor or built {task.module_words} "
                 f"to read the answer off. That earns no credit: these functions predict the shapes with "

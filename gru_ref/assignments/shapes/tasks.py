@@ -5,7 +5,7 @@ Each function takes the input's shape and the module's own constructor arguments
 (output_shape, [h_n_shape,] weight_shapes, num_params): weight_shapes in the module's own
 `parameters()` order, as `[tuple(p.shape) for p in module.parameters()]` gives them.
 
-A task is data, as in gru_ref.tasks: its arguments, its random configurations (drawn by the judge
+A task is data, as in gru_ref.assignments.gru: its arguments, its random configurations (drawn by the judge
 from its generator), its truth (the real module, an input run through it: on the meta device, no
 memory and no values; recurrent layers on the CPU) and the words of its messages: the name of every
 axis and parameter, and where to look when one is wrong. Only the judge calls `draw_cases` and
@@ -45,11 +45,11 @@ def _choice(generator, options):
 
 class ShapesTask:
     """What the three shapes tasks share: plain arguments in, an answer of ints out, judged by
-    gru_ref.shape_diagnose against the module itself."""
-    answer_kind = "ints"  # the judge rules with gru_ref.shape_diagnose
+    gru_ref.assignments.shapes.diagnose against the module itself."""
+    answer_kind = "ints"  # the judge rules with gru_ref.assignments.shapes.diagnose
     arg_names = ()  # the function's parameters, as messages name them
     output_names = ("output_shape", "weight_shapes", "num_params")
-    kinds = ("shape", "shapes", "count")  # how gru_ref.shape_answers reads each item
+    kinds = ("shape", "shapes", "count")  # how gru_ref.learner.shape_answers reads each item
     random_cases = {"quick": 3, "values": 24}  # drawn by the judge on top of the fixed ones
 
     @property
@@ -63,7 +63,7 @@ class ShapesTask:
     layout_hint = ("Return a tuple of Python ints and tuples of ints; torch.Size is a tuple too. "
                    "Read the sizes off the arguments.")
 
-    # The hooks the judge and the sandbox use (see gru_ref.tasks.SequenceTask): no tensor goes in.
+    # The hooks the judge and the sandbox use (see gru_ref.assignments.gru.SequenceTask): no tensor goes in.
     def arg_names_for(self, case):
         return ()
 
@@ -75,7 +75,7 @@ class ShapesTask:
 
     def call_spec(self, case):
         """The arguments as JSON, with which of them are tuples (input_shape: `input_shape[:-1] + (n,)`
-        must work), and the layout the answer is read in (gru_ref.shape_answers)."""
+        must work), and the layout the answer is read in (gru_ref.learner.shape_answers)."""
         return {"args": [list(a) if isinstance(a, tuple) else a for a in case.args],
                 "tuples": [i for i, a in enumerate(case.args) if isinstance(a, tuple)],
                 "answer": [list(item) for item in zip(self.output_names, self.kinds)]}

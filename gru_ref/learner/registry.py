@@ -1,6 +1,7 @@
-"""Which check function checks which task: plain data, without torch, shared by the notebooks' side
-(gru_ref.check makes the check_* functions from it) and the grader's plan (gru_ref.grading.plan reads
-test cells by it). A new assignment's task gets its line here and its class in gru_ref.tasks."""
+"""The course's registry of checks: which check function checks which task, plain data without
+torch, shared by the notebooks' side (gru_ref.learner.check makes the check_* functions from it) and the
+grader's plan (gru_ref.grading.plan reads test cells by it). A new assignment is its module in
+gru_ref.assignments (its tasks, cases, mistakes and messages) and its line here."""
 
 # check function -> (task, what the task computes, against which torch.nn module)
 CHECKS = {
@@ -23,7 +24,7 @@ CHECKS = {
     "check_train_gru": ("train_and_predict", "train_and_predict(train_x, train_y, test_x) -> logits, a model on "
                         "your own GRU trained from scratch", "held-out accuracy on chapter 7's task"),
 }
-# Seconds the checked function may take on all cases of one check, where the default (gru_ref.check's
+# Seconds the checked function may take on all cases of one check, where the default (gru_ref.learner.check's
 # RUN_TIMEOUT_S, the grader's check_timeout) is too short: train_and_predict trains a model.
 TIME_LIMITS_S = {"train_and_predict": 60}
 # Seconds of wall-clock time one notebook may take in grading, all its cells and checks together (the

@@ -1,7 +1,7 @@
 """Diagnostics that teach: name the most likely mistake and where it shows. Trusted (judge side)."""
 import torch
 
-from gru_ref import tasks
+from gru_ref.judge import cases
 
 DEVICE_HINT = ("Create every new tensor on the inputs' device and dtype: input.new_zeros(...), "
                "torch.zeros_like(...), or torch.zeros(..., device=input.device, dtype=input.dtype). "
@@ -82,7 +82,7 @@ def _shape_problem(task, case, name, got, want):
 
 def explain_values(task, case, inputs, actual, expected):
     """None when every output matches; otherwise where it first diverges and the likely mistake."""
-    rtol, atol = tasks.tolerances(case)
+    rtol, atol = cases.tolerances(case)
     names = list(task.output_shapes(case))
     bad = [n for n, a, e in zip(names, actual, expected) if not _close(a, e, rtol, atol)]
     if not bad:

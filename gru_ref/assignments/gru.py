@@ -1,0 +1,337 @@
+"""The `gru` assignment: gru_cell (one step), my_gru (the sequence) and gru_cell_grad (one step's
+gradient by hand), each checked against torch.nn; the wrong GRUs a teacher sees every term, each
+computed for real and paired with its lesson; and the words of its messages.
+
+This module ships to learners with the checker, so it holds no importable right answer: a step here
+runs only with at least one knob turned to a mistake (the function refuses the right knobs), and the
+sequence-level mistakes wrap torch's own cell (the judge's truth) in a wrong loop.
+"""
+import torch
+from torch import nn
+
+from gru_ref.judge.cases import WEIGHT_NAMES, Case, module_weights
+from gru_ref.judge.mistakes import Mistake, _h_final_first_step, _initial_state_ignored, _state_not_carried
+
+RIGHT_KNOBS = {"reset": "after_matmul", "swap_z": False, "gate_order": "rzn", "input_bias": True,
+               "hidden_bias": True, "swap_activations": False}
+
+
+def _cell(x, h, w_ih, w_hh, b_ih, b_hh, **knobs):
+    """A GRU step with one knob per common mistake: at least one must be turned (see RIGHT_KNOBS)."""
+    knobs = {**RIGHT_KNOBS, **knobs}
+    # its own knobs only: checked here, in the only function that computes a step
+    if knobs == RIGHT_KNOBS or knobs.keys() != RIGHT_KNOBS.keys():
+        raise ValueError("a mistake needs at least one knob turned away from PyTorch's GRU")
+    reset, swap_z, gate_order = knobs["reset"], knobs["swap_z"], knobs["gate_order"]
+    input_bias, hidden_bias, swap_activations = knobs["input_bias"], knobs["hidden_bias"], knobs["swap_activations"]
+    gi = x @ w_ih.T + (b_ih if input_bias else 0)  # (B, 3H)
+    b_hh = b_hh if hidden_bias else torch.zeros_like(b_hh)
+    # Read the stacked blocks in `gate_order`: "rzn" is right, anything else is the mistake.
+    i = dict(zip(gate_order, gi.chunk(3, dim=-1)))  # each (B, H)
+    w = dict(zip(gate_order, w_hh.chunk(3, dim=0)))  # each (H, H)
+    b = dict(zip(gate_order, b_hh.chunk(3)))  # each (H,)
+    gate, squash = (torch.tanh, torch.sigmoid) if swap_activations else (torch.sigmoid, torch.tanh)
+    r = gate(i["r"] + h @ w["r"].T + b["r"])
+    z = gate(i["z"] + h @ w["z"].T + b["z"])
+    if reset == "after_matmul":
+        n = squash(i["n"] + r * (h @ w["n"].T + b["n"]))
+    elif reset == "before_matmul":
+        n = squash(i["n"] + (r * h) @ w["n"].T + b["n"])
+    elif reset == "without_bias":
+        n = squash(i["n"] + r * (h @ w["n"].T) + b["n"])
+    else:  # "missing"
+        n = squash(i["n"] + h @ w["n"].T + b["n"])
+    return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
+
+
+def _cell_variant(**knobs):
+    return lambda x, h, w_ih, w_hh, b_ih, b_hh: _cell(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
+
+
+MISTAKES = (
+    Mistake("reset_gate_missing",
+            "The candidate is computed without the reset gate. PyTorch computes "
+            "n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); multiply the hidden projection by r. "
+            "(This is the bug of the blog post this course grew from.)",
+            cell=_cell_variant(reset="missing")),
+    Mistake("reset_before_matmul",
+            "The reset gate is applied to h before the matmul, W_hn (r * h), as Cho et al. (2014) and "
+            "d2l write it. PyTorch applies it after: r * (W_hn h + b_hn).",
+            cell=_cell_variant(reset="before_matmul")),
+    Mistake("reset_gate_skips_b_hn",
+            "b_hn is added outside the reset gate. In PyTorch it is inside: r * (W_hn h + b_hn).",
+            cell=_cell_variant(reset="without_bias")),
+    Mistake("z_swapped",
+            "z and 1 - z are swapped. PyTorch keeps the old state with z: h = (1 - z) * n + z * h_prev.",
+            cell=_cell_variant(swap_z=True)),
+    Mistake("r_z_order_swapped",
+            "The r and z rows of the weights are swapped. The gates are stacked in r, z, n order: "
+            "w_ih[:H] is W_ir, w_ih[H:2H] is W_iz, w_ih[2H:] is W_in (same for w_hh, b_ih, b_hh).",
+            cell=_cell_variant(gate_order="zrn")),
+    Mistake("gate_order_nzr",
+            "The gate blocks are read in the wrong order. They are stacked r, z, n: use "
+            "gi.chunk(3, dim=-1) -> (i_r, i_z, i_n).",
+            cell=_cell_variant(gate_order="nzr")),
+    Mistake("hidden_bias_missing",
+            "b_hh is not used. PyTorch's GRU has two biases per gate: add b_hh to the hidden projection.",
+            cell=_cell_variant(hidden_bias=False)),
+    Mistake("input_bias_missing",
+            "b_ih is not used. PyTorch's GRU has two biases per gate: add b_ih to the input projection.",
+            cell=_cell_variant(input_bias=False)),
+    Mistake("activations_swapped",
+            "sigmoid and tanh are swapped. The gates r and z use sigmoid (values in 0..1); the "
+            "candidate n uses tanh.",
+            cell=_cell_variant(swap_activations=True)),
+    Mistake("state_not_carried",
+            "Every step starts from initial_states. Carry the state: the h computed at step t is the "
+            "h_prev of step t + 1.",
+            sequence=_state_not_carried),
+    Mistake("initial_state_ignored",
+            "initial_states is ignored (the loop starts from zeros). Start the loop from initial_states.",
+            sequence=_initial_state_ignored),
+    Mistake("h_final_first_step",
+            "h_final is the state after the first step. Return the state after the last step, "
+            "which equals output[:, -1].",
+            sequence=_h_final_first_step),
+)
+
+CELL_MISTAKES = tuple(m for m in MISTAKES if m.cell is not None)
+
+
+RIGHT_GRAD_KNOBS = {"direct": True, "through_r": True, "through_z": True, "tanh_slope": True,
+                    "sigmoid_slope": True, "z_sign": 1}
+
+
+def _cell_grad(x, h, w_ih, w_hh, b_ih, b_hh, grad_h_t, **knobs):
+    """dL/dh_prev of one step, given dL/dh_t, by the chain rule with at least one slip (knob) in it."""
+    knobs = {**RIGHT_GRAD_KNOBS, **knobs}
+    # its own knobs only: checked in the only function that computes a gradient
+    if knobs == RIGHT_GRAD_KNOBS or knobs.keys() != RIGHT_GRAD_KNOBS.keys():
+        raise ValueError("a mistake needs at least one knob turned away from the right gradient")
+    direct, through_r, through_z, tanh_slope, sigmoid_slope, z_sign = (knobs[k] for k in RIGHT_GRAD_KNOBS)
+    gi = x @ w_ih.T + b_ih  # (B, 3H)
+    gh = h @ w_hh.T + b_hh  # (B, 3H)
+    i_r, i_z, i_n = gi.chunk(3, dim=-1)
+    h_r, h_z, h_n = gh.chunk(3, dim=-1)
+    r = torch.sigmoid(i_r + h_r)
+    z = torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    d_n = grad_h_t * (1 - z)
+    d_z = z_sign * grad_h_t * (h - n) if through_z else torch.zeros_like(z)
+    d_n_pre = d_n * (1 - n * n) if tanh_slope else d_n
+    d_r = d_n_pre * h_n if through_r else torch.zeros_like(r)
+    d_r_pre = d_r * r * (1 - r) if sigmoid_slope else d_r
+    d_z_pre = d_z * z * (1 - z) if sigmoid_slope else d_z
+    d_gh = torch.cat([d_r_pre, d_z_pre, d_n_pre * r], dim=-1)  # (B, 3H): back through the hidden projections
+    return (grad_h_t * z if direct else 0) + d_gh @ w_hh  # (B, H)
+
+
+def _grad_variant(**knobs):
+    return lambda *args: _cell_grad(*args, **knobs)
+
+
+GRAD_MISTAKES = (
+    Mistake("direct_path_missing",
+            "The direct path is missing: h_t = (1 - z) * n + z * h uses h itself, so grad_h_t * z is part "
+            "of dL/dh_prev before anything flows back through the gates.",
+            cell=_grad_variant(direct=False)),
+    Mistake("reset_path_missing",
+            "Nothing flows back through the reset gate: r depends on h, and n depends on r through "
+            "r * (W_hn h + b_hn), so dL/dr = dL/d(pre-tanh of n) * (W_hn h + b_hn).",
+            cell=_grad_variant(through_r=False)),
+    Mistake("update_path_missing",
+            "Nothing flows back through the update gate: z depends on h, and dh_t/dz = h - n.",
+            cell=_grad_variant(through_z=False)),
+    Mistake("tanh_slope_missing",
+            "The tanh's slope is missing: d tanh(a)/da = 1 - tanh(a)^2 = 1 - n * n.",
+            cell=_grad_variant(tanh_slope=False)),
+    Mistake("sigmoid_slope_missing",
+            "The sigmoids' slope is missing: d sigmoid(a)/da = sigmoid(a) * (1 - sigmoid(a)), r * (1 - r) "
+            "for the reset gate and z * (1 - z) for the update gate.",
+            cell=_grad_variant(sigmoid_slope=False)),
+    Mistake("update_sign_flipped",
+            "The update gate's term has the wrong sign: h_t = (1 - z) * n + z * h, so dh_t/dz = h - n, "
+            "not n - h.",
+            cell=_grad_variant(z_sign=-1)),
+)
+
+
+class SequenceTask:
+    """my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final).
+
+    A task is data: its arguments and outputs, the torch.nn module that gives the truth, the mistakes
+    its diagnostics know, and the words its messages use. A new recurrent task changes these."""
+    name = "my_gru"
+    arg_names = ("input", "initial_states") + WEIGHT_NAMES
+    output_names = ("output", "h_final")
+    output_letters = {"output": "(B, T, H)", "h_final": "(B, H)"}
+    returns = "a tuple (output, h_final)"
+    has_time = True  # input has a time axis T
+    by_hand = False  # whether autograd inside the answer is refused
+    mistakes = MISTAKES
+    module = nn.GRU  # the truth, given the same weights
+    module_name = "GRU"  # as messages name it: torch.nn.GRU
+    blocks = 3  # weight rows per hidden unit: the r, z, n gates
+    builtins = "nn.GRU, nn.GRUCell, torch.gru, torch._VF"  # the shortcuts that earn no credit
+    write_with = "matmuls, torch.sigmoid and torch.tanh"
+    layout_hint = ("w_ih is (3H, F) and w_hh is (3H, H), so the projections are x @ w_ih.T (B, 3H) and "
+                   "h @ w_hh.T (B, 3H); input is (B, T, F), so time step t is input[:, t].")
+    equations_hint = ("Check each equation against PyTorch's convention: r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), "
+                      "z = sigmoid(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), "
+                      "h' = (1 - z) * n + z * h, with the gate blocks stacked r, z, n.")
+
+    def shapes(self, c):
+        G = self.blocks * c.H
+        return {"input": (c.B, c.T, c.F), "initial_states": (c.B, c.H), "w_ih": (G, c.F),
+                "w_hh": (G, c.H), "b_ih": (G,), "b_hh": (G,)}
+
+    def output_shapes(self, c):
+        return {"output": (c.B, c.T, c.H), "h_final": (c.B, c.H)}
+
+    def make_module(self, c, inputs):
+        module = self.module(c.F, c.H, batch_first=True, dtype=inputs["input"].dtype)
+        self.load(module, c, inputs)
+        return module
+
+    # Hooks a task with another calling convention overrides (see LayersTask).
+    def arg_names_for(self, c):
+        return self.arg_names
+
+    def call_spec(self, c):
+        """How the sandbox calls the function: None, every tensor as a positional argument; or
+        {"list_from": k, "extra": [...]}: tensors k.. as one list, then the extra plain arguments."""
+        return None
+
+    def letters(self, c):
+        return self.output_letters
+
+    def time_dim(self, c):
+        return 1
+
+    def describe_layout(self, c):
+        return ""
+
+    def module_weights(self, module):
+        return module_weights(module)
+
+    def load(self, module, c, inputs):
+        with torch.no_grad():
+            for param, name in zip(self.module_weights(module), self.arg_names_for(c)[2:]):
+                param.copy_(inputs[name])
+
+    def call_module(self, module, inputs):
+        output, h_n = module(inputs["input"], inputs["initial_states"].unsqueeze(0))
+        return output, h_n.squeeze(0)  # h_n is (num_layers=1, B, H)
+
+    def run_mistake(self, mistake, inputs, c):
+        return mistake.run_sequence(*(inputs[n] for n in self.arg_names))
+
+    @property
+    def truth(self):
+        """What the answer is compared with, as messages name it."""
+        return f"torch.nn.{self.module_name}"
+
+    def expected(self, case, inputs):
+        """The truth, from torch.nn in float64: the same weights, the same inputs."""
+        as64 = {k: v.double() for k, v in inputs.items()}
+        with torch.no_grad():
+            return self.call_module(self.make_module(case, as64), as64)
+
+    parts = {
+        "contract": (Case(2, 3, 4, 5, "float32", values=False), Case(1, 2, 3, 2, values=False)),
+        "quick": (Case(2, 3, 4, 5), Case(1, 1, 3, 2, "float32")),
+        "values": (Case(1, 1, 3, 2), Case(1, 6, 2, 3), Case(4, 1, 3, 5), Case(3, 5, 4, 2),
+                   Case(2, 7, 5, 5), Case(5, 3, 1, 4), Case(2, 4, 6, 3, "float32"),
+                   Case(1, 1, 2, 4, "float32"), Case(3, 8, 3, 6, "float32")),
+        "gradients": (Case(2, 4, 3, 5, grad=True), Case(1, 1, 2, 3, grad=True),
+                      Case(3, 3, 4, 2, "float32", grad=True)),
+        "devices": (Case(2, 3, 4, 5, "float32", device="meta"), Case(1, 2, 3, 2, device="meta")),
+        "cuda": (Case(2, 5, 4, 3, "float32", device="cuda"), Case(3, 4, 2, 5, device="cuda"),
+                 Case(2, 3, 4, 5, "float32", device="cuda", grad=True)),
+    }
+
+
+class CellTask(SequenceTask):
+    """gru_cell(x_t, h_prev, w_ih, w_hh, b_ih, b_hh) -> h_t: one time step."""
+    name = "gru_cell"
+    arg_names = ("x_t", "h_prev") + WEIGHT_NAMES
+    output_names = ("h_t",)
+    output_letters = {"h_t": "(B, H)"}
+    returns = "one tensor h_t"
+    has_time = False
+    mistakes = CELL_MISTAKES
+    module = nn.GRUCell
+    module_name = "GRUCell"
+
+    def shapes(self, c):
+        return {"x_t": (c.B, c.F), "h_prev": (c.B, c.H), "w_ih": (3 * c.H, c.F),
+                "w_hh": (3 * c.H, c.H), "b_ih": (3 * c.H,), "b_hh": (3 * c.H,)}
+
+    def output_shapes(self, c):
+        return {"h_t": (c.B, c.H)}
+
+    def make_module(self, c, inputs):
+        cell = self.module(c.F, c.H, dtype=inputs["x_t"].dtype)
+        self.load(cell, c, inputs)
+        return cell
+
+    def call_module(self, module, inputs):
+        return (module(inputs["x_t"], inputs["h_prev"]),)
+
+    def run_mistake(self, mistake, inputs, c):
+        return (mistake.run_cell(*(inputs[n] for n in self.arg_names)),)
+
+    parts = {
+        "contract": (Case(2, 1, 4, 5, "float32", values=False), Case(1, 1, 3, 2, values=False)),
+        "quick": (Case(2, 1, 4, 5), Case(1, 1, 3, 2, "float32")),
+        "values": (Case(1, 1, 3, 2), Case(4, 1, 3, 5), Case(3, 1, 4, 2), Case(2, 1, 5, 5),
+                   Case(5, 1, 1, 4), Case(2, 1, 6, 3, "float32"), Case(3, 1, 3, 6, "float32")),
+        "gradients": (Case(2, 1, 3, 5, grad=True), Case(3, 1, 4, 2, "float32", grad=True)),
+        "devices": (Case(2, 1, 4, 5, "float32", device="meta"),),
+        "cuda": (Case(2, 1, 4, 3, "float32", device="cuda"), Case(3, 1, 2, 5, device="cuda", grad=True)),
+    }
+
+
+class CellGradTask(CellTask):
+    """gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t) -> grad_h_prev: the gradient of a
+    loss with respect to the state before one step, given its gradient after it, by the chain rule."""
+    name = "gru_cell_grad"
+    arg_names = ("x_t", "h_prev") + WEIGHT_NAMES + ("grad_h_t",)
+    output_names = ("grad_h_prev",)
+    output_letters = {"grad_h_prev": "(B, H)"}
+    returns = "one tensor grad_h_prev"
+    truth = "autograd through torch.nn.GRUCell"
+    by_hand = True
+    mistakes = GRAD_MISTAKES
+    equations_hint = ("Go back from grad_h_t one step at a time: through h_t = (1 - z) * n + z * h_prev, then "
+                      "n = tanh(i_n + r * h_n), then r and z (sigmoids), then the hidden projections "
+                      "gh = h_prev @ w_hh.T + b_hh, which send d_gh @ w_hh back to h_prev. Print each piece's "
+                      "shape: all are (B, H) but d_gh (B, 3H).")
+
+    def shapes(self, c):
+        return {**super().shapes(c), "grad_h_t": (c.B, c.H)}
+
+    def output_shapes(self, c):
+        return {"grad_h_prev": (c.B, c.H)}
+
+    def run_mistake(self, mistake, inputs, c):
+        return (mistake.cell(*(inputs[n] for n in self.arg_names)),)
+
+    def expected(self, case, inputs):
+        as64 = {k: v.double() for k, v in inputs.items()}
+        cell = self.make_module(case, as64)
+        h_prev = as64["h_prev"].clone().requires_grad_()
+        (grad,) = torch.autograd.grad(cell(as64["x_t"], h_prev), h_prev, as64["grad_h_t"])
+        return (grad,)
+
+    parts = {
+        "contract": (Case(2, 1, 4, 5, "float32", values=False), Case(1, 1, 3, 2, values=False)),
+        "quick": (Case(2, 1, 4, 5), Case(1, 1, 3, 2, "float32")),
+        "values": (Case(1, 1, 3, 2), Case(4, 1, 3, 5), Case(3, 1, 4, 2), Case(2, 1, 5, 5),
+                   Case(5, 1, 1, 4), Case(2, 1, 6, 3, "float32"), Case(3, 1, 3, 6, "float32")),
+        "devices": (Case(2, 1, 4, 5, "float32", device="meta"),),
+        "cuda": (Case(2, 1, 4, 3, "float32", device="cuda"), Case(3, 1, 2, 5, device="cuda")),
+    }
+
+
+TASKS = (SequenceTask(), CellTask(), CellGradTask())

@@ -1,0 +1,247 @@
+"""The trust boundary is a folder: the grading box and the learners' wheel are built from folders of
+gru_ref, and what they hold is checked here, not assumed. The box shows the learner's side
+(gru_ref/learner/) and the grading machinery, never the judge, the assignments or the reference; the
+wheel ships the learner's side, the judge and the assignments (their own checker judges in a process of
+its own), never the reference or the grading; and no function of the wheel computes a right answer."""
+import ast
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "gru_ref"
+SIDES = ("learner", "judge", "assignments", "reference", "grading")
+
+
+def _learner_edition():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import learner_edition
+    return learner_edition
+
+
+def test_gru_ref_has_only_its_sides_and_its_commands_at_the_top():
+    """A module of the flat layout coming back (beside the folders) would sit on no side."""
+    top = {p.name for p in PACKAGE.iterdir() if p.name != "__pycache__"}
+    assert top == {"__init__.py", "grade.py", "precheck.py", *SIDES}
+
+
+def test_the_learners_side_imports_nothing_of_the_other_sides():
+    """Imports run one way: what runs beside learner code needs nothing trusted, so the box and the
+    wheel can show it alone."""
+    for path in (PACKAGE / "learner").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert not name.startswith("gru_ref.") or name.startswith("gru_ref.learner"), f"{path}: {name}"
+                if name == "gru_ref":
+                    assert all(a.name.startswith("check_") for a in node.names), f"{path}: {ast.unparse(node)}"
+
+
+PROBE = """
+import importlib, json, os, gru_ref
+found = {}
+for name in json.loads(input()):
+    try:
+        importlib.import_module(name)
+        found[name] = True
+    except ImportError:
+        found[name] = False
+package = os.path.dirname(gru_ref.__file__)
+print(json.dumps({"imports": found, "files": sorted(os.listdir(package))}))
+"""
+
+
+def test_nothing_of_the_judge_the_assignments_or_the_reference_is_in_the_box():
+    from gru_ref.grading import bwrap
+    try:
+        bwrap.check()
+    except bwrap.SandboxUnavailable as exc:
+        pytest.fail(f"the box cannot start here, so this cannot be shown: {exc}")
+    argv = bwrap.command()
+    argv = argv[:argv.index("--")] + ["--", sys.executable, "-I", "-c", PROBE]
+    trusted = ["gru_ref.judge", "gru_ref.judge.judge", "gru_ref.judge.cases", "gru_ref.judge.mistakes",
+               "gru_ref.judge.diagnose", "gru_ref.assignments", "gru_ref.assignments.gru",
+               "gru_ref.assignments.rnn", "gru_ref.assignments.gru_layers", "gru_ref.assignments.shapes",
+               "gru_ref.assignments.train_gru", "gru_ref.reference", "gru_ref.reference.equations",
+               "gru_ref.reference.gru_layers_mistakes", "gru_ref.reference.shapes_mistakes"]
+    inside = ["gru_ref.learner.check", "gru_ref.learner.sandbox", "gru_ref.grading.runner"]
+    # every module of the trusted folders, so that a new one is covered without a line here
+    trusted += sorted({".".join(("gru_ref",) + p.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
+                       for side in ("judge", "assignments", "reference") for p in (PACKAGE / side).rglob("*.py")})
+    done = subprocess.run(argv, input=json.dumps(trusted + inside) + "\n", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [name for name in trusted if seen["imports"][name]] == []
+    assert all(seen["imports"][name] for name in inside), seen  # the probe can find what is there
+    assert not set(seen["files"]) & {"judge", "assignments", "reference", "grade.py", "precheck.py"}, seen["files"]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """The learners' wheel, built as the site builds it, unpacked."""
+    out = tmp_path_factory.mktemp("edition")
+    folder = _learner_edition().build(out)
+    (path,) = folder.glob("*.whl")
+    unpacked = out / "unpacked"
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(unpacked)
+    return unpacked
+
+
+def test_the_wheel_holds_the_learners_side_the_judge_and_the_assignments_and_nothing_else(wheel):
+    shipped = {p.relative_to(wheel / "gru_ref").as_posix() for p in (wheel / "gru_ref").rglob("*.py")}
+    assert not [name for name in shipped if name.startswith(("reference/", "grading/"))]
+    assert shipped == set(_learner_edition().learner_files())
+    for side in ("learner", "judge", "assignments"):  # whole folders: nothing left behind by a list
+        assert {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / side).rglob("*.py")} <= shipped
+
+
+# Run in a fresh process on the unpacked wheel alone: each exercise's truth is computed with torch.nn
+# first, then the built-in recurrent kernels are switched off as the checks switch them off, and every
+# function and method of every module (and every callable those hold: a mistake's wrong step) is called
+# with the exercise's arguments, also with each RIGHT_* set of knobs a module defines. None may match.
+TRY_EVERYTHING = r"""
+import importlib, json, sys
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+B, T, F, H = 2, 3, 4, 5
+d = torch.float64
+
+
+def rand(*shape):
+    return torch.randn(*shape, dtype=d) * 0.6
+
+
+x, h, inp = rand(B, F), rand(B, H), rand(B, T, F)
+gru_w = [rand(3 * H, F), rand(3 * H, H), rand(3 * H), rand(3 * H)]
+rnn_w = [rand(H, F), rand(H, H), rand(H), rand(H)]
+grad_h_t = rand(B, H)
+
+
+def load(module, weights):
+    with torch.no_grad():
+        for p, w in zip(module.parameters(), weights):
+            p.copy_(w)
+    return module
+
+
+cell = load(nn.GRUCell(F, H, dtype=d), gru_w)
+gru = load(nn.GRU(F, H, batch_first=True, dtype=d), gru_w)
+rnn = load(nn.RNN(F, H, batch_first=True, dtype=d), rnn_w)
+h_prev = h.clone().requires_grad_()
+(grad,) = torch.autograd.grad(cell(x, h_prev), h_prev, grad_h_t)
+with torch.no_grad():
+    EXERCISES = {
+        "gru_cell": ((x, h, *gru_w), (cell(x, h),)),
+        "my_gru": ((inp, h, *gru_w), tuple(v if i == 0 else v.squeeze(0) for i, v in enumerate(gru(inp, h.unsqueeze(0))))),
+        "my_rnn": ((inp, h, *rnn_w), tuple(v if i == 0 else v.squeeze(0) for i, v in enumerate(rnn(inp, h.unsqueeze(0))))),
+        "gru_cell_grad": ((x, h, *gru_w, grad_h_t), (grad,)),
+    }
+
+from gru_ref.learner import sandbox
+sandbox.disable_builtin_grus()
+
+
+def matches(got, want):
+    got = got if isinstance(got, (tuple, list)) else (got,)
+    return len(got) == len(want) and all(isinstance(g, torch.Tensor) and g.shape == w.shape
+                                         and torch.allclose(g.double(), w, atol=1e-8) for g, w in zip(got, want))
+
+
+def callables(module):
+    seen = []
+
+    def add(obj):
+        if callable(obj) and not isinstance(obj, type) and getattr(obj, "__module__", None) == module.__name__ \
+                and obj not in seen:
+            seen.append(obj)
+
+    for value in vars(module).values():
+        if isinstance(value, type) and value.__module__ == module.__name__:
+            for attr in vars(value).values():
+                add(getattr(attr, "__func__", attr))
+        add(value)
+        for item in value if isinstance(value, (tuple, list)) else value.values() if isinstance(value, dict) else ():
+            for attr in ("cell", "sequence", "layers"):
+                add(getattr(item, attr, None))
+            add(item)
+    return seen
+
+
+found = []
+modules = json.loads(sys.stdin.readline())
+for name in modules:
+    module = importlib.import_module(name)
+    knobs = [{}] + [v for k, v in vars(module).items() if k.startswith("RIGHT") and isinstance(v, dict)]
+    for fn in callables(module):
+        for exercise, (args, want) in EXERCISES.items():
+            for extra in knobs:
+                for call in (lambda: fn(*args, **extra), lambda: fn(None, *args, **extra)):  # a method: self
+                    try:
+                        got = call()
+                    except BaseException:
+                        continue
+                    if matches(got, want):
+                        found.append(f"{name}.{getattr(fn, '__qualname__', fn)} computes {exercise}")
+print(json.dumps(found))
+"""
+
+
+def _functions_computing_an_answer(path, modules, *more_paths):
+    done = subprocess.run([sys.executable, "-c", TRY_EVERYTHING], input=json.dumps(modules) + "\n",
+                          capture_output=True, text=True, timeout=300, cwd=path,
+                          env={"PYTHONPATH": ":".join(map(str, (path, *more_paths))), "PATH": "/usr/bin:/bin",
+                               "HOME": str(path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_no_function_of_the_wheel_computes_a_right_answer(wheel):
+    modules = sorted(".".join(p.relative_to(wheel).with_suffix("").parts).removesuffix(".__init__")
+                     for p in (wheel / "gru_ref").rglob("*.py") if p.name != "__main__.py")
+    probe = "import gru_ref; print(gru_ref.__file__)"
+    where = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=wheel,
+                           env={"PYTHONPATH": str(wheel), "PATH": "/usr/bin:/bin"}).stdout.strip()
+    assert where.startswith(str(wheel)), where  # the wheel's copy is the one tried, not the course's
+    assert _functions_computing_an_answer(wheel, modules) == []
+
+
+# How the shipped mistakes once held a working gru_cell, which a learner found: the refusal of the right
+# knobs sat in a wrapper, and the step it called took them all.
+GUARDED_IN_A_WRAPPER = """
+import torch
+RIGHT_KNOBS = {"swap_z": False}
+
+
+def _cell(x, h, w_ih, w_hh, b_ih, b_hh, **knobs):
+    knobs = {**RIGHT_KNOBS, **knobs}
+    if knobs == RIGHT_KNOBS:
+        raise ValueError("a mistake needs a knob turned")
+    return _step(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
+
+
+def _step(x, h, w_ih, w_hh, b_ih, b_hh, *, swap_z):
+    i_r, i_z, i_n = (x @ w_ih.T + b_ih).chunk(3, dim=-1)
+    h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
+"""
+
+
+def test_the_search_for_a_right_answer_finds_one_where_there_is_one(tmp_path):
+    """The same search finds the instructors' reference equations, and a right step behind a wrapper's
+    guard (the learner's find): the test above can fail."""
+    found = _functions_computing_an_answer(ROOT, ["gru_ref.reference.equations"])
+    assert "gru_ref.reference.equations.gru_cell computes gru_cell" in found
+    assert "gru_ref.reference.equations.gru_sequence computes my_gru" in found
+    (tmp_path / "guarded_in_a_wrapper.py").write_text(GUARDED_IN_A_WRAPPER)
+    assert _functions_computing_an_answer(tmp_path, ["guarded_in_a_wrapper"], ROOT) == \
+        ["guarded_in_a_wrapper._step computes gru_cell"]
