@@ -246,7 +246,7 @@ def test_a_bound_this_machine_cannot_set_is_said_once_with_what_stands_in(capsys
 
 
 def test_precheck_reads_a_huge_or_choking_cell_without_a_traceback():
-    from gru_ref.precheck import _defined
+    from gru_ref.grading.precheck import _defined
     assert _defined("def my_gru(): pass") == {"my_gru"}
     assert _defined("x = " + "(" * 300_000) == set()  # over the cap: not parsed
     assert _defined("x = " + "[" * 5000 + "]" * 5000) == set()  # nested past the parser's limits
