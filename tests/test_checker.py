@@ -228,6 +228,79 @@ def test_autograd_with_the_record_stopped_is_refused():
     assert not verdict["passed"] and "stopped the grader's record" in verdict["message"], verdict["message"]
 
 
+# Autodiff by another door (issue 13): forward mode (dual tensors, however made) and complex-step
+# differentiation compute the gradient without the chain rule written out; each is named in the refusal.
+AUTODIFF_ROUTES = {
+    "torch.func.jvp": ("""
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    cell = lambda h: (gru_cell(x_t, h, w_ih, w_hh, b_ih, b_hh) * grad_h_t).sum(dim=1)
+    columns = [torch.func.jvp(cell, (h_prev,), (torch.eye(h_prev.shape[1], dtype=h_prev.dtype,
+               device=h_prev.device)[j].expand_as(h_prev),))[1] for j in range(h_prev.shape[1])]
+    return torch.stack(columns, dim=1)
+""", ("forward-mode autodiff (", "aten::_make_dual")),
+    "forward_ad dual numbers": ("""
+import torch.autograd.forward_ad as fwAD
+
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    columns = []
+    for j in range(h_prev.shape[1]):
+        with fwAD.dual_level():
+            tangent = torch.zeros_like(h_prev)
+            tangent[:, j] = 1
+            h_t = gru_cell(x_t, fwAD.make_dual(h_prev, tangent), w_ih, w_hh, b_ih, b_hh)
+            columns.append((fwAD.unpack_dual(h_t).tangent * grad_h_t).sum(dim=1))
+    return torch.stack(columns, dim=1)
+""", ("forward-mode autodiff (", "aten::_make_dual")),
+    "jacfwd and vmap": ("""
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    one = lambda x, h: gru_cell(x[None], h[None], w_ih, w_hh, b_ih, b_hh)[0]
+    jacobians = torch.func.vmap(torch.func.jacfwd(one, argnums=1))(x_t, h_prev)  # (B, H, H)
+    return torch.einsum("bi,bij->bj", grad_h_t, jacobians)
+""", ("forward-mode autodiff (", "aten::_make_dual")),
+    "complex step": ("""
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    step, c = 1e-30, lambda t: t.to(torch.complex128)
+    columns = []
+    for j in range(h_prev.shape[1]):
+        h = c(h_prev) + 1j * step * torch.eye(h_prev.shape[1], dtype=torch.float64, device=h_prev.device)[j]
+        h_t = gru_cell(c(x_t), h, c(w_ih), c(w_hh), c(b_ih), c(b_hh))
+        columns.append((h_t.imag.to(h_prev.dtype) / step * grad_h_t).sum(dim=1))
+    return torch.stack(columns, dim=1)
+""", ("operators on complex numbers (complex128", "complex-step")),
+    "torch.func.vjp": ("""
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    _, pull_back = torch.func.vjp(lambda h: gru_cell(x_t, h, w_ih, w_hh, b_ih, b_hh), h_prev)
+    return pull_back(grad_h_t)[0]
+""", ("ran autograd (",)),
+}
+
+
+@pytest.mark.parametrize("route", sorted(AUTODIFF_ROUTES))
+def test_the_gradient_by_hand_refuses_autodiff_by_any_door(route):
+    source, named = AUTODIFF_ROUTES[route]
+    fn = define(GRU_CELL + source)["gru_cell_grad"]
+    verdict = judge_function("gru_cell_grad", fn, ("contract", "quick", "values"))
+    assert not verdict["passed"] and "by hand" in verdict["message"], verdict["message"]
+    assert all(words in verdict["message"] for words in named), verdict["message"]
+
+
+def test_a_gradient_by_hand_that_checks_itself_with_autograd_is_told_the_rule():
+    # The rule (the notebook's Part 3): no autodiff anywhere inside gru_cell_grad, not even a check of
+    # one's own result; the message says so, and where to compare instead.
+    checks_itself = GRU_CELL_GRAD.replace("def gru_cell_grad(", "def by_hand(") + GRU_CELL + """
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    mine = by_hand(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t)
+    h = h_prev.detach().requires_grad_()
+    with torch.enable_grad():
+        (autograd_says,) = torch.autograd.grad(gru_cell(x_t, h, w_ih, w_hh, b_ih, b_hh), h, grad_h_t)
+    assert torch.allclose(mine, autograd_says)
+    return mine
+"""
+    verdict = judge_function("gru_cell_grad", define(checks_itself)["gru_cell_grad"], ("quick",))
+    assert not verdict["passed"], verdict["message"]
+    assert "not even to check your result before returning it" in verdict["message"], verdict["message"]
+
+
 def test_unknown_parts_are_refused_clearly():
     with pytest.raises(ValueError, match="unknown part"):
         Judge("my_gru", ("everything",))
