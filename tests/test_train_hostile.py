@@ -119,6 +119,67 @@ def test_a_train_and_predict_that_never_reaches_my_gru_is_flagged_and_the_model_
     assert not integrity.scan(list(enumerate(inline.values())))
 
 
+# The red team's lookup with one line naming my_gru that never runs (issue 13), and its cousins: each
+# is flagged. Where the code around my_gru can run (a condition on the data, a method forward calls),
+# it is not.
+LOOKUP_BODY = LOOKUP.split("):\n", 1)[1]
+NEVER_RUN = {
+    "if False": LOOKUP.replace("    counts = ", "    if False:\n        my_gru(train_x, None, None, None, None, None)\n"
+                               "    counts = "),
+    "after the return": LOOKUP + "    my_gru(train_x, None, None, None, None, None)\n",
+    "a constant condition": LOOKUP.replace("    counts = ", "    while 1 > 2 or not True:\n        my_gru\n    "
+                                           "unused = my_gru if None else 0\n    counts = "),
+    "a short-circuit": LOOKUP.replace("    counts = ", "    False and my_gru(train_x)\n    counts = "),
+    "a nested function never called": LOOKUP.replace("    counts = ", "    def model(x):\n        return my_gru(x)\n"
+                                                     "    counts = "),
+    "a top-level function never called": "def model(x):\n    return my_gru(x)\n" + LOOKUP,
+    "a method never called": """
+class Lookup:
+    def fit(self, train_x, train_y):
+        counts = torch.zeros(train_x.shape[2], int(train_y.max()) + 1)
+        counts.index_put_((train_x[:, 0].argmax(dim=1), train_y), torch.ones(len(train_y)), accumulate=True)
+        self.counts = counts
+        return self
+
+    def as_a_gru(self, x):
+        return my_gru(x, None, None, None, None, None)
+
+    def forward(self, x):
+        return self.counts[x[:, 0].argmax(dim=1)]
+
+def train_and_predict(train_x, train_y, test_x):
+    return Lookup().fit(train_x, train_y).forward(test_x)
+""",
+}
+CAN_RUN = {
+    "a condition on the data": LOOKUP.replace("    counts = ", "    if len(train_x) > 10 ** 9:\n        my_gru(train_x)\n"
+                                              "    counts = "),
+    "a helper method forward calls": """
+class Model(torch.nn.Module):
+    def step(self, x):
+        return my_gru(x, None, None, None, None, None)
+
+    def forward(self, x):
+        return self.step(x)
+
+def train_and_predict(train_x, train_y, test_x):
+    return Model()(test_x)
+""",
+}
+
+
+@pytest.mark.parametrize("where", sorted(NEVER_RUN))
+def test_my_gru_named_only_where_it_never_runs_is_flagged(where):
+    flags = integrity.scan(list(enumerate(answer(train_and_predict=NEVER_RUN[where]).values())))
+    assert [reason for *_, reason in flags if "train_and_predict never reaches my_gru" in reason], flags
+
+
+@pytest.mark.parametrize("where", sorted(CAN_RUN))
+def test_my_gru_named_where_it_can_run_is_not_flagged(where):
+    flags = integrity.scan(list(enumerate(answer(train_and_predict=CAN_RUN[where]).values())))
+    assert not [reason for *_, reason in flags if "never reaches" in reason], flags
+
+
 def test_a_cell_stopped_for_time_says_the_limit_and_how_to_keep_training_out_of_grading():
     """A notebook whose own cells train for minutes: each such cell is stopped at the per-cell limit
     (the cells after it still run and their tests are graded: tests/test_grading.py), and says why."""
