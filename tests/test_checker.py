@@ -13,7 +13,7 @@ from gru_ref.assignments.gru import GRAD_MISTAKES, MISTAKES
 
 from conftest import IN_THE_LEARNERS_PROCESS, check_in_fresh_process, define
 from learner_code import (CHEATS, CONTRACT, GRU_CELL, GRU_CELL_GRAD, MISBEHAVING, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE,
-                          MY_GRU_NOISY, MY_GRU_SLOW, MY_GRU_WITH_CELL, WRONG)
+                          MY_GRU_LIST, MY_GRU_NOISY, MY_GRU_SLOW, MY_GRU_WITH_CELL, WRONG)
 
 ALL_PARTS = ("contract", "quick", "values", "gradients", "devices")
 LESSONS = {m.name: m.lesson for m in MISTAKES}
@@ -29,8 +29,9 @@ def verdict(source, parts=ALL_PARTS):
 
 
 @pytest.mark.parametrize("source", [MY_GRU_WITH_CELL, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE, MY_GRU_SLOW,
-                                    MY_GRU_NOISY],
-                         ids=["loop", "batched input projection", "float64 inside", "slow", "prints"])
+                                    MY_GRU_NOISY, MY_GRU_LIST],
+                         ids=["loop", "batched input projection", "float64 inside", "slow", "prints",
+                              "a list where a tuple is asked"])
 def test_correct_implementations_pass_every_part(source):
     result = verdict(source)
     assert result["passed"], result["message"]
@@ -61,7 +62,6 @@ def test_a_wrong_gru_cell_gets_its_lesson():
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("returns a list", "return a tuple instead"),
     ("time-major", "It looks time-major (T, B, H)"),
     ("extra num_layers dimension", "extra num_layers dimension"),
     ("dtype float32", "has dtype float32, but the inputs are float64"),
