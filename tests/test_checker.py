@@ -301,6 +301,19 @@ def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
     assert "not even to check your result before returning it" in verdict["message"], verdict["message"]
 
 
+def test_an_input_check_that_reads_values_is_shown_the_meta_case_by_the_visible_contract():
+    # An isfinite check on the inputs lost 6 of 15 points on the hidden meta case (issue 13): the visible
+    # contract test now runs one meta case and says what to do; skipped on meta, the check is fine.
+    check = "    if not torch.isfinite(input).all():\n        raise ValueError('input has NaN or inf')\n"
+    checks_values = MY_GRU_WITH_CELL.replace("    h = initial_states\n", check + "    h = initial_states\n")
+    result = verdict(checks_values, ("contract",))
+    assert not result["passed"] and "meta" in result["message"], result["message"]
+    assert "skip them there: `if x.device.type != \"meta\"" in result["message"], result["message"]
+    skips_meta = checks_values.replace("    if not torch.isfinite", "    if input.device.type != 'meta' and not torch.isfinite")
+    result = verdict(skips_meta)
+    assert result["passed"], result["message"]
+
+
 def test_unknown_parts_are_refused_clearly():
     with pytest.raises(ValueError, match="unknown part"):
         Judge("my_gru", ("everything",))

@@ -8,6 +8,11 @@ DEVICE_HINT = ("Create every new tensor on the inputs' device and dtype: input.n
                "(The grader also runs your function on the 'meta' device, and on CUDA where there is one.)")
 
 ERROR_HINTS = (
+    (("cannot be called on meta tensors", "meta device type tensor to numpy"),
+     "The grader runs your function on the 'meta' device, where tensors have shapes, dtype and device but no "
+     "values (the contract test does it too), and something in it read a value: an input check such as "
+     "`if not torch.isfinite(x).all()`, an .item() or .numpy(), or an `if` on a tensor. Leave such "
+     "checks out of the function, or skip them there: `if x.device.type != \"meta\": ...`."),
     (("shapes cannot be multiplied", "size mismatch", "must match the size", "dimension specified as"),
      "A tensor operation got shapes that do not fit. Check the layout: {layout}"),
     (("meta", "same device", "Expected all tensors to be on"), DEVICE_HINT),
