@@ -274,7 +274,7 @@ def _run_plain_case(fn, call):
 
 class _TorchOps:
     """The names of the torch operators run while inside, in every thread of the process (a thread
-    pool started in an earlier cell included). It calls the profiler's C++ functions, captured at
+    pool started in an earlier cell included), and with dtypes=True the complex dtypes they saw. It calls the profiler's C++ functions, captured at
     import: patching torch.autograd.profiler's class or names changes nothing here. A recording that
     the learner's code stopped, restarted or switched off in its own thread (a mark of ours made on the
     way out is missing) is reported as an operator of its own, "profiler::stopped": the case's record then
