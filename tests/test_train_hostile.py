@@ -224,6 +224,7 @@ SUBMISSIONS = {
     "lookup": answer(train_and_predict=LOOKUP),
     "quantized_gru": answer(train_and_predict=QUANTIZED_GRU),
     "odd_on_contract": answer(train_and_predict=ODD_ON_CONTRACT),
+    "lookup_naming_my_gru_never_run": answer(train_and_predict=NEVER_RUN["if False"]),
 }
 
 
@@ -250,6 +251,12 @@ def test_the_solution_keeps_full_marks_and_no_flag(graded):
 def test_a_lookup_without_a_model_passes_the_checks_but_is_flagged_for_the_reader(graded):
     assert graded["scores"]["lookup"] == AUTOGRADED, outputs(graded, "lookup")  # accepted: see the module doc
     assert "train_and_predict never reaches my_gru" in graded["flags"]["lookup"], graded["flags"]["lookup"]
+
+
+def test_a_lookup_naming_my_gru_on_a_line_that_never_runs_is_flagged_too(graded):
+    # The red team's case (issue 13): every automatic point, as any lookup, and now the flag.
+    flags = graded["flags"]["lookup_naming_my_gru_never_run"]
+    assert "train_and_predict never reaches my_gru on a path that runs" in flags, flags
 
 
 def test_a_quantized_built_in_gru_in_the_box_earns_nothing(graded):
