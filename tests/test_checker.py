@@ -310,6 +310,8 @@ def test_an_input_check_that_reads_values_is_shown_the_meta_case_by_the_visible_
     assert not result["passed"] and "meta" in result["message"], result["message"]
     assert "skip them there: `if x.device.type != \"meta\"" in result["message"], result["message"]
     skips_meta = checks_values.replace("    if not torch.isfinite", "    if input.device.type != 'meta' and not torch.isfinite")
+    assert "right shapes, dtype and device on 3 case(s) (cpu, float32, float64, meta)" in \
+        verdict(skips_meta, ("contract",))["message"]
     result = verdict(skips_meta)
     assert result["passed"], result["message"]
 
