@@ -294,6 +294,12 @@ GRUOutput = namedtuple("GRUOutput", "output h_final")
     "notebook_magics": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": "%matplotlib inline\n!ls\n%pip install -q numpy\n"
                                                         + MY_GRU_WITH_CELL},
     "time_cell_magic": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": "%%time\n" + MY_GRU_WITH_CELL},
+    # Issue 13: a list where a tuple is asked, and an input check that skips the meta device.
+    "returns_a_list": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": MY_GRU_WITH_CELL.replace(
+        "return torch.stack(states, dim=1), h", "return [torch.stack(states, dim=1), h]")},
+    "isfinite_check_skipping_meta": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": MY_GRU_WITH_CELL.replace(
+        "    h = initial_states\n", "    if input.device.type != 'meta' and not torch.isfinite(input).all():\n"
+        "        raise ValueError('input has NaN or inf')\n    h = initial_states\n")},
     "nn_gru_sanity_check_first": {"gru_cell": GRU_CELL, "gru_cell_grad": GRU_CELL_GRAD, "my_gru": '''
 reference = nn.GRU(3, 4, batch_first=True)
 print(reference(torch.randn(2, 5, 3))[0].shape)

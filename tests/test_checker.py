@@ -13,7 +13,7 @@ from gru_ref.assignments.gru import GRAD_MISTAKES, MISTAKES
 
 from conftest import IN_THE_LEARNERS_PROCESS, check_in_fresh_process, define
 from learner_code import (CHEATS, CONTRACT, GRU_CELL, GRU_CELL_GRAD, MISBEHAVING, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE,
-                          MY_GRU_NOISY, MY_GRU_SLOW, MY_GRU_WITH_CELL, WRONG)
+                          MY_GRU_LIST, MY_GRU_NOISY, MY_GRU_SLOW, MY_GRU_WITH_CELL, WRONG)
 
 ALL_PARTS = ("contract", "quick", "values", "gradients", "devices")
 LESSONS = {m.name: m.lesson for m in MISTAKES}
@@ -29,8 +29,9 @@ def verdict(source, parts=ALL_PARTS):
 
 
 @pytest.mark.parametrize("source", [MY_GRU_WITH_CELL, MY_GRU_BATCHED, MY_GRU_FLOAT64_INSIDE, MY_GRU_SLOW,
-                                    MY_GRU_NOISY],
-                         ids=["loop", "batched input projection", "float64 inside", "slow", "prints"])
+                                    MY_GRU_NOISY, MY_GRU_LIST],
+                         ids=["loop", "batched input projection", "float64 inside", "slow", "prints",
+                              "a list where a tuple is asked"])
 def test_correct_implementations_pass_every_part(source):
     result = verdict(source)
     assert result["passed"], result["message"]
@@ -61,7 +62,6 @@ def test_a_wrong_gru_cell_gets_its_lesson():
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("returns a list", "return a tuple instead"),
     ("time-major", "It looks time-major (T, B, H)"),
     ("extra num_layers dimension", "extra num_layers dimension"),
     ("dtype float32", "has dtype float32, but the inputs are float64"),
@@ -226,6 +226,94 @@ def test_autograd_with_the_record_stopped_is_refused():
     source = GRU_CELL + AUTOGRAD_BY_HAND.format(stop=stop)
     verdict = judge_function("gru_cell_grad", define(source)["gru_cell_grad"], ("quick",))
     assert not verdict["passed"] and "stopped the grader's record" in verdict["message"], verdict["message"]
+
+
+# Autodiff by another door (issue 13): forward mode (dual tensors, however made) and complex-step
+# differentiation compute the gradient without the chain rule written out; each is named in the refusal.
+AUTODIFF_ROUTES = {
+    "torch.func.jvp": ("""
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    cell = lambda h: (gru_cell(x_t, h, w_ih, w_hh, b_ih, b_hh) * grad_h_t).sum(dim=1)
+    columns = [torch.func.jvp(cell, (h_prev,), (torch.eye(h_prev.shape[1], dtype=h_prev.dtype,
+               device=h_prev.device)[j].expand_as(h_prev),))[1] for j in range(h_prev.shape[1])]
+    return torch.stack(columns, dim=1)
+""", ("forward-mode autodiff (", "aten::_make_dual")),
+    "forward_ad dual numbers": ("""
+import torch.autograd.forward_ad as fwAD
+
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    columns = []
+    for j in range(h_prev.shape[1]):
+        with fwAD.dual_level():
+            tangent = torch.zeros_like(h_prev)
+            tangent[:, j] = 1
+            h_t = gru_cell(x_t, fwAD.make_dual(h_prev, tangent), w_ih, w_hh, b_ih, b_hh)
+            columns.append((fwAD.unpack_dual(h_t).tangent * grad_h_t).sum(dim=1))
+    return torch.stack(columns, dim=1)
+""", ("forward-mode autodiff (", "aten::_make_dual")),
+    "jacfwd and vmap": ("""
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    one = lambda x, h: gru_cell(x[None], h[None], w_ih, w_hh, b_ih, b_hh)[0]
+    jacobians = torch.func.vmap(torch.func.jacfwd(one, argnums=1))(x_t, h_prev)  # (B, H, H)
+    return torch.einsum("bi,bij->bj", grad_h_t, jacobians)
+""", ("forward-mode autodiff (", "aten::_make_dual")),
+    "complex step": ("""
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    step, c = 1e-30, lambda t: t.to(torch.complex128)
+    columns = []
+    for j in range(h_prev.shape[1]):
+        h = c(h_prev) + 1j * step * torch.eye(h_prev.shape[1], dtype=torch.float64, device=h_prev.device)[j]
+        h_t = gru_cell(c(x_t), h, c(w_ih), c(w_hh), c(b_ih), c(b_hh))
+        columns.append((h_t.imag.to(h_prev.dtype) / step * grad_h_t).sum(dim=1))
+    return torch.stack(columns, dim=1)
+""", ("operators on complex numbers (complex128", "complex-step")),
+    "torch.func.vjp": ("""
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    _, pull_back = torch.func.vjp(lambda h: gru_cell(x_t, h, w_ih, w_hh, b_ih, b_hh), h_prev)
+    return pull_back(grad_h_t)[0]
+""", ("ran autograd (",)),
+}
+
+
+@pytest.mark.parametrize("route", sorted(AUTODIFF_ROUTES))
+def test_the_gradient_by_hand_refuses_autodiff_by_any_door(route):
+    source, named = AUTODIFF_ROUTES[route]
+    fn = define(GRU_CELL + source)["gru_cell_grad"]
+    verdict = judge_function("gru_cell_grad", fn, ("contract", "quick", "values"))
+    assert not verdict["passed"] and "by hand" in verdict["message"], verdict["message"]
+    assert all(words in verdict["message"] for words in named), verdict["message"]
+
+
+def test_a_gradient_by_hand_that_checks_itself_with_autograd_is_told_the_rule():
+    # The rule (the notebook's Part 3): no autodiff anywhere inside gru_cell_grad, not even a check of
+    # one's own result; the message says so, and where to compare instead.
+    checks_itself = GRU_CELL_GRAD.replace("def gru_cell_grad(", "def by_hand(") + GRU_CELL + """
+def gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t):
+    mine = by_hand(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t)
+    h = h_prev.detach().requires_grad_()
+    with torch.enable_grad():
+        (autograd_says,) = torch.autograd.grad(gru_cell(x_t, h, w_ih, w_hh, b_ih, b_hh), h, grad_h_t)
+    assert torch.allclose(mine, autograd_says)
+    return mine
+"""
+    verdict = judge_function("gru_cell_grad", define(checks_itself)["gru_cell_grad"], ("quick",))
+    assert not verdict["passed"], verdict["message"]
+    assert "not even to check your result before returning it" in verdict["message"], verdict["message"]
+
+
+def test_an_input_check_that_reads_values_is_shown_the_meta_case_by_the_visible_contract():
+    # An isfinite check on the inputs lost 6 of 15 points on the hidden meta case (issue 13): the visible
+    # contract test now runs one meta case and says what to do; skipped on meta, the check is fine.
+    check = "    if not torch.isfinite(input).all():\n        raise ValueError('input has NaN or inf')\n"
+    checks_values = MY_GRU_WITH_CELL.replace("    h = initial_states\n", check + "    h = initial_states\n")
+    result = verdict(checks_values, ("contract",))
+    assert not result["passed"] and "meta" in result["message"], result["message"]
+    assert "skip them there: `if x.device.type != \"meta\"" in result["message"], result["message"]
+    skips_meta = checks_values.replace("    if not torch.isfinite", "    if input.device.type != 'meta' and not torch.isfinite")
+    assert "right shapes, dtype and device on 3 case(s) (cpu, float32, float64, meta)" in \
+        verdict(skips_meta, ("contract",))["message"]
+    result = verdict(skips_meta)
+    assert result["passed"], result["message"]
 
 
 def test_unknown_parts_are_refused_clearly():

@@ -205,3 +205,23 @@ def test_the_box_shows_nothing_beyond_the_python_environment(monkeypatch, tmp_pa
     monkeypatch.setattr(sys, "path", [str(tmp_path), str(ROOT), "", *sys.path])
     shown = bwrap.python_dirs()
     assert not [d for d in shown if d in (str(tmp_path), str(ROOT)) or not d.startswith((sys.prefix, sys.base_prefix))]
+
+
+def test_autodiff_by_another_door_earns_nothing_by_hand_in_the_box():
+    """Issue 13: forward mode and complex-step differentiation, graded in the sandbox like any
+    notebook: the by-hand part fails with what was seen, the rest of the notebook keeps its points."""
+    from gru_ref.grading.box import Box
+    from gru_ref.grading.submission import grade_notebook
+    from test_checker import AUTODIFF_ROUTES
+    released = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    box = Box()
+    try:
+        for route in ("torch.func.jvp", "forward_ad dual numbers", "complex step"):
+            source, named = AUTODIFF_ROUTES[route]
+            answers = {"gru_cell": GRU_CELL, "my_gru": MY_GRU_WITH_CELL, "gru_cell_grad": source}
+            tests = grade_notebook(conftest_fill(released, answers), box, {})["tests"]
+            assert tests["test_my_gru_values"]["passed"], (route, tests)
+            message = tests["test_gru_cell_grad"]["message"]
+            assert not tests["test_gru_cell_grad"]["passed"] and all(w in message for w in named), (route, message)
+    finally:
+        box.close()

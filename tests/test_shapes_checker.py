@@ -311,3 +311,19 @@ def test_reading_an_answer_never_asks_the_answer_what_it_is():
     with pytest.raises(shape_answers.Unreadable, match=r"num_params is a X{60}, not an int\."):
         shape_answers.encode(((1,), [], long_name()), layout)
     assert Spy.asked == []
+
+
+def test_numpy_integers_count_as_ints_and_no_method_of_theirs_runs():
+    # numpy.int64 parameter counts lost 6 of 9 points (issue 13): numpy's own integer types are read by
+    # numpy's C code (exact, immutable types), so a count from np.prod or np.sum is an int here.
+    with_numpy = "import numpy as np\n" + CONV.replace(
+        "return (B, out_channels, side(height), side(width)), [weight, (out_channels,)], num_params",
+        "return (np.int64(B), out_channels, np.int32(side(height)), side(width)), [weight, (np.uint16(out_channels),)], "
+        "np.prod(weight) + np.int64(out_channels)")
+    result = verdict("conv2d_shapes", with_numpy, ("contract", "quick", "values"))
+    assert result["passed"], result["message"]
+    # A subclass of numpy.int64 is not numpy's: its value would come from the learner's methods.
+    lying = "import numpy as np\nclass Count(np.int64):\n    def __index__(self):\n        return 448\n" + CONV.replace(
+        "[weight, (out_channels,)], num_params", "[weight, (out_channels,)], Count(num_params)")
+    result = verdict("conv2d_shapes", lying, ("contract",))
+    assert not result["passed"] and "num_params is a Count, not an int" in result["message"], result["message"]

@@ -94,6 +94,15 @@ def train_and_predict(train_x, train_y, test_x):
     assert says in message and "ended abruptly" not in message, message
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float16", "bfloat16"])
+def test_logits_of_any_float_dtype_are_judged_on_their_accuracy(dtype):
+    # A model trained in float64 at 100 % lost 11 of 13 points for its logits' dtype (issue 13): the
+    # notebook now says any float dtype will do, and only the argmax counts.
+    source = LOOKUP.replace("return counts[", f"return counts.to(torch.{dtype})[")
+    result = verdict(source, ("contract", "quick"))
+    assert result["passed"] and "reached 100.0%" in result["message"], result["message"]
+
+
 def test_a_check_of_two_retrains_says_its_time_limit_covers_both():
     source = LOOKUP.replace("def train_and_predict(", "def lookup(") + '''
 import time
@@ -117,6 +126,67 @@ def test_a_train_and_predict_that_never_reaches_my_gru_is_flagged_and_the_model_
     inline = answer(model="forward = lambda model, x: model.head(my_gru(x, model.h0(x), *model.weights)[1])",
                     train_and_predict=LOOKUP.replace("return counts", "forward\n    return counts"))
     assert not integrity.scan(list(enumerate(inline.values())))
+
+
+# The red team's lookup with one line naming my_gru that never runs (issue 13), and its cousins: each
+# is flagged. Where the code around my_gru can run (a condition on the data, a method forward calls),
+# it is not.
+LOOKUP_BODY = LOOKUP.split("):\n", 1)[1]
+NEVER_RUN = {
+    "if False": LOOKUP.replace("    counts = ", "    if False:\n        my_gru(train_x, None, None, None, None, None)\n"
+                               "    counts = "),
+    "after the return": LOOKUP + "    my_gru(train_x, None, None, None, None, None)\n",
+    "a constant condition": LOOKUP.replace("    counts = ", "    while 1 > 2 or not True:\n        my_gru\n    "
+                                           "unused = my_gru if None else 0\n    counts = "),
+    "a short-circuit": LOOKUP.replace("    counts = ", "    False and my_gru(train_x)\n    counts = "),
+    "a nested function never called": LOOKUP.replace("    counts = ", "    def model(x):\n        return my_gru(x)\n"
+                                                     "    counts = "),
+    "a top-level function never called": "def model(x):\n    return my_gru(x)\n" + LOOKUP,
+    "a method never called": """
+class Lookup:
+    def fit(self, train_x, train_y):
+        counts = torch.zeros(train_x.shape[2], int(train_y.max()) + 1)
+        counts.index_put_((train_x[:, 0].argmax(dim=1), train_y), torch.ones(len(train_y)), accumulate=True)
+        self.counts = counts
+        return self
+
+    def as_a_gru(self, x):
+        return my_gru(x, None, None, None, None, None)
+
+    def forward(self, x):
+        return self.counts[x[:, 0].argmax(dim=1)]
+
+def train_and_predict(train_x, train_y, test_x):
+    return Lookup().fit(train_x, train_y).forward(test_x)
+""",
+}
+CAN_RUN = {
+    "a condition on the data": LOOKUP.replace("    counts = ", "    if len(train_x) > 10 ** 9:\n        my_gru(train_x)\n"
+                                              "    counts = "),
+    "a helper method forward calls": """
+class Model(torch.nn.Module):
+    def step(self, x):
+        return my_gru(x, None, None, None, None, None)
+
+    def forward(self, x):
+        return self.step(x)
+
+def train_and_predict(train_x, train_y, test_x):
+    return Model()(test_x)
+""",
+}
+
+
+@pytest.mark.parametrize("where", sorted(NEVER_RUN))
+def test_my_gru_named_only_where_it_never_runs_is_flagged(where):
+    flags = integrity.scan(list(enumerate(answer(train_and_predict=NEVER_RUN[where]).values())))
+    assert [reason for *_, reason in flags if "train_and_predict never reaches my_gru" in reason], flags
+
+
+@pytest.mark.parametrize("where", sorted(CAN_RUN))
+def test_my_gru_named_where_it_can_run_is_not_flagged(where):
+    flags = integrity.scan(list(enumerate(answer(train_and_predict=CAN_RUN[where]).values())))
+    assert not [reason for *_, reason in flags if "never reaches" in reason], flags
 
 
 def test_a_cell_stopped_for_time_says_the_limit_and_how_to_keep_training_out_of_grading():
@@ -154,6 +224,7 @@ SUBMISSIONS = {
     "lookup": answer(train_and_predict=LOOKUP),
     "quantized_gru": answer(train_and_predict=QUANTIZED_GRU),
     "odd_on_contract": answer(train_and_predict=ODD_ON_CONTRACT),
+    "lookup_naming_my_gru_never_run": answer(train_and_predict=NEVER_RUN["if False"]),
 }
 
 
@@ -180,6 +251,12 @@ def test_the_solution_keeps_full_marks_and_no_flag(graded):
 def test_a_lookup_without_a_model_passes_the_checks_but_is_flagged_for_the_reader(graded):
     assert graded["scores"]["lookup"] == AUTOGRADED, outputs(graded, "lookup")  # accepted: see the module doc
     assert "train_and_predict never reaches my_gru" in graded["flags"]["lookup"], graded["flags"]["lookup"]
+
+
+def test_a_lookup_naming_my_gru_on_a_line_that_never_runs_is_flagged_too(graded):
+    # The red team's case (issue 13): every automatic point, as any lookup, and now the flag.
+    flags = graded["flags"]["lookup_naming_my_gru_never_run"]
+    assert "train_and_predict never reaches my_gru on a path that runs" in flags, flags
 
 
 def test_a_quantized_built_in_gru_in_the_box_earns_nothing(graded):

@@ -86,7 +86,7 @@ class LayersTask(SequenceTask):
     # and can be named (elsewhere it fails on shapes, with the layout hint).
     parts = {
         "contract": (Case(2, 3, 4, 5, "float32", values=False, layers=2, bidirectional=True, batch_first=False),
-                     Case(1, 2, 3, 2, values=False)),
+                     Case(1, 2, 3, 2, values=False), Case(1, 2, 3, 2, device="meta", values=False)),
         "quick": (Case(2, 3, 6, 3, layers=2, bidirectional=True), Case(2, 3, 4, 5, layers=3, batch_first=False),
                   Case(1, 2, 3, 2, "float32", batch_first=False)),
         "values": (Case(1, 1, 3, 2, layers=2, bidirectional=True), Case(3, 4, 6, 3, layers=2, bidirectional=True),

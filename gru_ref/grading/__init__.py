@@ -3,6 +3,7 @@
 Trusted (the grader's process; never imports or runs learner code):
     plan        a submitted notebook -> the learner's cells to run, the checks to judge
     integrity   a static scan that flags code with no place in an answer, for manual review
+    reach       what a function's code can reach when it runs (the scan's "never reaches my_gru")
     scanner     that scan in a forked child of a warm process, under CPU, memory and time limits
     bwrap       the bubblewrap command line of the box
     box         one warm box, restarted whenever a submission broke it

@@ -11,6 +11,8 @@ import tokenize
 
 from IPython.core.inputtransformer2 import TransformerManager, make_tokens_by_line
 
+from gru_ref.grading import reach
+
 MODULES = {"gc": "the garbage collector", "ctypes": "native memory access", "cffi": "native code",
            "subprocess": "starting programs", "multiprocessing": "other processes",
            "concurrent": "other processes or threads", "threading": "threads", "_thread": "threads",
@@ -43,8 +45,11 @@ PROFILER = re.compile(r"^(kineto\w*|_\w*profiler\w*|_\w*record_function\w*|_Reco
 
 # A graded function -> the learner's own function it must reach. train_gru's checks see only logits: a
 # model that is not the learner's GRU (a lookup of the first token learned from train_y) passes them.
-# Reaching it is read from the code (top-level definitions followed by name), a speed bump: a model
-# that calls my_gru and ignores its output reaches it too. The reader of the flag reads the model.
+# Reaching it is read from the code, a speed bump: from the function's body, through the top-level
+# functions, classes and assignments its live code names, code that cannot run left out (a branch
+# whose condition is a constant, code after a return, a nested function or a method nothing names).
+# A model that calls my_gru and ignores its output, or a condition that is never true on the data,
+# reaches it too. The reader of the flag reads the model.
 MUST_REACH = {"train_and_predict": "my_gru"}
 
 
@@ -142,8 +147,8 @@ def transform_linearly(cell):
 
 def _unreached(cells):
     """A flag on each function of MUST_REACH that the cells [(cell_index, code)] define but whose code,
-    followed through the cells' top-level functions, classes and assignments, never names what it must
-    reach."""
+    followed through the cells' top-level functions, classes and assignments on paths that can run
+    (gru_ref.grading.reach), never names what it must reach."""
     definitions = {}  # top-level name -> (cell_index, its definition), the last one winning
     for cell_index, code in cells:
         try:
@@ -161,22 +166,15 @@ def _unreached(cells):
     for function, needed in MUST_REACH.items():
         if function not in definitions:
             continue
-        named, todo, followed = set(), [function], set()
-        while todo:
-            name = todo.pop()
-            if name in followed or name not in definitions:
-                continue
-            followed.add(name)
-            for node in ast.walk(definitions[name][1]):
-                if isinstance(node, (ast.Name, ast.Attribute)):
-                    word = node.id if isinstance(node, ast.Name) else node.attr
-                    named.add(word)
-                    todo.append(word)
+        try:
+            named = reach.names_reached(function, {name: node for name, (_, node) in definitions.items()})
+        except RecursionError:  # nested past what the walk can follow: not read as reaching it
+            named = set()
         if needed not in named:
             cell_index, node = definitions[function]
-            flags.append((cell_index, node.lineno, f"def {function}(...)", f"{function} never reaches {needed}: "
-                          f"its checks see only logits, which a model without {needed} (a lookup of the first "
-                          f"token) can give; read the model"))
+            flags.append((cell_index, node.lineno, f"def {function}(...)", f"{function} never reaches {needed} "
+                          f"on a path that runs: its checks see only logits, which a model without {needed} (a "
+                          f"lookup of the first token) can give; read the model"))
     return flags
 
 

@@ -59,7 +59,8 @@ class Judge:
         task = self.task
         index = {"task": task.name, "arg_count": len(task.arg_names), "output_count": len(task.output_names),
                  "cases": [{**dataclasses.asdict(case), "arg_count": len(task.arg_names_for(case)),
-                            "call": task.call_spec(case)} for case in self.cases]}
+                            "call": task.call_spec(case), "by_hand": bool(getattr(task, "by_hand", False))}
+                           for case in self.cases]}
         tensors = {}
         for i, (case, inputs, grads) in enumerate(zip(self.cases, self.inputs, self.grad_outputs)):
             tensors.update({f"{i}.in.{k}": inputs[n] for k, n in enumerate(task.arg_names_for(case))})
@@ -149,10 +150,14 @@ class Judge:
             return (f"{task.name} stopped the grader's record of the operators it runs (a profiler of its "
                     f"own, or the grader's switched off or restarted). That earns no credit: leave the "
                     f"profiler alone in {task.name}, and stop any profiler you started before running the test.")
-        if task.by_hand and result.get("autograd_used"):
-            return (f"{task.name} ran autograd (backward, torch.autograd.grad or torch.func) to get the "
-                    f"gradient. This part asks for it by hand: apply the chain rule step by step, "
-                    f"from grad_h_t back through h_t = (1 - z) * n + z * h_prev and each gate.")
+        if task.by_hand:
+            autodiff = _autodiff_seen(result)
+            if autodiff:
+                return (f"{task.name} ran {autodiff}. This part asks for the gradient by hand, and no autodiff "
+                        f"may run anywhere inside {task.name}, not even to check your result before returning "
+                        f"it (compare with autograd outside the function, as the notebook's experiment cell "
+                        f"does): apply the chain rule step by step, from grad_h_t back through "
+                        f"h_t = (1 - z) * n + z * h_prev and each gate.")
         if result.get("status") == "error":
             return f"{where} {task.name} raised an exception.\n\n{result['error']}\n\n" + \
                 explain_error(task, result)
@@ -201,6 +206,27 @@ class Judge:
                         f"respect to {arg} does not (largest error {error:.2e}). Something in the "
                         f"function breaks autograd: in-place writes, .data, or a detached piece.")
         return None
+
+
+# How the record names a complex dtype (c10's C++ type) -> torch's name for it.
+COMPLEX_NAMES = {"c10::complex<double>": "complex128", "c10::complex<float>": "complex64",
+                 "c10::complex<c10::Half>": "complex32"}
+
+
+def _autodiff_seen(result):
+    """What a by-hand check saw of autodiff, in words, or "": autograd's engine (backward,
+    torch.autograd.grad, torch.func.grad or vjp), forward mode's dual tensors (torch.func.jvp or
+    jacfwd, torch.autograd.forward_ad) or a complex dtype (complex-step differentiation)."""
+    if result.get("autograd_used"):
+        return "autograd (backward, torch.autograd.grad, or torch.func's grad, vjp or jacrev)"
+    if result.get("forward_ad_ops"):
+        return (f"forward-mode autodiff ({', '.join(result['forward_ad_ops'])}: torch.func.jvp or jacfwd, or "
+                f"torch.autograd.forward_ad's dual numbers)")
+    if result.get("complex_dtypes"):
+        dtypes = sorted({COMPLEX_NAMES.get(d, d) for d in result["complex_dtypes"]})
+        return (f"operators on complex numbers ({', '.join(dtypes)}): complex-step differentiation is "
+                f"autodiff too")
+    return ""
 
 
 def _inconsistent(task, result):

@@ -82,6 +82,9 @@ def _clean(description):
     record["builtin_ops"] = [_text(op, 200) for op in _list(description.get("builtin_ops", []), 50)]
     if "torch_ops" in description:  # the shapes assignment: torch operators its arithmetic ran
         record["torch_ops"] = [_text(op, 200) for op in _list(description["torch_ops"], 50)]
+    for key in ("forward_ad_ops", "complex_dtypes"):  # autodiff by another door, seen by a by-hand check
+        if key in description:
+            record[key] = [_text(item, 100) for item in _list(description[key], 10)]
     if "returned" in description:
         record["returned"] = [_returned(item) for item in _list(description["returned"], 16)]
     for key in ("autograd_used", "record_stopped"):

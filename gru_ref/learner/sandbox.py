@@ -30,6 +30,9 @@ REFUSED_OP_WORDS = ("gru", "rnn", "lstm")
 # Their namespaces: aten's, and the quantized kernels (quantized::quantized_gru_cell_dynamic runs a GRU
 # cell on prepacked weights), which no profiler sees where a training case runs without one.
 REFUSED_OP_NAMESPACES = ("aten", "quantized", "mkldnn", "cudnn", "miopen")
+# Forward-mode autodiff: every dual tensor (torch.func.jvp, jacfwd, torch.autograd.forward_ad) is made and
+# read through these operators. A by-hand gradient's check refuses them, as it refuses autograd's engine.
+FORWARD_AD_OP = re.compile(r"^aten::(_make_dual|_unpack_dual|_fw_primal)")
 # Captured at import, so that later rebinding of these names in the learner's process changes nothing here.
 _PREPARE_PROFILER, _ENABLE_PROFILER, _DISABLE_PROFILER = (torch._C._autograd._prepare_profiler,
                                                        torch._C._autograd._enable_profiler,
@@ -181,7 +184,8 @@ def _run_case(fn, output_count, case):
     # The record of operators run (built-in kernels, autograd) that patching the profiler cannot blind.
     # A training run would make it record a million events: such cases go without it (the switch-off
     # still refuses every built-in recurrent kernel, and REFUSED names it).
-    recorder = _TorchOps() if spec.get("profile", True) else None
+    # A by-hand gradient's record also keeps the dtypes operators saw: a complex one is complex-step autodiff.
+    recorder = _TorchOps(dtypes=spec.get("by_hand", False)) if spec.get("profile", True) else None
     try:
         if "torch_seed" in spec:  # train_gru: each check is one retrain under the case's fixed seed
             torch.manual_seed(spec["torch_seed"])
@@ -199,6 +203,8 @@ def _run_case(fn, output_count, case):
     names = recorder.names if recorder is not None else set()
     record["builtin_ops"] = sorted({n for n in names if BUILTIN_RNN_OP.search(n)} | set(REFUSED))
     record["autograd_used"] = any(n.startswith("autograd::engine") for n in names)
+    record["forward_ad_ops"] = sorted(n for n in names if FORWARD_AD_OP.search(n))[:10]
+    record["complex_dtypes"] = sorted(recorder.complex_dtypes)[:10] if recorder is not None else []
     if _TorchOps.STOPPED in names:
         record["record_stopped"] = True
     if record["status"] == "error":
@@ -268,7 +274,7 @@ def _run_plain_case(fn, call):
 
 class _TorchOps:
     """The names of the torch operators run while inside, in every thread of the process (a thread
-    pool started in an earlier cell included). It calls the profiler's C++ functions, captured at
+    pool started in an earlier cell included), and with dtypes=True the complex dtypes they saw. It calls the profiler's C++ functions, captured at
     import: patching torch.autograd.profiler's class or names changes nothing here. A recording that
     the learner's code stopped, restarted or switched off in its own thread (a mark of ours made on the
     way out is missing) is reported as an operator of its own, "profiler::stopped": the case's record then
@@ -277,11 +283,13 @@ class _TorchOps:
     torch calls goes unseen here; gru_ref.grading.integrity flags the names it needs."""
     STOPPED, MARK = "profiler::stopped", "gru_ref::mark"
 
-    def __init__(self):
-        self.names, self.started_ns = set(), None
+    def __init__(self, dtypes=False):
+        self.names, self.started_ns, self.dtypes = set(), None, dtypes
+        self.complex_dtypes = set()  # with dtypes: the complex ones any operator saw ("c10::complex<double>")
 
     def __enter__(self):
-        config = _PROFILER_CONFIG(_KINETO, False, False, False, False, False, _ALL_THREADS(profile_all_threads=True))
+        config = _PROFILER_CONFIG(_KINETO, self.dtypes, False, False, False, False,
+                                  _ALL_THREADS(profile_all_threads=True))
         try:
             _PREPARE_PROFILER(config, {_CPU})
             _ENABLE_PROFILER(config, {_CPU})
@@ -297,12 +305,14 @@ class _TorchOps:
         _MARK_OUT(_MARK_IN(self.MARK, None))
         try:
             result = _DISABLE_PROFILER()  # with none running: an empty result (no mark), and a warning
-            names = {event.name() for event in result.events()}
+            events = result.events()
+            names = {event.name() for event in events}
+            complex_dtypes = {d for event in events for d in event.dtypes() if "complex" in d} if self.dtypes else set()
         except RuntimeError:
             return False
         # Ours, unless the learner's code stopped it and started one of its own later.
         if self.MARK in names and 0 < result.trace_start_ns() <= self.started_ns:
-            self.names = names - {self.MARK}
+            self.names, self.complex_dtypes = names - {self.MARK}, complex_dtypes
         return False
 
 

@@ -4,9 +4,10 @@ The shapes functions return plain data, such as `((8, 16, 15, 15), [(16, 3, 3, 3
 Before anything crosses to the judge, `encode` turns it into int64 tensors, or says in one sentence
 what is wrong with it. It reads the answer without running the learner's code: containers are read
 through tuple's and list's own methods (an overridden __len__, __iter__ or __getitem__ is never
-called), numbers through int's own (a lying __index__ or __int__ is never called), and nothing
-else is accepted: no bool, no float, no generator, no tensor, no nesting deeper than the layout, no
-number too large for int64. The judge checks the tensors again and decides; a sentence from here can
+called), numbers through int's own (a lying __index__ or __int__ is never called) or, for numpy's
+integer types (numpy.int64 from np.prod, say), through numpy's own C code (those types are exact and
+immutable: no learner's method runs), and nothing else is accepted: no bool, no float, no generator,
+no tensor, no nesting deeper than the layout, no number too large for int64. The judge checks the tensors again and decides; a sentence from here can
 only fail a case.
 
 Layout of an answer, given by the judge: a list of (name, kind) with kind
@@ -15,7 +16,16 @@ Layout of an answer, given by the judge: a list of (name, kind) with kind
               of axes of each shape, then all their sizes end to end
     "count"   an int                                                  -> one 0-D tensor
 """
+import operator
+
 import torch
+
+try:  # numpy's integer types as numpy made them, taken before any learner code runs (exact types only)
+    import numpy
+    NUMPY_INTS = frozenset(t for t in numpy.sctypeDict.values() if isinstance(t, type)
+                           and issubclass(t, numpy.integer) and not issubclass(t, numpy.timedelta64))
+except ImportError:  # no numpy, no numpy ints to read
+    NUMPY_INTS = frozenset()
 
 MAX_AXES = 8  # per shape: nn.Conv2d's weight has 4
 MAX_SHAPES = 256  # per list of shapes: a 4-layer bidirectional GRU has 32 parameters
@@ -74,8 +84,9 @@ def _int(value, name):
     kind = type(value)
     if kind is bool:
         raise Unreadable(f"{name} is a bool ({value}), not an int.")
-    if issubclass(kind, int):
-        number = int.__int__(value)  # int's own value, whatever the subclass says
+    if issubclass(kind, int) or kind in NUMPY_INTS:
+        # int's own value, whatever a subclass says; numpy's exact types are read by numpy's own C code
+        number = int.__int__(value) if issubclass(kind, int) else int.__int__(operator.index(value))
         if not -LARGEST < number < LARGEST:
             raise Unreadable(f"{name} is an int with {number.bit_length()} bits: far too large for a size.")
         return number
