@@ -161,7 +161,8 @@ def test_prints_and_memory_floods_stay_small(hostile):
 
 def test_suspicious_code_is_flagged_for_manual_review(hostile):
     for student in ("undo_lockdown", "forged_recorder", "fresh_process", "spawn_worker", "kills_grader",
-                    "shadow_package", "reference_import", "hidden_ctypes", "leaves_traces"):
+                    "shadow_package", "reference_import", "hidden_ctypes", "leaves_traces", "native_gru",
+                    "native_gru_caught", "patched_recorder"):
         assert hostile["review"][student], student
     for student in ("right", *UNUSUAL_BUT_RIGHT):
         assert not hostile["review"][student], student

@@ -6,8 +6,9 @@ Refused, with "native code is not allowed in grading: ...": ctypes (every one of
 loading a library, finding a symbol, calling a function, reading or writing an address), importing
 another foreign-function interface (cffi) or CPython's test modules (raw memory by design), crafting a
 code object (bytecode that reads past its constants reaches any address), opening a process's memory
-(/proc/<pid>/mem, however the path is spelled), a symbolic link (one would spell that path out of
-sight) and a new memfd (a file to load a library from, on no mount's noexec). Refused, with "the
+(/proc/<pid>/mem, however the path is spelled) and a symbolic link (one would spell that path out of
+sight). A library of the learner's own cannot be loaded either: the scratch folders are noexec, and
+seccomp refuses memfd_create (gru_ref.grading.scratch, seccomp). Refused, with "the
 grader's own code cannot be changed in grading: ...": setting a function of gru_ref's code, defaults
 or name (CPython audits these, not a class's attributes: gru_ref.grading.own_code sees those), a trace
 or profile function (it could rewrite the grader's variables as they run) and the garbage collector's
@@ -24,8 +25,7 @@ PACKAGE = "gru_ref"
 # Foreign-function interfaces and modules built to reach raw memory, refused at import.
 NATIVE_MODULES = frozenset({"cffi", "_cffi_backend", "_testcapi", "_testinternalcapi", "_testbuffer",
                             "_testmultiphase", "_testsinglephase", "_testimportmultiple", "_xxtestfuzz"})
-NATIVE_EVENTS = {"code.__new__": "a code object built by hand", "os.symlink": "a symbolic link",
-                 "os.memfd_create": "a memfd"}
+NATIVE_EVENTS = {"code.__new__": "a code object built by hand", "os.symlink": "a symbolic link"}
 OWN_CODE_EVENTS = {"sys.settrace": "a trace function", "sys.setprofile": "a profile function",
                    "gc.get_objects": "gc.get_objects", "gc.get_referrers": "gc.get_referrers",
                    "gc.get_referents": "gc.get_referents"}
