@@ -192,8 +192,8 @@ def test_routes_around_the_record_of_torch_operators_earn_nothing_and_are_flagge
 
 def test_a_record_of_torch_operators_replaced_in_the_grader_earns_nothing(graded):
     result = outputs(graded, "recorder_patched")
-    assert graded["scores"]["recorder_patched"] == PER_FUNCTION, result  # rnn_shapes, right
-    for function in ("mlp", "conv2d"):
+    assert graded["scores"]["recorder_patched"] == 0, result  # rnn_shapes, right, checked with the grader changed
+    for function in ("mlp", "conv2d", "rnn"):
         for part in ("contract", "values"):
             assert "the grader's own code was changed" in result[f"test_{function}_shapes_{part}"], result
 
