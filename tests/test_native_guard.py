@@ -31,6 +31,9 @@ ROUTES = {
     "ctypes (ctypes.cdata)": "import ctypes; ctypes.c_long.from_address(id(1))",
     "importing cffi": "import cffi",
     "importing _cffi_backend": "import _cffi_backend",
+    "importing x._cffi_backend": ("import glob, importlib.util; importlib.util.module_from_spec(importlib.util."
+                                  "spec_from_file_location('x._cffi_backend', glob.glob(os.path.join(os.path.dirname("
+                                  "numpy.__path__[0]), '_cffi_backend*.so'))[0]))"),
     "opening a process's memory (/proc/self/mem)": "open('/proc/self/mem', 'rb')",
     "opening a process's memory (/proc/self/task/../mem)": "os.open('/proc/self/task/../mem', os.O_RDWR)",
     "opening a process's memory (mem)": "os.chdir('/proc/self'); open('mem', 'r+b')",

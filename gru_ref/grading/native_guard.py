@@ -71,7 +71,7 @@ def install():
     def hook(event, args):
         if event.startswith("ctypes."):
             refuse(native_message + f"ctypes ({event})")
-        elif event == "import" and args and str(args[0]).partition(".")[0] in native_modules:
+        elif event == "import" and args and not native_modules.isdisjoint(str(args[0]).split(".")):  # x._cffi_backend too
             refuse(native_message + f"importing {args[0]}")
         elif event in native_events:
             refuse(native_message + native_events[event])
