@@ -82,3 +82,40 @@ def test_a_name_rebound_in_the_grader_through_pkgutil_shows_in_the_fingerprint()
         """)
     assert code == 0, out
     assert "gru_ref.learner.sandbox._TorchOps" in out and "builtins.callable" in out, out
+
+
+# In a real box: each route, tried from a cell after the right answers (which keep full marks).
+BOX_ROUTES = '''
+import glob, mmap, os, shutil, sys, importlib.util, numpy
+def attempt(label, action):
+    try:
+        action()
+        print(label, "ALLOWED")
+    except (OSError, ImportError) as exc:
+        print(label, "refused:", type(exc).__name__, exc)
+attempt("ctypes", lambda: numpy.ctypeslib.ctypes.CDLL(torch._C.__file__))
+attempt("memory", lambda: open(f"/proc/{os.getpid()}/mem", "r+b"))
+attempt("memfd", lambda: os.memfd_create("library"))
+library = glob.glob(os.path.join(os.path.dirname(os.__file__), "lib-dynload", "_json.*.so"))[0]
+shutil.copy(library, "mine.so")
+attempt("mapping", lambda: mmap.mmap(os.open("mine.so", os.O_RDONLY), 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC))
+spec = importlib.util.spec_from_file_location("mine._json", os.path.abspath("mine.so"))
+attempt("library", lambda: importlib.util.module_from_spec(spec))
+'''
+
+
+def test_in_the_box_no_native_code_runs_and_no_library_of_the_learner_s_loads():
+    from gru_ref.grading.box import Box
+    from test_grading_bounds import graded, last_output, notebook
+    box = Box()
+    try:
+        nb = notebook(BOX_ROUTES)
+        printed = last_output(graded(nb, box), nb, "stream")
+    finally:
+        box.close()
+    assert "ALLOWED" not in printed, printed
+    assert "ctypes refused: RefusedInGrading native code is not allowed in grading: ctypes (ctypes.dlopen)" in printed
+    assert "memory refused: RefusedInGrading native code is not allowed in grading: opening a process's memory" in printed
+    assert "memfd refused: PermissionError [Errno 1]" in printed, printed  # seccomp
+    assert "mapping refused: PermissionError [Errno 1]" in printed, printed  # noexec scratch
+    assert "library refused: ImportError" in printed, printed
