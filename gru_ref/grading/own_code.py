@@ -39,10 +39,9 @@ def _fingerprint(modules):
                 seen[(module.__name__, name, "parts")] = _function_parts(value)
             if isinstance(value, type) and _ours(value):
                 for attribute, member in list(vars(value).items()):
-                    if isinstance(member, (types.FunctionType, staticmethod, classmethod, property)):
-                        seen[(module.__name__, name, attribute)] = id(member)
-                        if isinstance(member, types.FunctionType):
-                            seen[(module.__name__, name, attribute, "parts")] = _function_parts(member)
+                    seen[(module.__name__, name, attribute)] = id(member)  # methods, descriptors, data
+                    if isinstance(member, types.FunctionType):
+                        seen[(module.__name__, name, attribute, "parts")] = _function_parts(member)
     return seen
 
 

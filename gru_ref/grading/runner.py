@@ -5,7 +5,7 @@ Before any learner code: resource limits, the seccomp filter (no new program, no
 signal to anyone else), the built-in GRUs switched off for good (the dispatcher refuses them,
 the profiler names them), a fingerprint of the box's own code, and the audit hook that refuses
 native code and changes to that code (gru_ref.grading.native_guard). What runs a check holds its own
-references from then on (`Own`, kept in the frames' local variables, which no learner code can
+references from then on (`OWN`, kept in the frames' local variables, which no learner code can
 rebind): a check run after a refused native call, or with the box's code changed, fails with why. A cell whose top-level statement was refused a built-in GRU (a sanity
 check against nn.GRU, say) goes on with its next statement, so the `def` below it still counts.
 The template hands a check's cases over only when the notebook has reached that check, so code in
@@ -21,7 +21,6 @@ import signal
 import sys
 import time
 import traceback
-from collections import namedtuple
 
 from gru_ref.learner import results, sandbox, tensorfile
 from gru_ref.grading import frames, native_guard, own_code, scratch, seccomp
@@ -68,9 +67,10 @@ def warm_up():
     InteractiveShell.clear_instance()
 
 
-# What a check calls, taken before any learner code.
-Own = namedtuple("Own", "run_check changed refused send receive payload_from loads max_elements "
-                        "execute_cases encode refused_record")
+# What a check calls, taken before any learner code: a plain tuple, unpacked into local variables
+# (a class of ours, a namedtuple's included, could have its attributes or __iter__ replaced).
+OWN = ("run_check", "changed", "refused", "send", "receive", "payload_from", "loads", "max_elements",
+       "execute_cases", "encode", "refused_record")
 
 
 def run(job, channel):
@@ -111,9 +111,9 @@ def _enter(limits):
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
     seccomp.confine(os.getpid())
     sandbox.disable_builtin_grus()
-    own = Own(Notebook.run_check, own_code.sealed(), native_guard.REFUSED, frames.send, frames.receive,
-              sandbox.payload_from, tensorfile.loads, results.MAX_ELEMENTS, sandbox.execute_cases, results.encode,
-              _refused_record)
+    own = (Notebook.run_check, own_code.sealed(), native_guard.REFUSED, frames.send, frames.receive,
+           sandbox.payload_from, tensorfile.loads, results.MAX_ELEMENTS, sandbox.execute_cases, results.encode,
+           _refused_record)  # as OWN names them
     native_guard.install()  # last: the box's own ctypes work is done
     return own
 
@@ -141,14 +141,15 @@ class Notebook:
         raise self.alarm()
 
     def run(self, own):
+        run_check = own[0]
         checkpoints = {point["before_cell"]: point["checks"] for point in self.job["checkpoints"]}
         for index, source in enumerate(self.job["cells"]):
             for check in checkpoints.pop(index, ()):
-                own.run_check(self, check, own)
+                run_check(self, check, own)
             self.run_cell(index, source)
         for before in sorted(checkpoints):
             for check in checkpoints[before]:
-                own.run_check(self, check, own)
+                run_check(self, check, own)
 
     def run_cell(self, index, source):
         error, timed_out = None, False
@@ -180,11 +181,13 @@ class Notebook:
     def run_check(self, check, own):
         """One check call: ask for its cases (only now do they exist in here), run, send the results.
         Everything it calls comes from `own`, taken before any learner code."""
-        own.send(self.channel, {"type": "cases", "check": self.next_check})
+        _, changed, refused, send, receive, payload_from, loads, max_elements, execute_cases, encode, \
+            refused_record = own
+        send(self.channel, {"type": "cases", "check": self.next_check})
         self.next_check += 1
-        blob = own.receive(self.channel, None, 1 << 30)
-        payload = own.payload_from(check["index"], own.loads(blob, own.max_elements))
-        changed_before, refused_before = own.changed(), len(own.refused)
+        blob = receive(self.channel, None, 1 << 30)
+        payload = payload_from(check["index"], loads(blob, max_elements))
+        changed_before, refused_before = changed(), len(refused)
         fn = self.shell.user_ns.get(check["function"])
         status = {"timed_out": False, "missing": not callable(fn), "progress": 0}
         records, start = [], time.monotonic()
@@ -194,7 +197,7 @@ class Notebook:
             self.alarm = sandbox.Deadline  # _run_case lets only Deadline through
             signal.setitimer(signal.ITIMER_REAL, check.get("timeout", self.limits["check_timeout"]))
             try:
-                own.execute_cases(fn, payload, records, on_case=progress.append)
+                execute_cases(fn, payload, records, on_case=progress.append)
             except sandbox.Deadline:
                 status["timed_out"] = True
             finally:
@@ -203,15 +206,15 @@ class Notebook:
             status["progress"] = max(progress, default=0)
         self.out.take(), self.err.take()  # prints inside checked functions are never shown or graded
         status["seconds"] = round(time.monotonic() - start, 3)
-        changed = changed_before or own.changed()
-        if changed:
-            records[:] = [own.refused_record(own_code.MESSAGE + changed, "GraderCodeChanged")]
-        elif len(own.refused) > refused_before:
-            records[:] = [own.refused_record(own.refused[refused_before], native_guard.RefusedInGrading.__name__)]
-        data, descriptions = own.encode(records)
-        own.send(self.channel, {"type": "result", "check": check["id"], "status": status,
-                                "descriptions": descriptions})
-        own.send(self.channel, data)
+        what_changed = changed_before or changed()
+        if what_changed:
+            records[:] = [refused_record(own_code.MESSAGE + what_changed, "GraderCodeChanged")]
+        elif len(refused) > refused_before:
+            records[:] = [refused_record(refused[refused_before], native_guard.RefusedInGrading.__name__)]
+        data, descriptions = encode(records)
+        send(self.channel, {"type": "result", "check": check["id"], "status": status,
+                            "descriptions": descriptions})
+        send(self.channel, data)
 
 
 def _refused_record(reason, exception):
