@@ -114,6 +114,14 @@ def _enter(limits):
     own = (Notebook.run_check, own_code.sealed(), native_guard.REFUSED, frames.send, frames.receive,
            sandbox.payload_from, tensorfile.loads, results.MAX_ELEMENTS, sandbox.execute_cases, results.encode,
            _refused_record)  # as OWN names them
+    if limits.get("cuda"):
+        # torch asks NVML, through ctypes, how many GPUs there are until CUDA has started (an honest
+        # torch.cuda.is_available() would be refused): start it now. Forked from a template without
+        # CUDA, the child would start it at its first GPU case anyway.
+        try:
+            sandbox.torch.cuda.init()
+        except Exception:  # noqa: BLE001 (no usable GPU: the GPU cases fail on their own, with a reason)
+            pass
     native_guard.install()  # last: the box's own ctypes work is done
     return own
 
