@@ -164,7 +164,7 @@ def _learner_traceback(exc):
 
 
 def _run_case(fn, output_count, case, own=None):
-    # own: the references this holds, bound at import (see _Own): patching this module changes nothing.
+    # own: the references this holds, bound at import (see _OWN): patching this module changes nothing.
     _TorchOps, REFUSED, BUILTIN_RNN_OP, describe, _storable, _learner_traceback, _run_plain_case = own
     spec = case["spec"]
     if "answer" in (spec.get("call") or {}):  # plain arguments in, ints out: the shapes assignment
@@ -294,7 +294,7 @@ class _TorchOps:
         self.started_ns = _NOW_NS()
         return self
 
-    def __exit__(self, exc_type=None, exc=None, traceback=None, profiler=None):
+    def __exit__(self, exc_type=None, exc=None, tb=None, profiler=None):
         *_, _NOW_NS, _MARK_IN, _MARK_OUT, _DISABLE_PROFILER = profiler
         self.names = {self.STOPPED}
         if self.started_ns is None:
