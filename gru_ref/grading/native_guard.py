@@ -1,6 +1,6 @@
 """Inside the box, in the child, before any learner code: an audit hook (sys.addaudithook; nothing in
-the process can remove one) that refuses every route to native code on purpose and every change to
-the box's own functions and classes.
+the process can remove one) that refuses every route to native code on purpose it knows of, and
+the changes to the box's own functions that CPython audits.
 
 Refused, with "native code is not allowed in grading: ...": ctypes (every one of its audit events:
 loading a library, finding a symbol, calling a function, reading or writing an address), importing
