@@ -129,7 +129,8 @@ def test_nothing_of_one_submission_meets_the_next(hostile):
     outputs = json.dumps(autograded(hostile, "zz_looks_for_traces").cells[-1].outputs)
     assert "traces: []" in outputs and "work folder usable: True" in outputs
     assert "opened" not in json.dumps(autograded(hostile, "proc_pipes").cells[-1].outputs)
-    assert "shmget: -1" in json.dumps(autograded(hostile, "leaves_traces").cells[-1].outputs)
+    assert "shmget refused: native code is not allowed in grading: ctypes" in \
+        json.dumps(autograded(hostile, "leaves_traces").cells[-1].outputs)
     assert "interfered with the grader's channel" in json.dumps(autograded(hostile, "message_flood").cells[-1].outputs)
 
 
@@ -160,10 +161,21 @@ def test_prints_and_memory_floods_stay_small(hostile):
 
 def test_suspicious_code_is_flagged_for_manual_review(hostile):
     for student in ("undo_lockdown", "forged_recorder", "fresh_process", "spawn_worker", "kills_grader",
-                    "shadow_package", "reference_import", "hidden_ctypes", "leaves_traces"):
+                    "shadow_package", "reference_import", "hidden_ctypes", "leaves_traces", "native_gru",
+                    "native_gru_caught", "patched_recorder"):
         assert hostile["review"][student], student
     for student in ("right", *UNUSUAL_BUT_RIGHT):
         assert not hostile["review"][student], student
+
+
+@pytest.mark.parametrize("student, check, reason", [
+    ("native_gru", "test_my_gru_contract", "native code is not allowed in grading: ctypes (ctypes.dlopen)"),
+    ("native_gru_caught", "test_my_gru_contract", "native code is not allowed in grading: ctypes (ctypes.dlopen)"),
+    ("patched_recorder", "test_gru_cell_grad", "the grader's own code was changed before or during this check"),
+])
+def test_native_code_and_a_patched_grader_fail_the_check_with_the_reason(hostile, student, check, reason):
+    cell = next(c for c in autograded(hostile, student).cells if c.metadata.get("nbgrader", {}).get("grade_id") == check)
+    assert reason in json.dumps(cell.outputs), cell.outputs
 
 
 def test_feedback_carries_no_learner_html_and_no_solution(hostile):

@@ -266,3 +266,14 @@ def test_a_box_gets_a_pids_cgroup_of_its_own_and_a_dead_graders_are_removed(tmp_
     assert path and open(os.path.join(path, "pids.max")).read() == "99"
     assert not dead.exists() and alive.exists()
     assert pids.joined(["bwrap", "--x"], path)[-2:] == ["bwrap", "--x"]
+
+
+def test_the_red_team_s_routes_to_native_code_and_the_grader_s_record_are_flagged():
+    """Beside the box's refusals (gru_ref.grading.native_guard), the scan names the lines for review:
+    NumPy's way to ctypes, an array over an address, the grader's record reached by name."""
+    from gru_ref.grading import integrity
+    cell = ("import numpy as np\nnative = np.ctypeslib.ctypes\nview = np.lib.stride_tricks.as_strided(x)\n"
+            "import pkgutil\nbox = pkgutil.resolve_name('gru_ref.learner.sandbox')\nbox._TorchOps = object\n"
+            "class A:\n    __array_interface__ = {}\n")
+    flagged = {line for _, line, _, _ in integrity.scan([(0, cell)])}
+    assert flagged >= {2, 3, 4, 5, 6}, flagged

@@ -79,7 +79,7 @@ def test_wrong_answers_get_partial_or_no_credit_and_their_lesson(graded):
     ("hang", "did not return within"),
     ("crash", "ended abruptly (exit code 3)"),
     ("tamper", "output has shape"),
-    ("tamper_cheat", "built-in recurrent kernel"),
+    ("tamper_cheat", "the grader's own code was changed before or during this check"),
     ("cheat_thread", "built-in recurrent kernel"),
     ("kills_kernel", "a cell ended the Python process"),
 ])
@@ -90,7 +90,9 @@ def test_cheating_crashing_hanging_and_tampering_get_no_credit_for_my_gru(graded
 
 def test_tampering_changes_nothing_the_judge_outside_the_sandbox_sees(graded):
     assert "checked in the grading sandbox" in outputs(graded, "tamper")["test_my_gru_values"]
-    assert "built-in recurrent kernel" in outputs(graded, "tamper_cheat")["test_my_gru_values"]
+    # The switch-off rebound in the learner's process: the box holds its own, and says what changed.
+    assert "gru_ref.learner.sandbox.BUILTIN_RNN_OP" in outputs(graded, "tamper_cheat")["test_my_gru_values"]
+    assert "built-in recurrent kernel" not in outputs(graded, "tamper_cheat")["test_my_gru_values"]
 
 
 def test_a_malformed_notebook_is_reported_and_does_not_stop_the_batch(graded):

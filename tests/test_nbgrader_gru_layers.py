@@ -7,7 +7,7 @@ from course_e2e import (graded, released, test_every_submission_is_graded,  # no
                         test_generate_assignment_matches_the_committed_exercises,
                         test_released_notebook_has_no_solution_and_no_hidden_test)
 from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
-from layers_code import CHEATS, MY_GRU_LAYERS, WRONG
+from layers_code import CHEATS, MY_GRU_LAYERS, WRONG, through_libtorch
 
 ASSIGNMENT = "gru_layers"
 FULL, CONTRACT_POINTS = 10.0, 2.0
@@ -21,6 +21,9 @@ SUBMISSIONS = {
     "h_n_order": {"my_gru_layers": WRONG["h_n_direction_major"]},
     "fed_the_input": {"my_gru_layers": WRONG["layers_fed_the_input"]},
     "cheat_nn_gru": {"my_gru_layers": CHEATS["nn.GRU"]},
+    # libtorch's C++ multi-layer GRU through ctypes (10/10 before the box refused native code).
+    "cheat_native": {"my_gru_layers": through_libtorch(
+        "_ZN2at6native3gruERKNS_6TensorES3_N3c108ArrayRefIS1_EEbldbbb", MY_GRU_LAYERS, "my_gru_layers")},
 }
 
 
@@ -55,3 +58,9 @@ def test_builtin_gru_gets_no_credit(graded):
     assert graded["scores"]["cheat_nn_gru"] == 0
     for grade_id, text in outputs(graded, "cheat_nn_gru").items():
         assert "built-in recurrent kernel" in text, grade_id
+
+
+def test_native_code_gets_no_credit_and_says_why(graded):
+    assert graded["scores"]["cheat_native"] == 0
+    for grade_id, text in outputs(graded, "cheat_native").items():
+        assert "native code is not allowed in grading: ctypes (ctypes.dlopen)" in text, grade_id

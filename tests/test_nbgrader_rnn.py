@@ -9,7 +9,7 @@ from course_e2e import (graded, released, test_every_submission_is_graded,  # no
                         test_generate_assignment_matches_the_committed_exercises,
                         test_released_notebook_has_no_solution_and_no_hidden_test)
 from gru_ref.assignments.rnn import RNN_MISTAKES
-from rnn_code import CHEATS, MY_RNN, MY_RNN_BATCHED, WRONG
+from rnn_code import CHEATS, MY_RNN, MY_RNN_BATCHED, WRONG, through_libtorch
 
 ASSIGNMENT = "rnn"
 FULL, CONTRACT_POINTS = 9.0, 2.0
@@ -27,6 +27,9 @@ SUBMISSIONS = {
     "state_not_carried": {"my_rnn": WRONG["rnn_state_not_carried"]},
     "cheat_nn_rnn": {"my_rnn": CHEATS["nn.RNN"]},
     "cheat_rnn_tanh": {"my_rnn": CHEATS["torch.rnn_tanh"]},
+    # libtorch's C++ RNN through ctypes (9/9 before the box refused native code).
+    "cheat_native": {"my_rnn": through_libtorch("_ZN2at6native8rnn_tanhERKNS_6TensorES3_N3c108ArrayRefIS1_EEbldbbb",
+                                                MY_RNN, "my_rnn")},
     # A sanity check with nn.RNN at the top of the answer cell is refused; the def below it still counts.
     "sanity_check": {"my_rnn": "print(nn.RNN(3, 2)(torch.randn(1, 2, 3))[0].shape)\n" + MY_RNN},
 }
@@ -62,6 +65,12 @@ def test_builtin_rnns_get_no_credit(graded, student):
     assert graded["scores"][student] == 0
     for grade_id, text in outputs(graded, student).items():
         assert "built-in recurrent kernel" in text, grade_id
+
+
+def test_native_code_gets_no_credit_and_says_why(graded):
+    assert graded["scores"]["cheat_native"] == 0
+    for grade_id, text in outputs(graded, "cheat_native").items():
+        assert "native code is not allowed in grading: ctypes (ctypes.dlopen)" in text, grade_id
 
 
 def test_the_class_grading_command_grades_the_rnn_assignment(tmp_path):

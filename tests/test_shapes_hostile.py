@@ -123,7 +123,23 @@ def conv2d_shapes(input_shape, out_channels, kernel_size, stride, padding, dilat
     return answers[-1]
 '''
 
+# The grader's record of torch operators replaced, through pkgutil.resolve_name, by one that records nothing.
+PATCH_RECORDER = '''
+import pkgutil
+box = pkgutil.resolve_name("gru_ref.learner.sandbox")
+
+class Blind:
+    STOPPED, names = "profiler::stopped", set()
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return False
+
+box._TorchOps = Blind'''
+
 SUBMISSIONS = {
+    "recorder_patched": {"mlp_shapes": around("mlp_shapes", PATCH_RECORDER, "    return ANSWER"),
+                         "conv2d_shapes": around("conv2d_shapes", PATCH_RECORDER, "    return ANSWER"), "rnn_shapes": RNN},
     "record_stopped": STOPPED,
     "record_stopped_too": STOPPED_TOO,
     "record_unseen": UNSEEN,
@@ -172,6 +188,14 @@ def test_routes_around_the_record_of_torch_operators_earn_nothing_and_are_flagge
                                         "P._disable_profiler = lambda: (stop(), Nothing())[1]  <- uses "
                                         "._disable_profiler")}[student]:
         assert line in flags, flags
+
+
+def test_a_record_of_torch_operators_replaced_in_the_grader_earns_nothing(graded):
+    result = outputs(graded, "recorder_patched")
+    assert graded["scores"]["recorder_patched"] == 0, result  # rnn_shapes, right, checked with the grader changed
+    for function in ("mlp", "conv2d", "rnn"):
+        for part in ("contract", "values"):
+            assert "the grader's own code was changed" in result[f"test_{function}_shapes_{part}"], result
 
 
 def test_what_the_process_cannot_see_is_flagged_for_review(graded):

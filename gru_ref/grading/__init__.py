@@ -15,7 +15,9 @@ Inside the box (untrusted from the moment learner code runs):
     template    the warm process: forks a child per submission, hands out cases in order, cleans up
     runner      the child: limits, seccomp, the learner's cells, the checked functions
     seccomp     the kernel filter: no new programs or processes, no signals to others
-    scratch     the writable folders bounded in files, then no capability left
+    scratch     the writable folders bounded in files (noexec), then no capability left
+    native_guard  the audit hook: no native code, no change to the box's functions
+    own_code    a fingerprint of the box's own code, compared around each check
 Both sides:
     frames      length-prefixed messages with deadlines and size bounds
 """

@@ -22,7 +22,7 @@ MODULES = {"gc": "the garbage collector", "ctypes": "native memory access", "cff
            "code": "running code from strings", "runpy": "running other code", "builtins": "builtins",
            "pathlib": "files outside the answer", "io": "files outside the answer", "mmap": "raw memory",
            "resource": "the grader's limits", "numpy.ctypeslib": "native memory access",
-           "asyncio": "threads (its executors)"}
+           "asyncio": "threads (its executors)", "pkgutil": "reaching modules by name"}
 CALLS = {"exec": "running code from a string", "eval": "running code from a string",
          "compile": "compiling code", "__import__": "import machinery", "globals": "the namespace",
          "setattr": "changing other objects", "delattr": "changing other objects", "vars": "the namespace"}
@@ -35,7 +35,10 @@ OS_NAMES = re.compile(r"^(fork|forkpty|exec\w*|spawn\w*|kill|killpg|system|popen
 ATTRIBUTES = re.compile(r"^(library|_decomp|_C|_ops|_dispatch\w*|py_kernels|_VF|ops|_library|"
                         r"__dict__|__globals__|__code__|__builtins__|__subclasses__|__class__|modules|"
                         r"_getframe|f_back|f_globals|settrace|setprofile|meta_path|path_hooks|"
-                        r"_LOCKDOWN|REFUSED|_Lockdown|undo)$")
+                        r"_LOCKDOWN|REFUSED|_Lockdown|undo|_TorchOps|resolve_name|"
+                        # NumPy's ways to raw memory: ctypes, and an array over any address (the box
+                        # refuses ctypes; an array over an address it cannot see: gru_ref.grading.native_guard)
+                        r"ctypeslib|__array_interface__|__array_struct__|as_strided|_cdata)$")
 
 # The profiler records the torch operators a shapes function runs (gru_ref.learner.sandbox._TorchOps): code that
 # stops it, or switches off the record functions it listens to, could be hiding them. (Its public

@@ -2,8 +2,11 @@
 each test cell run the checked functions on the cases, then send back what they returned.
 
 Before any learner code: resource limits, the seccomp filter (no new program, no new process, no
-signal to anyone else), and the built-in GRUs switched off for good (the dispatcher refuses them,
-the profiler names them). A cell whose top-level statement was refused a built-in GRU (a sanity
+signal to anyone else), the built-in GRUs switched off for good (the dispatcher refuses them,
+the profiler names them), a fingerprint of the box's own code, and the audit hook that refuses
+native code and changes to that code (gru_ref.grading.native_guard). What runs a check holds its own
+references from then on (`OWN`, kept in the frames' local variables, which no learner code can
+rebind): a check run after a refused native call, or with the box's code changed, fails with why. A cell whose top-level statement was refused a built-in GRU (a sanity
 check against nn.GRU, say) goes on with its next statement, so the `def` below it still counts.
 The template hands a check's cases over only when the notebook has reached that check, so code in
 earlier cells never sees them. Nothing here decides anything: the judge outside reads the tensors
@@ -20,7 +23,7 @@ import time
 import traceback
 
 from gru_ref.learner import results, sandbox, tensorfile
-from gru_ref.grading import frames, scratch, seccomp
+from gru_ref.grading import frames, native_guard, own_code, scratch, seccomp
 
 WORK_FOLDER = "work"  # in the box's scratch folder (the template's working directory)
 
@@ -64,13 +67,19 @@ def warm_up():
     InteractiveShell.clear_instance()
 
 
+# What a check calls, taken before any learner code: a plain tuple, unpacked into local variables
+# (a class of ours, a namedtuple's included, could have its attributes or __iter__ replaced).
+OWN = ("run_check", "changed", "refused", "send", "receive", "payload_from", "loads", "max_elements",
+       "execute_cases", "encode", "refused_record")
+
+
 def run(job, channel):
     """The child's whole life: never returns."""
     code = 0
     try:
-        _enter(job["limits"])
+        own = _enter(job["limits"])
         frames.send(channel, {"type": "started"})  # what fails before this is the grader's, not the learner's
-        Notebook(job, channel).run()
+        Notebook(job, channel).run(own)
         frames.send(channel, {"type": "done"})
     except BaseException:  # noqa: BLE001 (the learner's SystemExit included): the end status says so
         code = 71
@@ -102,6 +111,19 @@ def _enter(limits):
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
     seccomp.confine(os.getpid())
     sandbox.disable_builtin_grus()
+    own = (Notebook.run_check, own_code.sealed(), native_guard.REFUSED, frames.send, frames.receive,
+           sandbox.payload_from, tensorfile.loads, results.MAX_ELEMENTS, sandbox.execute_cases, results.encode,
+           _refused_record)  # as OWN names them
+    if limits.get("cuda"):
+        # torch asks NVML, through ctypes, how many GPUs there are until CUDA has started (an honest
+        # torch.cuda.is_available() would be refused): start it now. Forked from a template without
+        # CUDA, the child would start it at its first GPU case anyway.
+        try:
+            sandbox.torch.cuda.init()
+        except Exception:  # noqa: BLE001 (no usable GPU: the GPU cases fail on their own, with a reason)
+            pass
+    native_guard.install()  # last: the box's own ctypes work is done
+    return own
 
 
 class Notebook:
@@ -126,15 +148,16 @@ class Notebook:
     def _on_alarm(self, signum, frame):
         raise self.alarm()
 
-    def run(self):
+    def run(self, own):
+        run_check = own[0]
         checkpoints = {point["before_cell"]: point["checks"] for point in self.job["checkpoints"]}
         for index, source in enumerate(self.job["cells"]):
             for check in checkpoints.pop(index, ()):
-                self.run_check(check)
+                run_check(self, check, own)
             self.run_cell(index, source)
         for before in sorted(checkpoints):
             for check in checkpoints[before]:
-                self.run_check(check)
+                run_check(self, check, own)
 
     def run_cell(self, index, source):
         error, timed_out = None, False
@@ -163,12 +186,16 @@ class Notebook:
         frames.send(self.channel, {"type": "cell", "index": index, "stdout": self.out.take(why),
                                    "stderr": self.err.take(why), "error": error, "timed_out": timed_out})
 
-    def run_check(self, check):
-        """One check call: ask for its cases (only now do they exist in here), run, send the results."""
-        frames.send(self.channel, {"type": "cases", "check": self.next_check})
+    def run_check(self, check, own):
+        """One check call: ask for its cases (only now do they exist in here), run, send the results.
+        Everything it calls comes from `own`, taken before any learner code."""
+        _, changed, refused, send, receive, payload_from, loads, max_elements, execute_cases, encode, \
+            refused_record = own
+        send(self.channel, {"type": "cases", "check": self.next_check})
         self.next_check += 1
-        blob = frames.receive(self.channel, None, 1 << 30)
-        payload = sandbox.payload_from(check["index"], tensorfile.loads(blob, results.MAX_ELEMENTS))
+        blob = receive(self.channel, None, 1 << 30)
+        payload = payload_from(check["index"], loads(blob, max_elements))
+        changed_before, refused_before = changed(), len(refused)
         fn = self.shell.user_ns.get(check["function"])
         status = {"timed_out": False, "missing": not callable(fn), "progress": 0}
         records, start = [], time.monotonic()
@@ -178,7 +205,7 @@ class Notebook:
             self.alarm = sandbox.Deadline  # _run_case lets only Deadline through
             signal.setitimer(signal.ITIMER_REAL, check.get("timeout", self.limits["check_timeout"]))
             try:
-                sandbox.execute_cases(fn, payload, records, on_case=progress.append)
+                execute_cases(fn, payload, records, on_case=progress.append)
             except sandbox.Deadline:
                 status["timed_out"] = True
             finally:
@@ -187,10 +214,21 @@ class Notebook:
             status["progress"] = max(progress, default=0)
         self.out.take(), self.err.take()  # prints inside checked functions are never shown or graded
         status["seconds"] = round(time.monotonic() - start, 3)
-        data, descriptions = results.encode(records)
-        frames.send(self.channel, {"type": "result", "check": check["id"], "status": status,
-                                   "descriptions": descriptions})
-        frames.send(self.channel, data)
+        what_changed = changed_before or changed()
+        if what_changed:
+            records[:] = [refused_record(own_code.MESSAGE + what_changed, "GraderCodeChanged")]
+        elif len(refused) > refused_before:
+            records[:] = [refused_record(refused[refused_before], native_guard.RefusedInGrading.__name__)]
+        data, descriptions = encode(records)
+        send(self.channel, {"type": "result", "check": check["id"], "status": status,
+                            "descriptions": descriptions})
+        send(self.channel, data)
+
+
+def _refused_record(reason, exception):
+    """A case record that fails the check with the reason: as if the learner's function had raised it."""
+    return {"status": "error", "error": f"{exception}: {reason}", "exception": exception, "text": reason[:500],
+            "builtin_ops": []}
 
 
 def after_refusal(source, exc):

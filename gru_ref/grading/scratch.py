@@ -14,7 +14,7 @@ import os
 
 # The box's writable folders: (folder, MB, files, mode). bubblewrap makes them with the same sizes.
 FOLDERS = (("/scratch", 512, 20_000, 0o755), ("/dev/shm", 64, 1_000, 0o1777))
-MS_NOSUID, MS_NODEV = 2, 4
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 PR_CAPBSET_DROP = 24
 CLONE_NEWNS = 0x00020000
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -29,10 +29,11 @@ class _Data(ctypes.Structure):
 
 
 def mount_limited(folder, size_mb, files, mode):
-    """A fresh tmpfs over `folder` of at most size_mb MB and `files` inodes. True if it is there."""
+    """A fresh tmpfs over `folder` of at most size_mb MB and `files` inodes, from which nothing can be
+    run or loaded as a library (noexec). True if it is there."""
     libc = ctypes.CDLL(None, use_errno=True)
     options = f"size={size_mb}m,nr_inodes={files},mode={mode:o}".encode()
-    return libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options) == 0
+    return libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) == 0
 
 
 def drop_capabilities():

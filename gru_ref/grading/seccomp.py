@@ -19,6 +19,8 @@ DENIED = ("execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "
           "chroot", "pivot_root", "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
           "userfaultfd", "io_uring_setup", "kexec_load", "init_module", "finit_module", "reboot",
           "swapon", "swapoff",
+          # An anonymous file a library could be loaded from, on no mount's noexec (the scratch folders have it).
+          "memfd_create", "memfd_secret",
           # System V IPC outlives the process that made it: nothing of one submission may meet the next.
           "shmget", "msgget", "semget", "mq_open")
 

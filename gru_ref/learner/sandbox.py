@@ -166,7 +166,9 @@ def _learner_traceback(exc):
     return "".join(lines).rstrip()
 
 
-def _run_case(fn, output_count, case):
+def _run_case(fn, output_count, case, own=None):
+    # own: the references this holds, bound at import (see _OWN): patching this module changes nothing.
+    _TorchOps, REFUSED, BUILTIN_RNN_OP, describe, _storable, _learner_traceback, _run_plain_case = own
     spec = case["spec"]
     if "answer" in (spec.get("call") or {}):  # plain arguments in, ints out: the shapes assignment
         return _run_plain_case(fn, spec["call"])
@@ -242,10 +244,11 @@ def _storable(tensor, device):
             and (tensor.device.type != "meta" or device == "meta"))
 
 
-def _run_plain_case(fn, call):
+def _run_plain_case(fn, call, own=None):
     """fn(*call["args"]) -> an answer of ints in call["answer"]'s layout, as int64 tensors
     (gru_ref.learner.shape_answers). Every torch operator it runs, in any thread, is recorded: these answers
     are arithmetic, and the judge refuses one that builds the module or runs it to read the answer off."""
+    _TorchOps, REFUSED, BUILTIN_RNN_OP, describe, _, _learner_traceback, _ = own  # as in _run_case
     record, returned, ops = {"status": "ok"}, None, _TorchOps()
     args = [tuple(a) if i in call.get("tuples", ()) else a for i, a in enumerate(call["args"])]  # JSON has no tuple
     REFUSED.clear()
@@ -287,7 +290,8 @@ class _TorchOps:
         self.names, self.started_ns, self.dtypes = set(), None, dtypes
         self.complex_dtypes = set()  # with dtypes: the complex ones any operator saw ("c10::complex<double>")
 
-    def __enter__(self):
+    def __enter__(self, profiler=None):
+        _PROFILER_CONFIG, _KINETO, _ALL_THREADS, _PREPARE_PROFILER, _ENABLE_PROFILER, _CPU, _NOW_NS, _, _, _ = profiler
         config = _PROFILER_CONFIG(_KINETO, self.dtypes, False, False, False, False,
                                   _ALL_THREADS(profile_all_threads=True))
         try:
@@ -298,7 +302,8 @@ class _TorchOps:
         self.started_ns = _NOW_NS()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type=None, exc=None, tb=None, profiler=None):
+        *_, _NOW_NS, _MARK_IN, _MARK_OUT, _DISABLE_PROFILER = profiler
         self.names = {self.STOPPED}
         if self.started_ns is None:
             return False
@@ -316,18 +321,30 @@ class _TorchOps:
         return False
 
 
-def execute_cases(fn, payload, records=None, on_case=None):
+def execute_cases(fn, payload, records=None, on_case=None, run_case=None):
     """Run fn on every case, appending to records (kept when a deadline cuts the run short); stop at
     the first exception (the judge reports the first failure). on_case(index) before each case."""
     records = [] if records is None else records
     for index, case in enumerate(payload["cases"]):
         if on_case:
             on_case(index)
-        record = _run_case(fn, payload["output_count"], case)
+        record = run_case(fn, payload["output_count"], case)
         records.append(record)
         if record["status"] != "ok":
             break
     return records
+
+
+# What the case runner and its record of torch operators hold, bound at import (before any learner
+# code) as default arguments: a tuple no code can change, on functions whose __defaults__ the grading
+# box refuses to set (gru_ref.grading.native_guard). Rebinding this module's names (through
+# pkgutil.resolve_name, importlib or a frame's globals) changes nothing in a check.
+_TorchOps.__enter__.__defaults__ = ((_PROFILER_CONFIG, _KINETO, _ALL_THREADS, _PREPARE_PROFILER, _ENABLE_PROFILER,
+                                     _CPU, _NOW_NS, _MARK_IN, _MARK_OUT, _DISABLE_PROFILER),)
+_TorchOps.__exit__.__defaults__ = (None, None, None) + _TorchOps.__enter__.__defaults__
+_OWN = (_TorchOps, REFUSED, BUILTIN_RNN_OP, describe, _storable, _learner_traceback, _run_plain_case)
+_run_case.__defaults__ = _run_plain_case.__defaults__ = (_OWN,)
+execute_cases.__defaults__ = (None, None, _run_case)
 
 
 def _write_progress(path):

@@ -48,9 +48,14 @@ def dumps(tensors):
 
 
 def _raw_bytes(tensor):
-    """A tensor's bytes, copied straight from its memory: no NumPy, which torch does not require."""
+    """A tensor's bytes: through NumPy where it is installed (the grading box refuses ctypes once the
+    learner's code may run), else copied straight from memory (torch does not require NumPy)."""
     flat = tensor.detach().cpu().contiguous()
-    return ctypes.string_at(flat.data_ptr(), flat.nbytes)
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return ctypes.string_at(flat.data_ptr(), flat.nbytes)
+    return flat.reshape(-1).view(torch.uint8).numpy().tobytes()
 
 
 def loads(data, max_elements):
