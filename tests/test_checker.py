@@ -161,6 +161,19 @@ def forged(judge, records):
     return judge.rule_encoded(data, descriptions, {"timed_out": False})
 
 
+def test_a_function_that_ran_out_of_memory_is_told_so_even_if_the_record_could_not_close():
+    # Exhausted memory can stop the record's own closing (CI saw it once): the lesson is the memory, and
+    # the case fails either way, so a stopped record with an exception earns nothing.
+    judge = Judge("my_gru", ("quick",), seed=0)
+    error = {"status": "error", "exception": "RuntimeError", "error": "RuntimeError: ...",
+             "text": "DefaultCPUAllocator: can't allocate memory: you tried to allocate 1073741824 bytes"}
+    out_of_memory = forged(judge, [{**error, "record_stopped": True}] * len(judge.cases))
+    assert not out_of_memory.passed and "It ran out of memory" in out_of_memory.message
+    other = {**error, "text": "shapes cannot be multiplied", "record_stopped": True}
+    stopped = forged(judge, [other] * len(judge.cases))
+    assert not stopped.passed and "stopped the grader's record" in stopped.message
+
+
 def test_forged_results_with_missing_outputs_or_gradients_fail():
     judge = Judge("my_gru", ("quick", "gradients"), seed=0)
     shapes = [judge.task.output_shapes(case) for case in judge.cases]

@@ -146,7 +146,9 @@ class Judge:
             return (f"{task.name} reached a built-in recurrent kernel ({', '.join(result['builtin_ops'])}), "
                     f"through {task.builtins} or a similar route. That earns no credit: write the "
                     f"equations yourself with {task.write_with}.")
-        if result.get("record_stopped"):
+        # A function that exhausted memory can starve the record's own closing: it fails either way, and
+        # running out of memory is its lesson.
+        if result.get("record_stopped") and not _out_of_memory(result):
             return (f"{task.name} stopped the grader's record of the operators it runs (a profiler of its "
                     f"own, or the grader's switched off or restarted). That earns no credit: leave the "
                     f"profiler alone in {task.name}, and stop any profiler you started before running the test.")
@@ -211,6 +213,12 @@ class Judge:
 # How the record names a complex dtype (c10's C++ type) -> torch's name for it.
 COMPLEX_NAMES = {"c10::complex<double>": "complex128", "c10::complex<float>": "complex64",
                  "c10::complex<c10::Half>": "complex32"}
+
+
+def _out_of_memory(result):
+    text = f"{result.get('exception', '')} {result.get('text', '')}"
+    return result.get("status") == "error" and any(
+        needle in text for needle in ("MemoryError", "can't allocate memory", "not enough memory"))
 
 
 def _autodiff_seen(result):

@@ -192,14 +192,22 @@ def _run_case(fn, output_count, case, own=None):
         if "torch_seed" in spec:  # train_gru: each check is one retrain under the case's fixed seed
             torch.manual_seed(spec["torch_seed"])
         with recorder or contextlib.nullcontext():
-            call = spec.get("call")
-            if call:  # my_gru_layers(input, h0, weights, num_layers, bidirectional, batch_first)
-                returned = fn(*args[:call["list_from"]], list(args[call["list_from"]:]), *call["extra"])
-            else:
-                returned = fn(*args)
+            try:
+                call = spec.get("call")
+                if call:  # my_gru_layers(input, h0, weights, num_layers, bidirectional, batch_first)
+                    returned = fn(*args[:call["list_from"]], list(args[call["list_from"]:]), *call["extra"])
+                else:
+                    returned = fn(*args)
+            except Deadline:
+                raise
+            except BaseException as exc:  # SystemExit and KeyboardInterrupt included: the learner's doing
+                record = {"status": "error", "error": _learner_traceback(exc), "exception": type(exc).__name__,
+                          "text": str(exc)[:500]}
+            # Here, inside the record, the exception and its frames are gone, and with them whatever the
+            # function held: a MemoryError's hoard no longer starves the record's own closing.
     except Deadline:
         raise
-    except BaseException as exc:  # SystemExit and KeyboardInterrupt included: the learner's doing
+    except BaseException as exc:  # the record itself could not start or close
         record = {"status": "error", "error": _learner_traceback(exc), "exception": type(exc).__name__,
                   "text": str(exc)[:500]}
     names = recorder.names if recorder is not None else set()
