@@ -70,23 +70,3 @@ def my_gru_layers(input, h0, weights, num_layers, bidirectional, batch_first):
     return tuple(torch._VF.gru(input, h0, weights, True, num_layers, 0.0, False, bidirectional, batch_first))
 ''',
 }
-
-
-def through_libtorch(name, right, function):
-    """The red team's route to libtorch's own C++ kernel (`name`, a mangled symbol) through ctypes, with
-    the integrity scan's words avoided; the refusal caught, and `right` (a right answer's source, whose
-    `function` it is) run instead: the attempt alone must fail the check."""
-    parameters = right.split(f"def {function}(", 1)[1].split(")", 1)[0]
-    return right.replace(f"def {function}(", "def right_answer(") + f'''
-import numpy as np, operator
-native = np.ctypeslib.ctypes
-handle = operator.attrgetter("_" + "cdata")
-
-def {function}({parameters}):
-    args = ({parameters},)
-    try:
-        entry = getattr(native.CDLL(torch._C.__file__), "{name}")
-        return entry(*(handle(a) for a in args if isinstance(a, torch.Tensor)))
-    except Exception:
-        return right_answer(*args)
-'''

@@ -7,7 +7,8 @@ from course_e2e import (graded, released, test_every_submission_is_graded,  # no
                         test_generate_assignment_matches_the_committed_exercises,
                         test_released_notebook_has_no_solution_and_no_hidden_test)
 from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
-from layers_code import CHEATS, MY_GRU_LAYERS, WRONG, through_libtorch
+from hostile_code import through_libtorch
+from layers_code import CHEATS, MY_GRU_LAYERS, WRONG
 
 ASSIGNMENT = "gru_layers"
 FULL, CONTRACT_POINTS = 10.0, 2.0

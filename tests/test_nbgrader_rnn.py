@@ -9,7 +9,8 @@ from course_e2e import (graded, released, test_every_submission_is_graded,  # no
                         test_generate_assignment_matches_the_committed_exercises,
                         test_released_notebook_has_no_solution_and_no_hidden_test)
 from gru_ref.assignments.rnn import RNN_MISTAKES
-from rnn_code import CHEATS, MY_RNN, MY_RNN_BATCHED, WRONG, through_libtorch
+from hostile_code import through_libtorch
+from rnn_code import CHEATS, MY_RNN, MY_RNN_BATCHED, WRONG
 
 ASSIGNMENT = "rnn"
 FULL, CONTRACT_POINTS = 9.0, 2.0

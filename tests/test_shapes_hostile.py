@@ -12,6 +12,7 @@ import torch
 
 import course_e2e
 from gru_ref.learner import shape_answers
+from hostile_code import PATCH_RECORDER
 from shapes_code import CHEATS, CONV, MLP, RNN
 
 ASSIGNMENT = "shapes"
@@ -123,19 +124,6 @@ def conv2d_shapes(input_shape, out_channels, kernel_size, stride, padding, dilat
     return answers[-1]
 '''
 
-# The grader's record of torch operators replaced, through pkgutil.resolve_name, by one that records nothing.
-PATCH_RECORDER = '''
-import pkgutil
-box = pkgutil.resolve_name("gru_ref.learner.sandbox")
-
-class Blind:
-    STOPPED, names = "profiler::stopped", set()
-    def __enter__(self):
-        return self
-    def __exit__(self, *exc):
-        return False
-
-box._TorchOps = Blind'''
 
 SUBMISSIONS = {
     "recorder_patched": {"mlp_shapes": around("mlp_shapes", PATCH_RECORDER, "    return ANSWER"),
