@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 
 from gru_ref.grading.collect import collect, released_names
+from gru_ref.grading.submission import LIMITS
 
 
 def answer_cells(notebook):
@@ -43,7 +44,7 @@ def problems(submitted, release):
 
 
 def _defined(source):
-    if len(source) > 100_000:  # grading refuses such a cell as too large (gru_ref.grading.submission)
+    if len(source) > LIMITS["cell_chars"]:  # grading refuses such a cell as too large
         return set()
     try:
         tree = ast.parse(source)
