@@ -14,12 +14,14 @@ import os, sys, torch, numpy
 from gru_ref.grading import native_guard, own_code
 from gru_ref.learner import sandbox, tensorfile
 changed = own_code.sealed()
-native_guard.install()
+native_guard.install(own_code.objects())
 """
 
 
-def run_guarded(code):
-    done = subprocess.run([sys.executable, "-c", SETUP + textwrap.dedent(code)], capture_output=True,
+def run_guarded(code, before=""):
+    """code run after the box's guards, in a fresh process; `before` runs before them (the judge's side)."""
+    script = textwrap.dedent(before) + SETUP + textwrap.dedent(code)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True,
                           text=True, timeout=120, cwd=ROOT)
     return done.returncode, done.stdout + done.stderr
 
@@ -42,6 +44,9 @@ ROUTES = {
     "a trace function": "sys.settrace(lambda *a: None)",
     "gc.get_referrers": "import gc; gc.get_referrers(sandbox)",
     "_run_case.__defaults__ changed": "sandbox._run_case.__defaults__ = ((object,) * 7,)",
+    # Renamed out of gru_ref first: the hook knows the box's functions by identity, not by __module__.
+    "_run_case.__code__ changed": ("sandbox._run_case.__module__ = 'elsewhere'; "
+                                   "sandbox._run_case.__code__ = (lambda *a, **k: None).__code__"),
 }
 
 
@@ -82,6 +87,64 @@ def test_a_name_rebound_in_the_grader_through_pkgutil_shows_in_the_fingerprint()
         """)
     assert code == 0, out
     assert "gru_ref.learner.sandbox._TorchOps" in out and "builtins.callable" in out, out
+
+
+def test_the_fingerprint_reads_nothing_the_audit_hook_is_called_for():
+    """id() and a function's __code__ are audited events: a fingerprint built on them ran the box's
+    Python hook about 17,000 times per notebook. It compares the objects themselves instead."""
+    code, out = run_guarded("""
+        events = []
+        sys.addaudithook(lambda event, args: events.append(event))
+        sandbox._run_case.__closure__  # not audited: the fingerprint reads closures this way
+        before = len(events)
+        for _ in range(3):
+            assert changed() is None
+        print("events:", sorted(set(events[before:])))
+        """)
+    assert code == 0 and "events: []" in out, out
+
+
+def test_a_closure_cell_of_the_grader_rebound_shows_in_the_fingerprint():
+    code, out = run_guarded("""
+        def outer():
+            kept = 1
+            def inner():
+                return kept
+            return inner
+        from gru_ref.learner import results
+        results.made_here = outer()  # a new name is no change of an existing one: nothing to see
+        print("changed:", changed())
+        """)
+    assert code == 0 and "changed: None" in out, out
+    code, out = run_guarded("""
+        from gru_ref.grading import own_code
+        target = next(f for m in list(sys.modules.values()) if getattr(m, "__name__", "").startswith("gru_ref")
+                      for f in vars(m).values() if callable(f) and getattr(f, "__closure__", None)
+                      and getattr(f, "__module__", "").startswith("gru_ref"))
+        target.__closure__[0].cell_contents = None
+        print("changed:", changed())
+        """)
+    assert code == 0 and "changed: gru_ref." in out, out
+
+
+def test_a_built_in_gru_on_the_meta_device_is_refused_without_the_record():
+    """Meta cases run without the profiler's record (it costs three times the case): the switch-off
+    of the built-in kernels alone still names a built-in GRU there."""
+    code, out = run_guarded(before="""
+        from gru_ref.judge import Judge
+        index, blob = Judge("my_gru", ("contract",)).payload()
+        from gru_ref.learner import sandbox
+        sandbox.disable_builtin_grus()  # as the box does, before its hook
+        """, code="""
+        payload = sandbox.payload_from(index, tensorfile.loads(blob, 1 << 24))
+        payload["cases"] = [c for c in payload["cases"] if c["spec"]["device"] == "meta"]
+        def my_gru(input, h0, w_ih, w_hh, b_ih, b_hh):
+            gru = torch.nn.GRU(input.shape[-1], h0.shape[-1], batch_first=True, device="meta", dtype=input.dtype)
+            return gru(input, h0[None])[0], h0
+        (record,) = sandbox.execute_cases(my_gru, payload)
+        print("cases:", len(payload["cases"]), "builtin:", record["builtin_ops"])
+        """)
+    assert code == 0 and "cases: 1 builtin: ['aten::gru.input']" in out, out
 
 
 # In a real box: each route, tried from a cell after the right answers (which keep full marks).

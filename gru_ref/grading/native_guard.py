@@ -40,13 +40,17 @@ class RefusedInGrading(PermissionError):
     learner's code catches it, and the check fails all the same)."""
 
 
-def install():
-    """Add the hook to this process, for good. Call once, after the box's own ctypes work is done."""
+def install(protected=frozenset()):
+    """Add the hook to this process, for good. Call once, after the box's own ctypes work is done.
+    `protected`: the box's own functions and classes (own_code.objects()), refused changes by identity."""
     refused, realpath, join, basename, normpath, getcwd = (REFUSED, os.path.realpath, os.path.join,
                                                            os.path.basename, os.path.normpath, os.getcwd)
     own_code_message, native_message, native_events, own_code_events, native_modules = (
         OWN_CODE_MESSAGE, NATIVE_MESSAGE, dict(NATIVE_EVENTS), dict(OWN_CODE_EVENTS), NATIVE_MODULES)
-    refusal, package, fspath = RefusedInGrading, PACKAGE, os.fsdecode
+    refusal, package, fspath, protected = RefusedInGrading, PACKAGE, os.fsdecode, frozenset(protected)
+    watched = frozenset({"import", "open", "object.__setattr__", "object.__delattr__"}
+                        | set(native_events) | set(own_code_events))
+    function_type = type(install)
 
     def refuse(message):
         refused.append(message)
@@ -65,10 +69,21 @@ def install():
         return resolved.startswith("/proc/") and basename(resolved) == "mem"
 
     def own(target):
-        module = getattr(target, "__module__", None) if isinstance(target, (type, type(install))) else None
+        if not isinstance(target, (type, function_type)):
+            return False
+        try:
+            if target in protected:  # by identity: whatever its __module__ says now
+                return True
+        except TypeError:  # a class whose metaclass made it unhashable: not one of ours
+            pass
+        module = getattr(target, "__module__", None)
         return isinstance(module, str) and (module == package or module.startswith(package + "."))
 
     def hook(event, args):
+        # Called for every audited event in the process (builtins.id, object.__getattr__ ...): the
+        # common ones leave after one set lookup and one prefix test.
+        if event not in watched and not event.startswith("ctypes."):
+            return
         if event.startswith("ctypes."):
             refuse(native_message + f"ctypes ({event})")
         elif event == "import" and args and not native_modules.isdisjoint(str(args[0]).split(".")):  # x._cffi_backend too

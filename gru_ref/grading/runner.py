@@ -122,7 +122,7 @@ def _enter(limits):
             sandbox.torch.cuda.init()
         except Exception:  # noqa: BLE001 (no usable GPU: the GPU cases fail on their own, with a reason)
             pass
-    native_guard.install()  # last: the box's own ctypes work is done
+    native_guard.install(own_code.objects())  # last: the box's own ctypes work is done
     return own
 
 

@@ -184,10 +184,14 @@ def _run_case(fn, output_count, case, own=None):
     record = {"status": "ok"}
     REFUSED.clear()
     # The record of operators run (built-in kernels, autograd) that patching the profiler cannot blind.
-    # A training run would make it record a million events: such cases go without it (the switch-off
-    # still refuses every built-in recurrent kernel, and REFUSED names it).
-    # A by-hand gradient's record also keeps the dtypes operators saw: a complex one is complex-step autodiff.
-    recorder = _TorchOps(dtypes=spec.get("by_hand", False)) if spec.get("profile", True) else None
+    # A training run would make it record a million events, and on the meta device (shapes only) it
+    # costs three times the case itself: such cases go without it, except where a by-hand gradient must
+    # show that no autodiff ran. The switch-off still refuses every built-in recurrent kernel, on any
+    # device, and REFUSED names it. A by-hand gradient's record also keeps the dtypes operators saw: a
+    # complex one is complex-step autodiff.
+    by_hand = spec.get("by_hand", False)
+    recorded = spec.get("profile", True) and (by_hand or spec.get("device") != "meta")
+    recorder = _TorchOps(dtypes=by_hand) if recorded else None
     try:
         if "torch_seed" in spec:  # train_gru: each check is one retrain under the case's fixed seed
             torch.manual_seed(spec["torch_seed"])
