@@ -60,6 +60,14 @@ def test_the_message_says_which_gradients_are_wrong_and_where():
     assert "Wrong: grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh;" in result["message"], result["message"]
 
 
+def test_a_transposed_weight_gradient_is_told_so():
+    transposed = GRU_BPTT.replace('"btg,btf->gf"', '"btg,btf->fg"')
+    result = verdict(transposed, ("contract",))
+    assert not result["passed"]
+    assert "grad_w_ih has shape (4, 15); it must be (3H, F) = (15, 4). It is transposed" in result["message"], \
+        result["message"]
+
+
 @pytest.mark.parametrize("source", [WITH_AUTOGRAD, WITH_FUNC_VJP], ids=["torch.autograd.grad", "torch.func.vjp"])
 def test_autodiff_inside_gets_no_credit(source):
     result = verdict(source, ("contract", "quick"))

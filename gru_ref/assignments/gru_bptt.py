@@ -171,6 +171,13 @@ class BpttTask(SequenceTask):
         return {"grad_input": (c.B, c.T, c.F), "grad_initial_states": (c.B, c.H), "grad_w_ih": (G, c.F),
                 "grad_w_hh": (G, c.H), "grad_b_ih": (G,), "grad_b_hh": (G,)}
 
+    def shape_hint(self, c, got):
+        weights = {(3 * c.H, c.F), (3 * c.H, c.H)}
+        if len(got) == 2 and tuple(got[::-1]) in weights and tuple(got) not in weights:
+            return (" It is transposed: a weight's gradient has the weight's own shape, so it is "
+                    "d_gi.T @ x_t (3H, F) for w_ih and d_gh.T @ h_prev (3H, H) for w_hh.")
+        return ""
+
     def where(self, c, names, bad, actual, expected, rtol, atol, largest):
         """Which gradients are wrong and which right, and the time steps where grad_input is wrong."""
         described = []
