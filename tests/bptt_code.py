@@ -97,7 +97,8 @@ SLIPS = {
                                       ("dh_prev = dh * z + d_gh @ w_hh",
                                        "dh_prev = dh * z + d_gh[:, :2 * H] @ w_hh[:2 * H] + (d_n @ w_hh[2 * H:]) * r"),
                                       ("g_w_hh = g_w_hh + d_gh.T @ h_prev",
-                                       "g_w_hh = g_w_hh + torch.cat([d_gh[:, :2 * H].T @ h_prev, d_n.T @ (r * h_prev)])")),
+                                       "g_w_hh = g_w_hh + torch.cat([d_gh[:, :2 * H].T @ h_prev,"
+                                       " d_n.T @ (r * h_prev)])")),
     "bptt_reset_factor_missing": _slip(("d_hn = d_n * r", "d_hn = d_n")),
     "bptt_reset_skips_b_hn": _slip(("d_r = d_n * h_n * r * (1 - r)",
                                     "d_r = d_n * (h_prev @ w_hh[2 * H:].T) * r * (1 - r)")),

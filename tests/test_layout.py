@@ -67,8 +67,9 @@ def test_nothing_of_the_judge_the_assignments_or_the_reference_is_in_the_box():
     trusted = ["gru_ref.judge", "gru_ref.judge.judge", "gru_ref.judge.cases", "gru_ref.judge.mistakes",
                "gru_ref.judge.diagnose", "gru_ref.assignments", "gru_ref.assignments.gru",
                "gru_ref.assignments.gru_bptt", "gru_ref.assignments.rnn", "gru_ref.assignments.gru_layers",
-               "gru_ref.assignments.shapes", "gru_ref.assignments.train_gru", "gru_ref.reference", "gru_ref.reference.equations",
-               "gru_ref.reference.gru_layers_mistakes", "gru_ref.reference.shapes_mistakes"]
+               "gru_ref.assignments.shapes", "gru_ref.assignments.train_gru", "gru_ref.reference",
+               "gru_ref.reference.equations", "gru_ref.reference.gru_layers_mistakes",
+               "gru_ref.reference.shapes_mistakes"]
     inside = ["gru_ref.learner.check", "gru_ref.learner.sandbox", "gru_ref.grading.runner"]
     # every module of the trusted folders, so that a new one is covered without a line here
     trusted += sorted({".".join(("gru_ref",) + p.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
@@ -257,4 +258,5 @@ def test_the_search_finds_a_right_gradient_through_time(tmp_path):
     slips, computed by autograd through torch's cell, pass the test above because they are no answer."""
     from bptt_code import GRU_BPTT
     (tmp_path / "a_right_bptt.py").write_text("import torch\n" + GRU_BPTT)
-    assert _functions_computing_an_answer(tmp_path, ["a_right_bptt"], ROOT) == ["a_right_bptt.gru_bptt computes gru_bptt"]
+    found = _functions_computing_an_answer(tmp_path, ["a_right_bptt"], ROOT)
+    assert found == ["a_right_bptt.gru_bptt computes gru_bptt"]

@@ -580,7 +580,8 @@ try:
 except ImportError as exc:
     print("no reference:", exc)
 """
-    script = script.replace("exec(SLIP)", f"exec({SLIPS['bptt_state_grad_not_carried']!r})").replace("LESSON", repr(lesson))
+    slip = SLIPS["bptt_state_grad_not_carried"]
+    script = script.replace("exec(SLIP)", f"exec({slip!r})").replace("LESSON", repr(lesson))
     done = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]

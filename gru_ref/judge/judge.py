@@ -210,7 +210,8 @@ class Judge:
 
 
 # What a by-hand part's refusal of autodiff says to do instead (a task's by_hand_hint, where it has one).
-BY_HAND_HINT = "apply the chain rule step by step, from grad_h_t back through h_t = (1 - z) * n + z * h_prev and each gate"
+BY_HAND_HINT = ("apply the chain rule step by step, from grad_h_t back through h_t = (1 - z) * n + z * h_prev "
+                "and each gate")
 
 # How the record names a complex dtype (c10's C++ type) -> torch's name for it.
 COMPLEX_NAMES = {"c10::complex<double>": "complex128", "c10::complex<float>": "complex64",
