@@ -119,6 +119,44 @@ def gru_bptt(input, initial_states, w_ih, w_hh, b_ih, b_hh, grad_output, grad_h_
     assert all(torch.allclose(g, w) for g, w in zip(got, want))
 
 
+# Fourth-order central differences of the loss, one number at a time: no autodiff, and precise enough for
+# the float64 tolerance on small cases (measured: within half of it), but no chain rule either.
+FINITE_DIFFERENCES = '''
+def gru_bptt(input, initial_states, w_ih, w_hh, b_ih, b_hh, grad_output, grad_h_final):
+    def loss(x, h, w_ih, w_hh, b_ih, b_hh):
+        out = []
+        for t in range(x.shape[1]):
+            i_r, i_z, i_n = (x[:, t] @ w_ih.T + b_ih).chunk(3, dim=-1)
+            h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
+            r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+            h = (1 - z) * torch.tanh(i_n + r * h_n) + z * h
+            out.append(h)
+        return (torch.stack(out, 1) * grad_output).sum() + (h * grad_h_final).sum()
+    args, grads, eps = [input, initial_states, w_ih, w_hh, b_ih, b_hh], [], 1e-3
+    for k, a in enumerate(args):
+        g = torch.zeros_like(a)
+        for i in range(a.numel()):
+            values = []
+            for step in (-2, -1, 1, 2):
+                b = a.clone()
+                b.view(-1)[i] += step * eps
+                values.append(loss(*args[:k], b, *args[k + 1:]))
+            g.view(-1)[i] = (values[0] - 8 * values[1] + 8 * values[2] - values[3]) / (12 * eps)
+        grads.append(g)
+    return tuple(grads)
+'''
+
+
+def test_finite_differences_run_out_of_time_on_the_hidden_long_case():
+    task = TASKS[0]
+    long_case = task.parts["values"][-1]
+    numbers = sum(torch.Size(shape).numel() for shape in list(task.shapes(long_case).values())[:6])
+    assert long_case.T >= 24 and numbers > 4000  # to differentiate: the input, the state, the weights
+    result = verdict(FINITE_DIFFERENCES, ("values",))
+    assert not result["passed"]
+    assert "did not return within" in result["message"], result["message"]
+
+
 def test_a_slip_refuses_the_right_knobs():
     task = TASKS[0]
     case = Case(2, 3, 4, 5)
