@@ -32,11 +32,11 @@ CHECKS = {
 TIME_LIMITS_S = {"train_and_predict": 60}
 # Seconds of wall-clock time one notebook may take in grading, all its cells and checks together (the
 # grader's deadline_s; each cell has 30 s of its own). train_gru retrains three times, up to 60 s each.
-NOTEBOOK_TIME_LIMITS_S = {"gru": 180, "gru_bptt": 180, "rnn": 180, "gru_layers": 180, "shapes": 180, "train_gru": 420}
+NOTEBOOK_TIME_LIMITS_S = {"gru": 180, "gru_bptt": 180, "rnn": 180, "gru_layers": 180, "shapes": 180,
+                          "train_gru": 420}
 # The assignment each task is graded in (train_gru checks my_gru too: the larger limit wins).
 ASSIGNMENT_OF = {"gru_cell": "gru", "my_gru": "gru", "gru_cell_grad": "gru", "gru_bptt": "gru_bptt",
-                 "my_rnn": "rnn",
-                 "my_gru_layers": "gru_layers", "mlp_shapes": "shapes", "conv2d_shapes": "shapes",
+                 "my_rnn": "rnn", "my_gru_layers": "gru_layers", "mlp_shapes": "shapes", "conv2d_shapes": "shapes",
                  "rnn_shapes": "shapes", "train_and_predict": "train_gru"}
 PARTS = ("contract", "quick", "values", "gradients", "devices")
 DEFAULT_PARTS = ("contract", "quick")
