@@ -5,7 +5,7 @@
                   built from this folder
     judge/        trusted: draws cases, computes the truth with torch.nn, rules, names the mistake;
                   never in the grading box
-    assignments/  one module per assignment (gru, rnn, gru_layers, shapes, train_gru): its tasks, cases,
+    assignments/  one module per assignment (gru, gru_bptt, rnn, gru_layers, shapes, train_gru): its tasks, cases,
                   known mistakes and messages; the registry of tasks; trusted, like the judge
     reference/    the instructors' side: the reference equations and the mistakes that are a whole
                   answer; in neither the box nor the wheel
@@ -14,8 +14,8 @@
     precheck      `python -m gru_ref.precheck ASSIGNMENT`: names the submissions nbgrader cannot read
 Imports run from the instructors' side towards the learner's: learner/ imports nothing of the others.
 """
-__all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru", "check_gru_cell_grad", "check_my_rnn",
-           "check_my_gru_layers", "check_mlp_shapes", "check_conv2d_shapes", "check_rnn_shapes",
+__all__ = ["gru_cell", "gru_sequence", "check_gru_cell", "check_my_gru", "check_gru_cell_grad", "check_gru_bptt",
+           "check_my_rnn", "check_my_gru_layers", "check_mlp_shapes", "check_conv2d_shapes", "check_rnn_shapes",
            "check_train_gru"]
 
 # The modules of the flat layout this package had, by their new place: `from gru_ref import sandbox`

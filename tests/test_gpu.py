@@ -126,3 +126,24 @@ def test_the_rnn_and_gru_layers_checks_pass_on_cuda_and_catch_cpu_only_answers()
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "gpu_practice_check.py")], capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0 and "ALL OK" in done.stdout, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_the_bptt_check_runs_on_cuda_names_a_slip_there_and_catches_a_cpu_only_answer():
+    """gru_bptt's devices part adds its CUDA cases (float32 and float64, TF32 off) here: a right answer
+    passes them, a slip is named on cuda, and an answer that makes a CPU tensor fails on the device."""
+    result = in_fresh_process("""
+from bptt_code import GRU_BPTT, GRU_BPTT_LOOP, SLIPS
+from conftest import define
+from gru_ref.learner.check import judge_function
+cpu_only = GRU_BPTT_LOOP.replace("torch.zeros_like(w_ih), torch.zeros_like(w_hh)",
+                                 "torch.zeros(w_ih.shape, dtype=w_ih.dtype), torch.zeros(w_hh.shape, dtype=w_hh.dtype)")
+assert cpu_only != GRU_BPTT_LOOP
+print(json.dumps({name: judge_function("gru_bptt", define(source)["gru_bptt"], ("devices",))
+                  for name, source in (("right", GRU_BPTT), ("loop", GRU_BPTT_LOOP), ("cpu_only", cpu_only),
+                                       ("slip", SLIPS["bptt_direct_path_missing"]))}))
+""")
+    for name in ("right", "loop"):
+        assert result[name]["passed"] and "cuda" in result[name]["message"], result[name]["message"]
+    assert not result["cpu_only"]["passed"] and "device" in result["cpu_only"]["message"]
+    slip = result["slip"]["message"]
+    assert not result["slip"]["passed"] and "on cuda" in slip and "The direct path through z is missing" in slip, slip

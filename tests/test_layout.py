@@ -66,9 +66,10 @@ def test_nothing_of_the_judge_the_assignments_or_the_reference_is_in_the_box():
     argv = argv[:argv.index("--")] + ["--", sys.executable, "-I", "-c", PROBE]
     trusted = ["gru_ref.judge", "gru_ref.judge.judge", "gru_ref.judge.cases", "gru_ref.judge.mistakes",
                "gru_ref.judge.diagnose", "gru_ref.assignments", "gru_ref.assignments.gru",
-               "gru_ref.assignments.rnn", "gru_ref.assignments.gru_layers", "gru_ref.assignments.shapes",
-               "gru_ref.assignments.train_gru", "gru_ref.reference", "gru_ref.reference.equations",
-               "gru_ref.reference.gru_layers_mistakes", "gru_ref.reference.shapes_mistakes"]
+               "gru_ref.assignments.gru_bptt", "gru_ref.assignments.rnn", "gru_ref.assignments.gru_layers",
+               "gru_ref.assignments.shapes", "gru_ref.assignments.train_gru", "gru_ref.reference",
+               "gru_ref.reference.equations", "gru_ref.reference.gru_layers_mistakes",
+               "gru_ref.reference.shapes_mistakes"]
     inside = ["gru_ref.learner.check", "gru_ref.learner.sandbox", "gru_ref.grading.runner"]
     # every module of the trusted folders, so that a new one is covered without a line here
     trusted += sorted({".".join(("gru_ref",) + p.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
@@ -137,12 +138,17 @@ gru = load(nn.GRU(F, H, batch_first=True, dtype=d), gru_w)
 rnn = load(nn.RNN(F, H, batch_first=True, dtype=d), rnn_w)
 h_prev = h.clone().requires_grad_()
 (grad,) = torch.autograd.grad(cell(x, h_prev), h_prev, grad_h_t)
+grad_output, grad_h_final = rand(B, T, H), rand(B, H)
+leaves = [inp.clone().requires_grad_(), h.clone().requires_grad_()]
+bptt = torch.autograd.grad(gru(leaves[0], leaves[1].unsqueeze(0)), leaves + list(gru.parameters()),
+                           (grad_output, grad_h_final.unsqueeze(0)))
 with torch.no_grad():
     EXERCISES = {
         "gru_cell": ((x, h, *gru_w), (cell(x, h),)),
         "my_gru": ((inp, h, *gru_w), tuple(v if i == 0 else v.squeeze(0) for i, v in enumerate(gru(inp, h.unsqueeze(0))))),
         "my_rnn": ((inp, h, *rnn_w), tuple(v if i == 0 else v.squeeze(0) for i, v in enumerate(rnn(inp, h.unsqueeze(0))))),
         "gru_cell_grad": ((x, h, *gru_w, grad_h_t), (grad,)),
+        "gru_bptt": ((inp, h, *gru_w, grad_output, grad_h_final), bptt),
     }
 
 from gru_ref.learner import sandbox
@@ -245,3 +251,12 @@ def test_the_search_for_a_right_answer_finds_one_where_there_is_one(tmp_path):
     (tmp_path / "guarded_in_a_wrapper.py").write_text(GUARDED_IN_A_WRAPPER)
     assert _functions_computing_an_answer(tmp_path, ["guarded_in_a_wrapper"], ROOT) == \
         ["guarded_in_a_wrapper._step computes gru_cell"]
+
+
+def test_the_search_finds_a_right_gradient_through_time(tmp_path):
+    """The search knows gru_bptt's answer when it sees one (a learner's, tests/bptt_code.py): the wheel's
+    slips, computed by autograd through torch's cell, pass the test above because they are no answer."""
+    from bptt_code import GRU_BPTT
+    (tmp_path / "a_right_bptt.py").write_text("import torch\n" + GRU_BPTT)
+    found = _functions_computing_an_answer(tmp_path, ["a_right_bptt"], ROOT)
+    assert found == ["a_right_bptt.gru_bptt computes gru_bptt"]

@@ -461,7 +461,7 @@ def test_no_solutions_hidden_tests_or_grader_source_in_the_site(site):
     assert not problems, "\n".join(problems[:40])
 
 
-@pytest.mark.parametrize("assignment", ["gru", "rnn", "gru_layers", "shapes", "train_gru"])
+@pytest.mark.parametrize("assignment", ["gru", "gru_bptt", "rnn", "gru_layers", "shapes", "train_gru"])
 def test_exercise_page_offers_the_learner_notebook(site, assignment):
     """Each exercise page links its release notebook (a download) and opens it in Colab from the repo."""
     page = (site / "book" / "exercises" / f"{assignment}.html").read_text(encoding="utf-8")
@@ -554,6 +554,11 @@ def test_a_fresh_virtualenv_installs_the_served_checker_and_passes_with_the_solu
     answers = ["".join(c["source"]) for c in source["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
     shapes = json.loads((ROOT / "solutions" / "shapes" / "shapes.ipynb").read_text())
     answers += ["".join(c["source"]) for c in shapes["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+    bptt = json.loads((ROOT / "solutions" / "gru_bptt" / "gru_bptt.ipynb").read_text())
+    answers += ["".join(c["source"]) for c in bptt["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+    from bptt_code import SLIPS
+    from gru_ref.assignments.gru_bptt import BPTT_MISTAKES
+    lesson = next(m.lesson for m in BPTT_MISTAKES if m.name == "bptt_state_grad_not_carried")
     script = "import torch\nfrom torch import nn\n" + "\n".join(answers) + """
 from gru_ref import check_gru_cell, check_gru_cell_grad, check_my_gru
 check_gru_cell(gru_cell, "contract", "quick", "values", "gradients", "devices")
@@ -563,15 +568,25 @@ from gru_ref import check_conv2d_shapes, check_mlp_shapes, check_rnn_shapes
 check_mlp_shapes(mlp_shapes, "contract", "quick", "values")
 check_conv2d_shapes(conv2d_shapes, "contract", "quick", "values")
 check_rnn_shapes(rnn_shapes, "contract", "quick", "values")
+from gru_ref import check_gru_bptt
+check_gru_bptt(gru_bptt, "contract", "quick", "values", "devices")
+exec(SLIP)  # the learners' checker names a slip of backpropagation through time
+try:
+    check_gru_bptt(gru_bptt, "quick")
+except AssertionError as exc:
+    print("named:", LESSON in str(exc))
 try:
     from gru_ref import gru_sequence
 except ImportError as exc:
     print("no reference:", exc)
 """
+    slip = SLIPS["bptt_state_grad_not_carried"]
+    script = script.replace("exec(SLIP)", f"exec({slip!r})").replace("LESSON", repr(lesson))
     done = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("Passed:") == 6 and "no reference:" in done.stdout, done.stdout
+    assert done.stdout.count("Passed:") == 7 and "no reference:" in done.stdout, done.stdout
+    assert "named: True" in done.stdout, done.stdout
     # train_gru as a learner runs it top to bottom: its setup cell (the Colab install line aside), the
     # solution, its visible tests (the "learns" one a whole retrain); the demonstrations skip themselves.
     notebook = json.loads((ROOT / "solutions" / "train_gru" / "train_gru.ipynb").read_text())

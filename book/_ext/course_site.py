@@ -9,7 +9,7 @@
 """
 import learner_edition
 
-EXERCISES = ("gru", "rnn", "gru_layers", "shapes", "train_gru")  # assignment ids: exercises/ID/ID.ipynb
+EXERCISES = ("gru", "gru_bptt", "rnn", "gru_layers", "shapes", "train_gru")  # assignment ids: exercises/ID/ID.ipynb
 
 
 def _repository(config):

@@ -1,6 +1,7 @@
 """One module (or folder) per assignment, each holding its tasks (arguments, cases, truth from
 torch.nn), its known mistakes with their lessons, and the words of its messages:
     gru          gru_cell, my_gru, gru_cell_grad
+    gru_bptt     gru_bptt (backpropagation through time by hand)
     rnn          my_rnn
     gru_layers   my_gru_layers
     shapes       mlp_shapes, conv2d_shapes, rnn_shapes

@@ -44,9 +44,10 @@ OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
 def diagnosis(message):
     from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
     from gru_ref.assignments.gru import GRAD_MISTAKES, MISTAKES
+    from gru_ref.assignments.gru_bptt import BPTT_MISTAKES
     from gru_ref.assignments.rnn import RNN_MISTAKES
     from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
-    for mistake in MISTAKES + GRAD_MISTAKES + RNN_MISTAKES + LAYERS_MISTAKES + SHAPE_MISTAKES:
+    for mistake in MISTAKES + GRAD_MISTAKES + BPTT_MISTAKES + RNN_MISTAKES + LAYERS_MISTAKES + SHAPE_MISTAKES:
         if mistake.lesson in message:
             return mistake.name.replace("_", " ")
     for needle, name in OTHER_DIAGNOSES:

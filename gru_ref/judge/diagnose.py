@@ -106,6 +106,8 @@ def _where(task, case, names, bad, actual, expected, rtol, atol):
     a, e = actual[names.index(name)].double(), expected[names.index(name)].double()
     error = (a - e).abs()
     largest = f"largest error {error.max().item():.2e} (allowed: rtol={rtol:g}, atol={atol:g})"
+    if hasattr(task, "where"):  # a task with outputs of its own kind (gru_bptt's six gradients)
+        return task.where(case, names, bad, actual, expected, rtol, atol, largest)
     wrong = ~torch.isclose(a, e, rtol=rtol, atol=atol)
     if name == "output":
         time = task.time_dim(case)  # output is (B, T, width) or (T, B, width)

@@ -158,8 +158,7 @@ class Judge:
                 return (f"{task.name} ran {autodiff}. This part asks for the gradient by hand, and no autodiff "
                         f"may run anywhere inside {task.name}, not even to check your result before returning "
                         f"it (compare with autograd outside the function, as the notebook's experiment cell "
-                        f"does): apply the chain rule step by step, from grad_h_t back through "
-                        f"h_t = (1 - z) * n + z * h_prev and each gate.")
+                        f"does): {getattr(task, 'by_hand_hint', BY_HAND_HINT)}.")
         if result.get("status") == "error":
             return f"{where} {task.name} raised an exception.\n\n{result['error']}\n\n" + \
                 explain_error(task, result)
@@ -209,6 +208,10 @@ class Judge:
                         f"function breaks autograd: in-place writes, .data, or a detached piece.")
         return None
 
+
+# What a by-hand part's refusal of autodiff says to do instead (a task's by_hand_hint, where it has one).
+BY_HAND_HINT = ("apply the chain rule step by step, from grad_h_t back through h_t = (1 - z) * n + z * h_prev "
+                "and each gate")
 
 # How the record names a complex dtype (c10's C++ type) -> torch's name for it.
 COMPLEX_NAMES = {"c10::complex<double>": "complex128", "c10::complex<float>": "complex64",

@@ -10,6 +10,9 @@ CHECKS = {
                      "torch.nn.GRU"),
     "check_gru_cell_grad": ("gru_cell_grad", "gru_cell_grad(x_t, h_prev, w_ih, w_hh, b_ih, b_hh, grad_h_t) -> "
                             "grad_h_prev, by hand", "autograd through torch.nn.GRUCell"),
+    "check_gru_bptt": ("gru_bptt", "gru_bptt(input, initial_states, w_ih, w_hh, b_ih, b_hh, grad_output, grad_h_final) "
+                       "-> (grad_input, grad_initial_states, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh), by hand",
+                       "autograd through torch.nn.GRU"),
     "check_my_rnn": ("my_rnn", "my_rnn(input, initial_states, w_ih, w_hh, b_ih, b_hh) -> (output, h_final)",
                      "torch.nn.RNN (tanh)"),
     "check_my_gru_layers": ("my_gru_layers", "my_gru_layers(input, h0, weights, num_layers, bidirectional, "
@@ -29,10 +32,11 @@ CHECKS = {
 TIME_LIMITS_S = {"train_and_predict": 60}
 # Seconds of wall-clock time one notebook may take in grading, all its cells and checks together (the
 # grader's deadline_s; each cell has 30 s of its own). train_gru retrains three times, up to 60 s each.
-NOTEBOOK_TIME_LIMITS_S = {"gru": 180, "rnn": 180, "gru_layers": 180, "shapes": 180, "train_gru": 420}
+NOTEBOOK_TIME_LIMITS_S = {"gru": 180, "gru_bptt": 180, "rnn": 180, "gru_layers": 180, "shapes": 180,
+                          "train_gru": 420}
 # The assignment each task is graded in (train_gru checks my_gru too: the larger limit wins).
-ASSIGNMENT_OF = {"gru_cell": "gru", "my_gru": "gru", "gru_cell_grad": "gru", "my_rnn": "rnn",
-                 "my_gru_layers": "gru_layers", "mlp_shapes": "shapes", "conv2d_shapes": "shapes",
+ASSIGNMENT_OF = {"gru_cell": "gru", "my_gru": "gru", "gru_cell_grad": "gru", "gru_bptt": "gru_bptt",
+                 "my_rnn": "rnn", "my_gru_layers": "gru_layers", "mlp_shapes": "shapes", "conv2d_shapes": "shapes",
                  "rnn_shapes": "shapes", "train_and_predict": "train_gru"}
 PARTS = ("contract", "quick", "values", "gradients", "devices")
 DEFAULT_PARTS = ("contract", "quick")
