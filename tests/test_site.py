@@ -474,6 +474,15 @@ def test_long_memory_page_states_the_verdict_of_the_committed_runs(site):
     assert verdict in " ".join(page.split()), f"chapter 7 does not state the committed runs' verdict: {verdict!r}"
 
 
+def test_long_memory_figures_have_alt_text(site):
+    """Every figure of chapter 7 says what it shows to a reader who cannot see it (its cell's alt)."""
+    page = (site / "book" / "07_long_memory.html").read_text(encoding="utf-8")
+    images = [img for img in re.findall(r"<img\b[^>]*>", page) if "_images/" in img]  # the cells' figures
+    assert len(images) >= 4, f"expected chapter 7's figures, found {len(images)} images"
+    missing = [img[:120] for img in images if not re.search(r'\balt="[^"]{20,}"', img)]
+    assert not missing, "figures without alt text:\n" + "\n".join(missing)
+
+
 @pytest.mark.parametrize("assignment", ["gru", "rnn", "gru_layers", "shapes", "train_gru"])
 def test_exercise_page_offers_the_learner_notebook(site, assignment):
     """Each exercise page links its release notebook (a download) and opens it in Colab from the repo."""
