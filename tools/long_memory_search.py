@@ -8,6 +8,7 @@ table: per model and seed, the final held-out accuracy and the step that first r
 second trains the chapter's own settings (book/long_memory.py's EXPERIMENT) and writes them to
 book/long_memory_runs.json, with the fingerprint of the code that made them; the build re-runs one
 seed per model and fails if it disagrees. Runs go to --jobs worker processes (2 by default).
+The book's execution cache keys chapter 7 on its cells only: after --write, `rm -rf _build` and build.
 """
 import argparse
 import multiprocessing
