@@ -142,7 +142,7 @@ def train(layer, hidden_size, T, seed, steps, clue_span):
 
 EXPERIMENT = dict(T=30, clue_span=15, steps=1200, seeds=list(range(5)))
 FAILED = 0.6           # a run whose best held-out accuracy stays under this failed, well below SOLVED
-TOLERANCE = 0.05       # the build's re-run may differ from the committed run by this much accuracy
+TOLERANCE = 0.1        # the build's re-run may differ from the committed run by this much accuracy
 
 
 def _train_model(name, seed):
@@ -214,17 +214,22 @@ def load_runs():
     return data["runs"]
 
 
+def outcome(history):
+    """'solved' (reached SOLVED), 'failed' (never reached FAILED) or 'between'."""
+    return "solved" if steps_to(history) is not None else "failed" if max(history["accuracy"]) < FAILED else "between"
+
+
 def check_against(runs, rerun, seed):
-    """Raise StaleRuns unless a fresh run of `seed` agrees with the committed one, model by model:
-    the same verdict (solved or not) and a final accuracy within TOLERANCE."""
+    """Raise StaleRuns unless a fresh run of `seed` agrees with the committed one, model by model: the
+    same outcome() and a final accuracy within TOLERANCE (another CPU may round differently, and a
+    run at the guessing level wanders by a few points)."""
     problems = []
     for name, fresh in rerun.items():
         saved = runs[name][seed]
-        same_verdict = (steps_to(saved) is None) == (steps_to(fresh) is None)
         gap = abs(saved["accuracy"][-1] - fresh["accuracy"][-1])
-        if not same_verdict or gap > TOLERANCE:
-            problems.append(f"{name}, seed {seed}: committed final accuracy {saved['accuracy'][-1]:.3f}, "
-                            f"this build's {fresh['accuracy'][-1]:.3f}")
+        if outcome(saved) != outcome(fresh) or gap > TOLERANCE:
+            problems.append(f"{name}, seed {seed}: committed {outcome(saved)}, final accuracy "
+                            f"{saved['accuracy'][-1]:.3f}; this build's {outcome(fresh)}, {fresh['accuracy'][-1]:.3f}")
     if problems:
         raise StaleRuns("this build does not reproduce the committed runs (" + "; ".join(problems) + "): "
                         "run `OMP_NUM_THREADS=1 .venv/bin/python tools/long_memory_search.py --write`, "

@@ -75,10 +75,15 @@ def test_the_builds_rerun_must_reproduce_the_committed_seed(runs):
     with pytest.raises(lm.StaleRuns, match=rf"RNN, same H, seed {seed}: .*long_memory_search.py --write"):
         lm.check_against(runs, drifted, seed)
 
-    unsolved = copy.deepcopy(same)
+    unsolved = copy.deepcopy(same)  # just under 90 %: within TOLERANCE, but no longer solved
     unsolved["GRU"]["accuracy"] = [min(a, lm.SOLVED - 0.01) for a in unsolved["GRU"]["accuracy"]]
-    with pytest.raises(lm.StaleRuns, match=f"GRU, seed {seed}"):
+    with pytest.raises(lm.StaleRuns, match=f"GRU, seed {seed}: committed solved.*this build's between"):
         lm.check_against(runs, unsolved, seed)
+
+    learnt = copy.deepcopy(same)  # an RNN that climbs to 65 % and falls back: within TOLERANCE at the end
+    learnt["RNN, same parameters"]["accuracy"][3] = lm.FAILED + 0.05
+    with pytest.raises(lm.StaleRuns, match=f"RNN, same parameters, seed {seed}: committed failed"):
+        lm.check_against(runs, learnt, seed)
 
 
 def test_runs_made_by_other_settings_are_refused(monkeypatch):
