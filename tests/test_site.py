@@ -9,6 +9,7 @@ Screenshots of every page, at a desktop width and at a phone's (390 px), land in
 import functools
 import html
 import http.server
+import importlib.util
 import json
 import os
 import re
@@ -459,6 +460,27 @@ def test_no_solutions_hidden_tests_or_grader_source_in_the_site(site):
             if secret in text:
                 problems.append(f"{path.relative_to(site)}: contains text of {what}: {secret[:100]!r}")
     assert not problems, "\n".join(problems[:40])
+
+
+def test_long_memory_page_states_the_verdict_of_the_committed_runs(site):
+    """Chapter 7's conclusion is the one book/long_memory.py's verdict() computes from the committed runs
+    (book/long_memory_runs.json), and it says the plain RNNs fail where the GRU succeeds."""
+    spec = importlib.util.spec_from_file_location("long_memory", ROOT / "book" / "long_memory.py")
+    lm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lm)
+    separated, verdict = lm.verdict(lm.load_runs())
+    assert separated, verdict
+    page = html.unescape(re.sub(r"<[^>]+>", "", (site / "book" / "07_long_memory.html").read_text(encoding="utf-8")))
+    assert verdict in " ".join(page.split()), f"chapter 7 does not state the committed runs' verdict: {verdict!r}"
+
+
+def test_long_memory_figures_have_alt_text(site):
+    """Every figure of chapter 7 says what it shows to a reader who cannot see it (its cell's alt)."""
+    page = (site / "book" / "07_long_memory.html").read_text(encoding="utf-8")
+    images = [img for img in re.findall(r"<img\b[^>]*>", page) if "_images/" in img]  # the cells' figures
+    assert len(images) >= 4, f"expected chapter 7's figures, found {len(images)} images"
+    missing = [img[:120] for img in images if not re.search(r'\balt="[^"]{20,}"', img)]
+    assert not missing, "figures without alt text:\n" + "\n".join(missing)
 
 
 @pytest.mark.parametrize("assignment", ["gru", "gru_bptt", "rnn", "gru_layers", "shapes", "train_gru"])

@@ -4,9 +4,9 @@
     .venv/bin/python tools/bench_build.py --all      # also a rebuild that re-reads every page
 
 Each build is `jupyter-book build . -W -n --keep-going` with GRU_BOOK_BUILD=1, as `make site` runs
-it, but into a temporary --path-output so that the repository's own _build/ is left alone; chapter
-7's cache of trained runs goes to the same temporary folder (GRU_BOOK_CACHE), so that the clean build
-really trains. A build that fails stops the benchmark: a time for a broken build means nothing.
+it, but into a temporary --path-output so that the repository's own _build/ is left alone (chapter 7
+trains its check seed again in every clean build: it keeps no cache of its own). A build that fails
+stops the benchmark: a time for a broken build means nothing.
 """
 import argparse
 import os
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def build(out_dir, *extra):
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jupyter_book), "build", ".", "--path-output", str(out_dir), "-W", "-n", "--keep-going", *extra]
-    env = dict(os.environ, GRU_BOOK_BUILD="1", GRU_BOOK_CACHE=str(Path(out_dir) / ".cache"))
+    env = dict(os.environ, GRU_BOOK_BUILD="1")
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
