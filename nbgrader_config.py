@@ -31,13 +31,17 @@ c.Autograde.autograde_preprocessors = _steps
 c.Autograde.sanitize_preprocessors = [RefuseUnsafeStudentId,
                                       *Autograde.class_traits()["sanitize_preprocessors"].default()]
 
-# Feedback pages render math offline: MathJax is written beside each page, and nbgrader's feedback
-# template, searched after ours (which holds only mathjax.html.j2), loads it from there, not a CDN.
+# A feedback page is one file that opens anywhere: its maths is MathML, written when the page is made,
+# and the integrity scan's comment stays the instructor's (gru_ref/grading/feedback_html.py). Our template
+# folder, searched before nbgrader's, holds only what the pages' heads load (no MathJax: nothing loads).
 import nbgrader  # noqa: E402
 from nbgrader.converters import GenerateFeedback  # noqa: E402
 
-from gru_ref.grading.nbgrader_steps import FEEDBACK_TEMPLATES, OfflineMath  # noqa: E402
+from gru_ref.grading.feedback_html import HideIntegrityFlags, MathToMathML  # noqa: E402
+from gru_ref.grading.nbgrader_steps import FEEDBACK_TEMPLATES  # noqa: E402
 
-c.GenerateFeedback.preprocessors = list(GenerateFeedback.class_traits()["preprocessors"].default()) + [OfflineMath]
+c.GenerateFeedback.preprocessors = [*GenerateFeedback.class_traits()["preprocessors"].default(),
+                                    HideIntegrityFlags, MathToMathML]
 c.HTMLExporter.extra_template_basedirs = [
     FEEDBACK_TEMPLATES, os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]
+

@@ -28,6 +28,7 @@ import pytest
 
 from conftest import ROOT, VENV_BIN
 from conftest import fill
+from gru_ref.grading.nbgrader_steps import FLAG_HEADER
 from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_WITH_CELL
 from test_nbgrader import nbgrader
 from test_site import CHROMIUM, CHROMIUM_FLAGS, LOCAL_HOSTS
@@ -245,7 +246,8 @@ def test_feedback_shows_learner_text_as_text(graded, browser):
     seen = visit(browser, page.as_uri())
     harmless(seen, browser[1], "feedback")
     assert not browser[1].offsite, f"feedback: requests off this machine: {browser[1].offsite}"
-    assert all(line in seen["text"] for line in FLAGGED), "feedback: the flagged lines do not read as text"
+    assert all(line in seen["text"] for line in FLAGGED), "feedback: the learner's code does not read as text"
+    assert FLAG_HEADER not in seen["text"], "feedback: the integrity scan's comment is the instructor's"
     for text in (HTML, BREAKOUT.splitlines()[1]):  # the markdown cell, the prints, the traceback
         assert seen["text"].count(text) >= 2, f"feedback: {text!r} is not shown as text"
 

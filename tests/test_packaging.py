@@ -14,7 +14,8 @@ import pytest
 from conftest import ROOT
 
 PACKAGE = ROOT / "gru_ref"
-NOT_PYTHON = ("grading/formgrader_escape.json", "grading/feedback_template/feedback/mathjax.html.j2")
+NOT_PYTHON = ("grading/formgrader_escape.json", "grading/feedback_template/feedback/mathjax.html.j2",
+              "grading/feedback_template/feedback/written_answers.css.j2")
 
 
 def copy_of_the_course(folder):
