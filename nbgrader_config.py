@@ -45,3 +45,16 @@ c.GenerateFeedback.preprocessors = [*GenerateFeedback.class_traits()["preprocess
 c.HTMLExporter.extra_template_basedirs = [
     FEEDBACK_TEMPLATES, os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]
 
+# The way in from Canvas or Moodle and back (gru_ref/grading/lms.py): `nbgrader zip_collect` reads either
+# LMS's download of the submissions, and `nbgrader export` leaves the score of a learner without a
+# recorded submission blank (never 0), as reports/ID/grades.csv and the LMS upload files do.
+from gru_ref.grading.lms import CsvExport, LmsFileNames  # noqa: E402
+
+c.ZipCollectApp.collector_plugin = LmsFileNames
+c.ExportApp.plugin_class = CsvExport
+
+# Due dates and late penalties are nbgrader's own: set a due date with
+#   nbgrader db assignment add gru --duedate="2026-12-18 17:00:00 UTC"
+# and a submission whose timestamp.txt is later loses what the plugin says (nbgrader's LateSubmissionPlugin:
+# "none", the default, or "zero"; a class of your own for anything else, see nbgrader's docs):
+# c.LateSubmissionPlugin.penalty_method = "zero"
