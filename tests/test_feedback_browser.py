@@ -282,3 +282,14 @@ def test_the_class_report_shows_learner_text_as_text(graded, browser):
     harmless(seen, browser[1], "class report")
     assert all(line in seen["text"] for line in FLAGGED), "class report: the flagged lines do not read as text"
     assert HTML_ID in seen["text"] and FORMULA_ID in seen["text"], "class report: the refused folders are not named"
+
+
+def test_the_formgrader_lists_the_flagged_submission_as_flagged(graded, formgrader):
+    """Its lists' flag column and its 'flagged' search read the submitted notebook's flag, which the
+    integrity scan sets (gru_ref.grading.nbgrader_steps.FlagForReview)."""
+    base, token = formgrader
+    request = urllib.request.Request(f"{base}/formgrader/api/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}",
+                                     headers={"Authorization": f"token {token}"})  # no cookie: the token each time
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        listed = {n["student"]: n for n in json.load(answer)}
+    assert listed[STUDENT]["flagged"] is True and listed[STUDENT]["needs_manual_grade"] is True

@@ -156,7 +156,9 @@ def test_integrity_flags_are_the_instructors_never_in_the_learners_feedback(grad
         flagged = {s.student.id for s in gradebook.assignment_submissions(ASSIGNMENT)
                    for nb in s.notebooks for c in nb.comments if (c.auto_comment or "").startswith(FLAG_HEADER)}
         review = {s.student.id for s in gradebook.assignment_submissions(ASSIGNMENT) if s.needs_manual_grade}
+        marked = {s.student.id for s in gradebook.assignment_submissions(ASSIGNMENT) for nb in s.notebooks if nb.flagged}
     assert "cheat_thread" in flagged and "untouched" not in flagged | review  # a blank notebook is not flagged
+    assert marked == flagged  # the formgrader's flag, on every flagged submission and no other
     for student in flagged:
         text = feedback_page(graded, student).read_text()
         assert FLAG_HEADER not in text and "manual review" not in text, student

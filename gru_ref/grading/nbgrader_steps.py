@@ -7,7 +7,8 @@ the test cells' outputs, which SaveAutoGrades scores as usual. Learner-written m
 become plain text, and learner-written metadata goes, so that feedback and the formgrader carry no
 learner-made HTML or scripts (gru_ref.grading.learner_text).
 FlagForReview, after SaveAutoGrades, marks a submission that the integrity scan flagged as needing
-manual grading, with the flagged lines as a comment, shown as text.
+manual grading and flagged in the formgrader, with the flagged lines as a comment, shown as text (to
+the instructor: the learner's feedback leaves it out).
 RefuseUnsafeStudentId, first of nbgrader's sanitising steps, keeps a folder name that the formgrader
 could not show safely out of the gradebook.
 The feedback page's own steps (maths as MathML, the flags kept for the instructor) are in
@@ -143,6 +144,8 @@ class FlagForReview(NbGraderPreprocessor):
                 if meta.get("solution"):
                     comment = gradebook.find_comment(meta["grade_id"], *ids)
                     comment.auto_comment = text
+            # The formgrader's flag (its lists' flag column, its "flagged" search): a grader unflags it there.
+            gradebook.find_submission_notebook(*ids).flagged = True
             gradebook.db.commit()
         self.log.warning("%s: flagged for manual review (%d line(s))", info["student"], len(flags))
         return nb, resources
