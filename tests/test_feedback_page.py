@@ -66,3 +66,48 @@ def test_a_train_and_predict_that_returns_nothing_is_not_flagged_but_one_that_re
     silent = "def train_and_predict(x, y, t):\n    def inner():\n        return t\n    inner()\n"
     assert integrity.scan([(0, silent)]) == []
     assert re.search("never reaches my_gru", str(integrity.scan([(0, silent + "    return t\n")])))
+
+
+def render(template_name, nb):
+    """A page of nbgrader's template as nbgrader_config.py sets it up (our folder searched first)."""
+    import os
+
+    import nbgrader
+    from nbconvert import HTMLExporter
+    from gru_ref.grading.nbgrader_steps import FEEDBACK_TEMPLATES
+    bootstrap = os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "static",
+                             "node_modules", "bootstrap", "dist", "css")
+    exporter = HTMLExporter(template_name=template_name, extra_template_paths=[bootstrap], extra_template_basedirs=[
+        FEEDBACK_TEMPLATES, os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")])
+    resources = {"base_url": "", "notebook_id": "n", "index": 0, "total": 1,
+                 "nbgrader": {"notebook": "n", "score": 0, "max_score": 1, "late_penalty": 0}}
+    return exporter.from_notebook_node(nb, resources=resources)[0]
+
+
+@pytest.mark.parametrize("template_name", ["feedback", "formgrade"])
+def test_a_written_answer_wraps_like_prose(template_name, tmp_path):
+    """A written answer is shown as text in a block (learner_text.markdown_literal): in the feedback and
+    the formgrader it wraps at the page's width, in the page's font, not as one long monospace line."""
+    from playwright.sync_api import sync_playwright
+    from gru_ref.grading.learner_text import markdown_literal
+    from test_site import CHROMIUM, CHROMIUM_FLAGS
+    answer = "The reset gate scales the previous state before the candidate sees it " * 8
+    cell = nbformat.v4.new_markdown_cell(markdown_literal([answer]), metadata={"nbgrader": {
+        "solution": True, "grade": True, "grade_id": "written", "points": 1, "score": 0}})
+    page = tmp_path / "page.html"
+    page.write_text(render(template_name, nbformat.v4.new_notebook(cells=[cell])))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            view = browser.new_page(viewport={"width": 900, "height": 700})
+            view.route("**/*", lambda route: route.abort() if route.request.url.startswith("http") else route.continue_())
+            view.goto(page.as_uri())
+            shown = view.evaluate("""() => { const pre = [...document.querySelectorAll('.nbgrader_cell pre')]
+                .find(p => p.textContent.includes('reset gate'));
+                const style = getComputedStyle(pre);
+                return {wrap: style.whiteSpace, font: style.fontFamily, wide: pre.scrollWidth > pre.clientWidth + 1,
+                        tall: pre.getBoundingClientRect().height}; }""")
+        finally:
+            browser.close()
+    assert shown["wrap"] == "pre-wrap" and "monospace" not in shown["font"] and not shown["wide"], shown
+    assert shown["tall"] > 40, shown  # several lines
