@@ -127,6 +127,7 @@ def test_the_report_is_offline_and_names_mistakes_flags_and_ungraded(graded_clas
         assert section in report
     assert "z swapped" in report and "reset gate missing" in report
     assert "imports gc" in report and "not a readable notebook" in report
+    assert "has a blank score, never 0" in report  # the rule every CSV follows (gru_ref.grading.lms)
     assert "http://" not in report and "https://" not in report and "<script" not in report
 
 

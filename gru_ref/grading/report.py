@@ -42,6 +42,12 @@ OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
 )
 
 
+BLANK_RULE = ("A learner without a submission nbgrader recorded has a blank score, never 0, in grades.csv, in "
+              "nbgrader export's grades.csv and in the Canvas and Moodle files (python -m gru_ref.grading.lms): "
+              "a blank changes nothing in the LMS; give a 0 yourself where it is due. A notebook too large to "
+              "grade keeps its recorded 0.")
+
+
 def diagnosis(message):
     from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
     from gru_ref.assignments.gru import GRAD_MISTAKES, MISTAKES
@@ -145,6 +151,7 @@ def _html(assignment, submissions, rows, test_cells, results):
                     [(s.student, *o) for s in graded for o in rows[s.student].get("overrides", ())])
              if any(rows[s.student].get("overrides") for s in graded) else "<p>None.</p>",
              "<h2>Not graded</h2>",
+             f"<p>{e(BLANK_RULE)}</p>",
              _table(["student", "status", "why"], [(s.student, s.status, "; ".join(s.notes)) for s in ungraded])
              if ungraded else "<p>None.</p>",
              "<h2>Notes on graded submissions</h2>",
