@@ -31,13 +31,30 @@ c.Autograde.autograde_preprocessors = _steps
 c.Autograde.sanitize_preprocessors = [RefuseUnsafeStudentId,
                                       *Autograde.class_traits()["sanitize_preprocessors"].default()]
 
-# Feedback pages render math offline: MathJax is written beside each page, and nbgrader's feedback
-# template, searched after ours (which holds only mathjax.html.j2), loads it from there, not a CDN.
+# A feedback page is one file that opens anywhere: its maths is MathML, written when the page is made,
+# and the integrity scan's comment stays the instructor's (gru_ref/grading/feedback_html.py). Our template
+# folder, searched before nbgrader's, holds only what the pages' heads load (no MathJax: nothing loads).
 import nbgrader  # noqa: E402
 from nbgrader.converters import GenerateFeedback  # noqa: E402
 
-from gru_ref.grading.nbgrader_steps import FEEDBACK_TEMPLATES, OfflineMath  # noqa: E402
+from gru_ref.grading.feedback_html import HideIntegrityFlags, MathToMathML  # noqa: E402
+from gru_ref.grading.nbgrader_steps import FEEDBACK_TEMPLATES  # noqa: E402
 
-c.GenerateFeedback.preprocessors = list(GenerateFeedback.class_traits()["preprocessors"].default()) + [OfflineMath]
+c.GenerateFeedback.preprocessors = [*GenerateFeedback.class_traits()["preprocessors"].default(),
+                                    HideIntegrityFlags, MathToMathML]
 c.HTMLExporter.extra_template_basedirs = [
     FEEDBACK_TEMPLATES, os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]
+
+# The way in from Canvas or Moodle and back (gru_ref/grading/lms.py): `nbgrader zip_collect` reads either
+# LMS's download of the submissions, and `nbgrader export` leaves the score of a learner without a
+# recorded submission blank (never 0), as reports/ID/grades.csv and the LMS upload files do.
+from gru_ref.grading.lms import CsvExport, LmsFileNames  # noqa: E402
+
+c.ZipCollectApp.collector_plugin = LmsFileNames
+c.ExportApp.plugin_class = CsvExport
+
+# Due dates and late penalties are nbgrader's own: set a due date with
+#   nbgrader db assignment add gru --duedate="2026-12-18 17:00:00 UTC"
+# and a submission whose timestamp.txt is later loses what the plugin says (nbgrader's LateSubmissionPlugin:
+# "none", the default, or "zero"; a class of your own for anything else, see nbgrader's docs):
+# c.LateSubmissionPlugin.penalty_method = "zero"

@@ -64,7 +64,7 @@ def grade(root, assignment, released, submissions, fill=fill, malformed=False, f
     assert export.returncode == 0, export.stderr
     with open(root / "grades.csv") as f:
         scores = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)
-                  if row["assignment"] == assignment}
+                  if row["assignment"] == assignment and row["raw_score"] != ""}  # blank: no submission recorded
     return {"scores": scores, "root": root, "log": autograde.stdout + autograde.stderr}
 
 

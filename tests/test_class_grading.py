@@ -127,6 +127,7 @@ def test_the_report_is_offline_and_names_mistakes_flags_and_ungraded(graded_clas
         assert section in report
     assert "z swapped" in report and "reset gate missing" in report
     assert "imports gc" in report and "not a readable notebook" in report
+    assert "has a blank score, never 0" in report  # the rule every CSV follows (gru_ref.grading.lms)
     assert "http://" not in report and "https://" not in report and "<script" not in report
 
 
@@ -138,6 +139,44 @@ def test_a_second_run_grades_nothing_again(graded_class):
     assert "Running 0 notebook(s) in the sandbox" in again.stderr
     assert "Recording 0 grade(s)" in again.stderr
     assert scores(read_csv(root)) == scores(before)
+
+
+def test_a_graders_score_in_the_formgrader_shows_in_the_class_report(tmp_path, graded_class):
+    """A TA's manual score over the autograder's (the formgrader writes manual_score): the next run of
+    the class command keeps it, counts it, and names it with both numbers."""
+    from nbgrader.api import Gradebook
+    root = tmp_path / "course"
+    shutil.copytree(graded_class[0], root, symlinks=True)
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        cell = gradebook.find_grade("test_my_gru_values", ASSIGNMENT, ASSIGNMENT, "cai")
+        auto = cell.auto_score
+        cell.manual_score = auto + 1
+        gradebook.db.commit()
+    again = grade(root, "--workers", "1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Recording 0 grade(s)" in again.stderr  # nothing regraded over the TA's score
+    assert float(read_csv(root)["cai"]["score"]) == float(read_csv(graded_class[0])["cai"]["score"]) + 1
+    report = (root / "reports" / ASSIGNMENT / "report.html").read_text()
+    section = report.split("Scores changed by hand (formgrader)</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "<td>cai</td><td>test_my_gru_values</td>" in section and f"<td>{auto + 1}</td>" in section, section
+
+
+def test_every_output_of_grading_is_ignored_by_git(graded_class, tmp_path):
+    """What the class command, nbgrader's export and feedback and the LMS files write in a course (all of
+    it but the inputs: the config, solutions/ and the released exercises/), and make demo's folder."""
+    root = graded_class[0]
+    assert nbgrader(["export"], root).returncode == 0
+    assert nbgrader(["generate_feedback", ASSIGNMENT], root).returncode == 0
+    inputs = ("nbgrader_config.py", "solutions/", "exercises/")
+    written = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                     if (p.is_file() or p.is_symlink()) and not p.relative_to(root).as_posix().startswith(inputs))
+    written += ["downloaded/gru/archive/submissions.zip", "reports/roster.csv", "reports/gru/canvas.csv",
+                "_build/demo_class/gradebook.db"]
+    assert {"gradebook.db", "grades.csv", "reports/gru/grades.csv", ".gru_ref/grading.lock"} <= set(written)
+    done = subprocess.run(["git", "check-ignore", "--no-index", "--verbose", "--non-matching", "--stdin"], cwd=ROOT,
+                          input="\n".join(written) + "\n", capture_output=True, text=True)
+    not_ignored = [line.split("\t")[-1] for line in done.stdout.splitlines() if line.startswith("::")]
+    assert not not_ignored, f"not in .gitignore: {not_ignored}"
 
 
 def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path, graded_class):

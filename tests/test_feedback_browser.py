@@ -28,6 +28,7 @@ import pytest
 
 from conftest import ROOT, VENV_BIN
 from conftest import fill
+from gru_ref.grading.nbgrader_steps import FLAG_HEADER
 from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_WITH_CELL
 from test_nbgrader import nbgrader
 from test_site import CHROMIUM, CHROMIUM_FLAGS, LOCAL_HOSTS
@@ -245,7 +246,8 @@ def test_feedback_shows_learner_text_as_text(graded, browser):
     seen = visit(browser, page.as_uri())
     harmless(seen, browser[1], "feedback")
     assert not browser[1].offsite, f"feedback: requests off this machine: {browser[1].offsite}"
-    assert all(line in seen["text"] for line in FLAGGED), "feedback: the flagged lines do not read as text"
+    assert all(line in seen["text"] for line in FLAGGED), "feedback: the learner's code does not read as text"
+    assert FLAG_HEADER not in seen["text"], "feedback: the integrity scan's comment is the instructor's"
     for text in (HTML, BREAKOUT.splitlines()[1]):  # the markdown cell, the prints, the traceback
         assert seen["text"].count(text) >= 2, f"feedback: {text!r} is not shown as text"
 
@@ -280,3 +282,14 @@ def test_the_class_report_shows_learner_text_as_text(graded, browser):
     harmless(seen, browser[1], "class report")
     assert all(line in seen["text"] for line in FLAGGED), "class report: the flagged lines do not read as text"
     assert HTML_ID in seen["text"] and FORMULA_ID in seen["text"], "class report: the refused folders are not named"
+
+
+def test_the_formgrader_lists_the_flagged_submission_as_flagged(graded, formgrader):
+    """Its lists' flag column and its 'flagged' search read the submitted notebook's flag, which the
+    integrity scan sets (gru_ref.grading.nbgrader_steps.FlagForReview)."""
+    base, token = formgrader
+    request = urllib.request.Request(f"{base}/formgrader/api/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}",
+                                     headers={"Authorization": f"token {token}"})  # no cookie: the token each time
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        listed = {n["student"]: n for n in json.load(answer)}
+    assert listed[STUDENT]["flagged"] is True and listed[STUDENT]["needs_manual_grade"] is True

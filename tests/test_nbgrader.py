@@ -1,5 +1,6 @@
 """End to end with nbgrader, in a temporary course directory: release, autograde a batch of
 submissions (right, wrong, cheating, crashing, hanging, tampering, malformed), export the grades."""
+import re
 import shutil
 import subprocess
 import sys
@@ -127,3 +128,37 @@ def test_precheck_names_the_submissions_nbgrader_cannot_grade(graded):
     assert "ask the student to save it from Jupyter" in result.stdout
     assert "submitted/right/" not in result.stdout
     assert f"{len(SUBMISSIONS) + 2} submission folder(s) checked, 1 with something to look at." in result.stdout
+
+
+FEEDBACK_MAX_BYTES = 300_000
+
+
+def feedback_page(graded, student):
+    return graded["root"] / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
+
+
+def test_feedback_is_one_page_that_opens_anywhere_with_its_maths(graded):
+    page = feedback_page(graded, "right")
+    text = page.read_text()
+    assert page.stat().st_size < FEEDBACK_MAX_BYTES, page.stat().st_size
+    assert sorted(p.name for p in page.parent.iterdir()) == [page.name]  # no mathjax/ or any file beside it
+    assert not re.search(r"<(script|link|iframe|img|object|embed)\b", text, re.I)  # nothing to load or run
+    assert not re.findall(r"""\b(?:src|href)\s*=\s*(?:"(?!#)|'(?!#)|(?!["'#]))""", text), "a reference out of the page"
+    assert not re.search(r"url\(\s*['\"]?(?:https?:|//)", text), "a stylesheet that fetches"
+    assert text.count("<math") >= 10 and "<mtable" in text  # the GRU's equations, as MathML
+    assert "\\odot" not in text and "\\sigma" not in text  # no TeX left for a script to render
+
+
+def test_integrity_flags_are_the_instructors_never_in_the_learners_feedback(graded):
+    from nbgrader.api import Gradebook
+    from gru_ref.grading.nbgrader_steps import FLAG_HEADER
+    with Gradebook(f"sqlite:///{graded['root'] / 'gradebook.db'}") as gradebook:
+        flagged = {s.student.id for s in gradebook.assignment_submissions(ASSIGNMENT)
+                   for nb in s.notebooks for c in nb.comments if (c.auto_comment or "").startswith(FLAG_HEADER)}
+        review = {s.student.id for s in gradebook.assignment_submissions(ASSIGNMENT) if s.needs_manual_grade}
+        marked = {s.student.id for s in gradebook.assignment_submissions(ASSIGNMENT) for nb in s.notebooks if nb.flagged}
+    assert "cheat_thread" in flagged and "untouched" not in flagged | review  # a blank notebook is not flagged
+    assert marked == flagged  # the formgrader's flag, on every flagged submission and no other
+    for student in flagged:
+        text = feedback_page(graded, student).read_text()
+        assert FLAG_HEADER not in text and "manual review" not in text, student

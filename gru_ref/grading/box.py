@@ -10,6 +10,7 @@ import tempfile
 import time
 
 from gru_ref.grading import bwrap, frames, pids
+from gru_ref.grading.fresh_python import module_argv
 
 START_TIMEOUT_S = 120  # importing torch in a new box on a busy machine
 GRACE_S = 30  # beyond a job's own deadline, which the template enforces, before the box is killed
@@ -58,7 +59,7 @@ class Box:
         if unsandboxed():
             print(WARNING, file=sys.stderr)
             self.folder = tempfile.TemporaryDirectory(prefix="gru_ref_unboxed_")
-            argv = [sys.executable, "-I", "-m", "gru_ref.grading.template", "--unboxed"]
+            argv = module_argv("gru_ref.grading.template", "--unboxed")
             cwd = self.folder.name
         else:
             argv, cwd = bwrap.command(gpu=self.gpu, threads=self.threads, mount=mount), None

@@ -14,10 +14,8 @@ import shutil
 import subprocess
 import sys
 
-import gru_ref
 from gru_ref.grading import scratch
-
-PACKAGE_DIR = os.path.dirname(os.path.abspath(gru_ref.__file__))
+from gru_ref.grading.fresh_python import PACKAGE_DIR, boot, module_argv
 # What the box shows of gru_ref (paths inside the package): the learner's side and the grading machinery
 # whose template and runner run in here. Never judge/, assignments/ or reference/ (tests/test_layout.py).
 INSIDE = ("__init__.py", "learner", "grading")
@@ -83,7 +81,7 @@ def command(gpu=False, threads=1, mount=True):
             argv += ["--dev-bind", node, node]
         argv += ["--ro-bind-try", "/sys", "/sys"]
     argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SCRATCH,
-             "--", sys.executable, "-I", "-m", "gru_ref.grading.template"]
+             "--", *module_argv("gru_ref.grading.template")]  # the package's folder first on sys.path
     return argv
 
 
@@ -97,8 +95,8 @@ NOT_INSTALLED = (
 def check():
     """Start an empty box once; raise SandboxUnavailable with what to do if that fails."""
     argv = command()
-    probe = argv[:argv.index("--")] + ["--", sys.executable, "-I", "-c", "import gru_ref.grading.seccomp as s; "
-                                       "import os; s.confine(os.getpid())"]
+    probe = argv[:argv.index("--")] + ["--", sys.executable, "-I", "-c", boot("import gru_ref.grading.seccomp as s; "
+                                                                              "import os; s.confine(os.getpid())")]
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:

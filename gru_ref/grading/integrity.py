@@ -167,8 +167,8 @@ def _unreached(cells):
                         definitions[target.id] = (cell_index, node)
     flags = []
     for function, needed in MUST_REACH.items():
-        if function not in definitions:
-            continue
+        if function not in definitions or not _can_return_a_value(definitions[function][1]):
+            continue  # not written yet (the released `raise NotImplementedError`): it scores nothing to read
         try:
             named = reach.names_reached(function, {name: node for name, (_, node) in definitions.items()})
         except RecursionError:  # nested past what the walk can follow: not read as reaching it
@@ -179,6 +179,21 @@ def _unreached(cells):
                           f"on a path that runs: its checks see only logits, which a model without {needed} (a "
                           f"lookup of the first token) can give; read the model"))
     return flags
+
+
+def _can_return_a_value(node):
+    """False for a function whose own body (not a function or class inside it) has no `return <value>`
+    and no `yield`: it returns None or raises, whatever it does, so its checks give it nothing."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return True
+    todo = list(node.body)
+    while todo:
+        child = todo.pop()
+        if isinstance(child, (ast.Yield, ast.YieldFrom)) or (isinstance(child, ast.Return) and child.value is not None):
+            return True
+        if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(child))
+    return False
 
 
 def _reason(node):

@@ -7,11 +7,12 @@ the test cells' outputs, which SaveAutoGrades scores as usual. Learner-written m
 become plain text, and learner-written metadata goes, so that feedback and the formgrader carry no
 learner-made HTML or scripts (gru_ref.grading.learner_text).
 FlagForReview, after SaveAutoGrades, marks a submission that the integrity scan flagged as needing
-manual grading, with the flagged lines as a comment, shown as text.
+manual grading and flagged in the formgrader, with the flagged lines as a comment, shown as text (to
+the instructor: the learner's feedback leaves it out).
 RefuseUnsafeStudentId, first of nbgrader's sanitising steps, keeps a folder name that the formgrader
 could not show safely out of the gradebook.
-OfflineMath, in generate_feedback, writes MathJax beside each feedback page, which loads it from
-there (feedback_template/feedback/mathjax.html.j2): feedback renders math with no network.
+The feedback page's own steps (maths as MathML, the flags kept for the instructor) are in
+gru_ref.grading.feedback_html.
 """
 import atexit
 import hashlib
@@ -20,18 +21,14 @@ import os
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
-from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool, Dict, Unicode
+from traitlets import Dict, Unicode
 
 from gru_ref.grading import plan as planning
 from gru_ref.grading.box import Box
 from gru_ref.grading.learner_text import markdown_literal, unsafe_student_id
 from gru_ref.grading.submission import apply, grade_notebook
 
-# The book's vendored MathJax: grading runs from the course repository (an editable install).
-MATHJAX = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                       "book", "_static", "mathjax")
 FEEDBACK_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "feedback_template")
 
 _BOX = None
@@ -147,9 +144,14 @@ class FlagForReview(NbGraderPreprocessor):
                 if meta.get("solution"):
                     comment = gradebook.find_comment(meta["grade_id"], *ids)
                     comment.auto_comment = text
+            # The formgrader's flag (its lists' flag column, its "flagged" search): a grader unflags it there.
+            gradebook.find_submission_notebook(*ids).flagged = True
             gradebook.db.commit()
         self.log.warning("%s: flagged for manual review (%d line(s))", info["student"], len(flags))
         return nb, resources
+
+
+FLAG_HEADER = "Flagged for manual review by the integrity scan"  # the learner's feedback leaves it out
 
 
 def describe_flags(flags):
@@ -157,22 +159,4 @@ def describe_flags(flags):
     lines = [f"cell {cell + 1}, line {line}: {code}  <- {reason}" for cell, line, code, reason in flags[:20]]
     if len(flags) > 20:
         lines.append(f"(and {len(flags) - 20} more)")
-    return ("Flagged for manual review by the integrity scan (the automatic score stands until a "
-            "grader decides):\n\n" + markdown_literal(lines))
-
-
-class OfflineMath(Preprocessor):
-    """MathJax (vendored in the book's static files) written beside each feedback page."""
-    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
-
-    def preprocess(self, nb, resources):
-        if not os.path.isdir(MATHJAX):
-            raise FileNotFoundError(f"MathJax is not at {MATHJAX}: generate feedback from the course "
-                                    f"repository, with gru_ref installed from it (make setup).")
-        outputs = resources.setdefault("outputs", {})
-        for folder, _, files in os.walk(MATHJAX):
-            for name in files:
-                path = os.path.join(folder, name)
-                with open(path, "rb") as f:
-                    outputs[os.path.join("mathjax", os.path.relpath(path, MATHJAX))] = f.read()
-        return nb, resources
+    return FLAG_HEADER + " (the automatic score stands until a grader decides):\n\n" + markdown_literal(lines)

@@ -4,7 +4,8 @@ grades.csv: one row per submission folder, with a status (graded, flagged, unrea
 error), the score, and a column per test cell (blank where nothing was graded, never a 0 that
 means "not graded"). report.html: one offline page (charts as inline SVG): the score histogram,
 the pass rate per test cell, the diagnosed mistakes by frequency, the integrity flags with their
-lines, and the submissions that were not graded, with the reason.
+lines, the scores a grader changed in the formgrader (both numbers), and the submissions that were not
+graded, with the reason.
 """
 import csv
 import json
@@ -41,6 +42,12 @@ OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
 )
 
 
+BLANK_RULE = ("A learner without a submission nbgrader recorded has a blank score, never 0, in grades.csv, in "
+              "nbgrader export's grades.csv and in the Canvas and Moodle files (python -m gru_ref.grading.lms): "
+              "a blank changes nothing in the LMS; give a 0 yourself where it is due. A notebook too large to "
+              "grade keeps its recorded 0.")
+
+
 def diagnosis(message):
     from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
     from gru_ref.assignments.gru import GRAD_MISTAKES, MISTAKES
@@ -68,8 +75,12 @@ def gradebook_rows(db_url, assignment):
                        if grade.cell.cell_type == "markdown" and grade.manual_score is None}
             cells = {grade.name: None if grade.name in by_hand else grade.score
                      for nb in submission.notebooks for grade in nb.grades}
+            # A grader's score in the formgrader over the autograder's: shown, with both numbers.
+            overrides = [(grade.name, grade.auto_score, grade.manual_score) for nb in submission.notebooks
+                         for grade in nb.grades if grade.manual_score is not None and grade.auto_score is not None
+                         and grade.manual_score != grade.auto_score]
             rows[submission.student.id] = {"score": submission.score, "max_score": submission.max_score,
-                                           "cells": cells, "waiting": by_hand}
+                                           "cells": cells, "waiting": by_hand, "overrides": overrides}
         test_cells = {c.name: c.max_score for nb in gradebook.find_assignment(assignment).notebooks
                       for c in nb.grade_cells}
     return rows, test_cells
@@ -97,8 +108,8 @@ def _write_csv(path, submissions, rows, test_cells, results):
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["student_id", "status", "score", "max_score", *test_cells, "flags", "notes"])
-        for s in submissions:
-            row = rows.get(s.student) if _graded(s) else None
+        for s in submissions:  # a score where nbgrader recorded one (too large: its 0), else blank (gru_ref.grading.lms)
+            row = rows.get(s.student) if _graded(s) or s.status == "too large" else None
             cells = [row["cells"].get(c, "") if row else "" for c in test_cells]
             flags = len(results.get(s.student, {}).get("flags", [])) if row else ""
             out.writerow([spreadsheet_cell(v) for v in (
@@ -136,7 +147,12 @@ def _html(assignment, submissions, rows, test_cells, results):
              "<h2>Flagged for manual review</h2>",
              _table(["student", "cell", "line", "code", "why"],
                     [(st, c + 1, ln, code, why) for st, (c, ln, code, why) in flagged]) if flagged else "<p>None.</p>",
+             "<h2>Scores changed by hand (formgrader)</h2>",
+             _table(["student", "test cell", "autograded", "by hand"],
+                    [(s.student, *o) for s in graded for o in rows[s.student].get("overrides", ())])
+             if any(rows[s.student].get("overrides") for s in graded) else "<p>None.</p>",
              "<h2>Not graded</h2>",
+             f"<p>{e(BLANK_RULE)}</p>",
              _table(["student", "status", "why"], [(s.student, s.status, "; ".join(s.notes)) for s in ungraded])
              if ungraded else "<p>None.</p>",
              "<h2>Notes on graded submissions</h2>",

@@ -21,6 +21,7 @@ import threading
 import time
 
 from gru_ref.grading import frames
+from gru_ref.grading.fresh_python import module_argv
 
 LIMITS = {"cpu_s": 10, "wall_s": 20, "memory_mb": 1024}  # for one notebook's scan
 MAX_FLAGS = 500  # listed per notebook; the rest are counted in one more flag
@@ -73,7 +74,7 @@ class Scanner:
 
     def _start(self):
         self.failure = None
-        self.process = subprocess.Popen([sys.executable, "-I", "-m", "gru_ref.grading.scanner"],
+        self.process = subprocess.Popen(module_argv("gru_ref.grading.scanner"),
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         start_new_session=True)
         ready = frames.receive_json(self.process.stdout.fileno(), time.monotonic() + START_TIMEOUT_S)

@@ -1,0 +1,212 @@
+"""Trusted: the way in from an LMS and the way back out, for Canvas and Moodle.
+
+In:  `nbgrader zip_collect ASSIGNMENT` reads the LMS's download of the submissions (put the zip in
+     downloaded/ASSIGNMENT/archive/); LmsFileNames, set in nbgrader_config.py, knows both layouts:
+       Canvas  doejane_12345_6789012_gru.ipynb, doejane_LATE_12345_6789012_gru-1.ipynb
+               (name, LATE_ if late, the Canvas user id, the submission id, the file as uploaded,
+               -N when uploaded again)
+       Moodle  Jane Doe_123456_assignsubmission_file_/gru.ipynb, or the same without the folder
+               (full name, the participant id, the file)
+     The student id is the LMS's number in the name: the roster (`roster`, below) uses the same one.
+Roster: `python -m gru_ref.grading.lms roster canvas|moodle EXPORT.csv` turns the LMS's own export (Canvas:
+     the gradebook's "Export"; Moodle: the assignment's "Download grading worksheet") into
+     reports/roster.csv, which `nbgrader db student import reports/roster.csv` reads.
+Out: `python -m gru_ref.grading.lms upload canvas|moodle ASSIGNMENT EXPORT.csv` writes
+     reports/ASSIGNMENT/canvas.csv or moodle.csv from that same export, with nbgrader's scores
+     (late penalty applied): Canvas's columns Student, ID, SIS User ID, SIS Login ID, Section and the
+     assignment's column; Moodle's worksheet with its Grade column filled.
+
+One rule in every CSV (these two, reports/ASSIGNMENT/grades.csv and `nbgrader export`, whose plugin is
+CsvExport below): a learner whose submission nbgrader has no record of (no folder, an unreadable,
+refused or failed notebook, or a roster name that never submitted) gets a blank score, never a 0. A
+blank changes nothing in Canvas or Moodle; a 0 is for the instructor to give.
+"""
+import argparse
+import csv
+import re
+import sys
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.plugins import CsvExportPlugin, FileNameCollectorPlugin
+
+from gru_ref.grading.learner_text import spreadsheet_cell, visible
+
+# Matched against the whole path of each extracted file (nbgrader's zip_collect does so).
+CANVAS_FILES = re.compile(r".*/[^/]+?_(?:LATE_)?(?P<student_id>\d+)_\d+_(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb$")
+MOODLE_FILES = re.compile(r".*/[^/]+_(?P<student_id>\d+)_assignsubmission_file_/?(?P<file_id>[^/]+)\.ipynb$")
+
+
+class LmsFileNames(FileNameCollectorPlugin):
+    """nbgrader's file-name collector with Canvas's and Moodle's download layouts built in."""
+
+    def _match(self, filename):
+        for pattern in (MOODLE_FILES, CANVAS_FILES):  # Moodle's names are the more specific
+            found = pattern.match(filename)
+            if found:
+                return found.groupdict()
+        self.log.warning("Not a Canvas or Moodle submission file name, skipped: %s", visible(filename))
+        return None
+
+
+class CsvExport(CsvExportPlugin):
+    """`nbgrader export`'s CSV with nbgrader's columns, written by the csv module (a name with a comma
+    or a formula stays one cell, as text), and the rule above: no submission, no score (blank)."""
+
+    COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+               "raw_score", "late_submission_penalty", "score", "max_score")
+
+    def export(self, gradebook):
+        with open(self.to or "grades.csv", "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(self.COLUMNS)
+            for assignment in gradebook.assignments:
+                if self.assignment and assignment.name not in map(str, self.assignment):
+                    continue
+                for student in gradebook.students:
+                    if self.student and student.id not in map(str, self.student):
+                        continue
+                    scored = scores(gradebook, assignment.name, student.id)
+                    row = {"assignment": assignment.name, "duedate": assignment.duedate, "student_id": student.id,
+                           "last_name": student.last_name, "first_name": student.first_name, "email": student.email,
+                           "max_score": assignment.max_score, **scored}
+                    out.writerow([spreadsheet_cell("" if row.get(k) is None else str(row[k])) for k in self.COLUMNS])
+
+
+def scores(gradebook, assignment, student):
+    """nbgrader's record of one submission: raw score, late penalty, score; blank ('') without one."""
+    try:
+        submission = gradebook.find_submission(assignment, student)
+    except MissingEntry:
+        return {"timestamp": "", "raw_score": "", "late_submission_penalty": "", "score": ""}
+    penalty = submission.late_submission_penalty or 0.0
+    return {"timestamp": submission.timestamp, "raw_score": submission.score, "late_submission_penalty": penalty,
+            "score": max(0.0, submission.score - penalty)}
+
+
+class LmsError(Exception):
+    """One line: what is wrong with the LMS's file, and what to do."""
+
+
+def read_export(path):
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise LmsError(f"cannot read {path}: {exc}. Give the CSV the LMS exported, unchanged.") from None
+
+
+def _need(rows, path, *columns):
+    have = rows[0].keys() if rows else ()
+    missing = [c for c in columns if c not in have]
+    if missing:
+        raise LmsError(f"{path} has no column {', '.join(missing)}: give the LMS's own export (Canvas: the "
+                       f"gradebook's Export; Moodle: the assignment's Download grading worksheet).")
+
+
+def _canvas_students(rows):
+    """Canvas's export has a "Points Possible" row (and a muted-assignments row) before the students."""
+    return [r for r in rows if (r.get("ID") or "").strip().isdigit()]
+
+
+def _moodle_id(identifier):
+    found = re.fullmatch(r"\D*(\d+)", (identifier or "").strip())  # "Participant 123456"
+    return found.group(1) if found else None
+
+
+def roster(lms, path):
+    """nbgrader's roster (id, first_name, last_name, email) from the LMS's export."""
+    rows = read_export(path)
+    out = []
+    if lms == "canvas":
+        _need(rows, path, "Student", "ID")
+        for r in _canvas_students(rows):
+            last, _, first = r["Student"].partition(", ")  # "Doe, Jane"
+            out.append({"id": r["ID"].strip(), "first_name": first.strip(), "last_name": last.strip(),
+                        "email": (r.get("SIS Login ID") or "").strip() if "@" in (r.get("SIS Login ID") or "") else ""})
+    else:
+        _need(rows, path, "Identifier", "Full name")
+        for r in rows:
+            if _moodle_id(r["Identifier"]):
+                first, _, last = r["Full name"].strip().partition(" ")
+                out.append({"id": _moodle_id(r["Identifier"]), "first_name": first, "last_name": last,
+                            "email": (r.get("Email address") or "").strip()})
+    return out
+
+
+def upload(lms, assignment, path, db_url, column=None):
+    """(header, rows) of the CSV to upload, from the LMS's export and nbgrader's gradebook."""
+    rows = read_export(path)
+    with Gradebook(db_url) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+        except MissingEntry:
+            raise LmsError(f"the gradebook has no assignment '{assignment}': grade it first "
+                           f"(python -m gru_ref.grade {assignment}).") from None
+        if lms == "canvas":
+            _need(rows, path, "Student", "ID")
+            column = column or next((c for c in rows[0] if c.startswith(f"{assignment} (")), assignment)
+            header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column]
+            out = [[r.get(c, "") for c in header[:5]] + [_score(gradebook, assignment, r["ID"].strip())]
+                   for r in _canvas_students(rows)]
+        else:
+            _need(rows, path, "Identifier", "Grade")
+            header = list(rows[0])
+            out = [[_score(gradebook, assignment, _moodle_id(r["Identifier"])) if c == "Grade" else r[c]
+                    for c in header] for r in rows if _moodle_id(r["Identifier"])]
+    return header, [[spreadsheet_cell(v) for v in row] for row in out]
+
+
+def _score(gradebook, assignment, student):
+    score = scores(gradebook, assignment, student)["score"] if student else ""
+    return "" if score == "" else f"{score:g}"
+
+
+def write_csv(path, header, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(header)
+        out.writerows(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m gru_ref.grading.lms", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    steps = parser.add_subparsers(dest="step", required=True)
+    to_roster = steps.add_parser("roster", help="the LMS's export -> reports/roster.csv for nbgrader db student import")
+    to_roster.add_argument("lms", choices=("canvas", "moodle"))
+    to_roster.add_argument("export")
+    to_roster.add_argument("-o", "--out", default="reports/roster.csv")
+    to_lms = steps.add_parser("upload", help="nbgrader's scores -> reports/ASSIGNMENT/LMS.csv to upload")
+    to_lms.add_argument("lms", choices=("canvas", "moodle"))
+    to_lms.add_argument("assignment")
+    to_lms.add_argument("export")
+    to_lms.add_argument("--column", help="Canvas: the assignment's column, as in the export (default: the one "
+                                         "named 'ASSIGNMENT (number)', else ASSIGNMENT)")
+    to_lms.add_argument("-o", "--out", help="default: reports/ASSIGNMENT/LMS.csv")
+    to_lms.add_argument("--db", default="sqlite:///gradebook.db", help="nbgrader's gradebook (run at the course root)")
+    args = parser.parse_args(argv)
+    try:
+        if args.step == "roster":
+            people = roster(args.lms, args.export)
+            write_csv(Path(args.out), ["id", "first_name", "last_name", "email"],
+                      [[spreadsheet_cell(p[k]) for k in ("id", "first_name", "last_name", "email")] for p in people])
+            print(f"{len(people)} learner(s) -> {args.out}; next: nbgrader db student import {args.out}")
+        else:
+            if args.db.startswith("sqlite:///") and not Path(args.db.removeprefix("sqlite:///")).exists():
+                raise LmsError(f"no gradebook at {args.db.removeprefix('sqlite:///')}: run this at the course root.")
+            header, rows = upload(args.lms, args.assignment, args.export, args.db, args.column)
+            out = Path(args.out or f"reports/{args.assignment}/{args.lms}.csv")
+            write_csv(out, header, rows)
+            scored = header.index("Grade") if args.lms == "moodle" else len(header) - 1
+            blank = sum(row[scored] == "" for row in rows)
+            print(f"{len(rows)} learner(s), {blank} without a submission nbgrader recorded (left blank) -> {out}")
+    except LmsError as exc:
+        print(f"Cannot write it: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
