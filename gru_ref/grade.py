@@ -7,15 +7,19 @@
    of --workers processes (default: one per core), listening on loopback only, or the one at
    --scheduler tls://HOST:PORT with --tls-ca, --tls-cert and --tls-key (plain tcp:// on loopback
    only). Every worker is probed first: one that would grade without the sandbox is refused.
-3. Records the grades with nbgrader's own autograde, one student at a time, which finds each result
-   ready (nothing runs twice), so that `nbgrader export`, `generate_feedback` and the formgrader work
-   as always.
+3. Records the grades in nbgrader's gradebook in bulk: nbgrader's own autograde steps, each result
+   ready (nothing runs twice), for the whole class in one gradebook session (gradebook_bulk), so that
+   `nbgrader export`, `generate_feedback` and the formgrader work as always.
 4. Writes the class report: reports/ASSIGNMENT/grades.csv and reports/ASSIGNMENT/report.html.
 
 Interrupted (Ctrl-C, a killed run)? Run the same command again: it goes on where it stopped.
+A submission is graded again only when it changed, or the source notebook, the checker (gru_ref's
+code) or the grading limits did (gru_ref.grading.fingerprint); --force grades again regardless.
+--student ID (repeatable) grades those learners only; the report still covers the class.
 One class command at a time per course: a second one waits LOCK_WAIT_S, then refuses.
 """
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -26,9 +30,8 @@ from pathlib import Path
 
 import nbformat
 
-from gru_ref.grading import bwrap, collect, parallel, report
+from gru_ref.grading import bwrap, collect, fingerprint, gradebook_bulk, parallel, report
 from gru_ref.grading.box import WARNING, unsandboxed
-from gru_ref.grading.nbgrader_steps import fingerprint
 from gru_ref.grading.plan import PlanError, plan_notebook
 
 
@@ -44,6 +47,10 @@ def main(argv=None):
     parser.add_argument("--tls-cert", help="with a tls:// scheduler: this client's certificate (PEM)")
     parser.add_argument("--tls-key", help="with a tls:// scheduler: this client's private key (PEM)")
     parser.add_argument("--root", default=".", help="the course root, where nbgrader_config.py is")
+    parser.add_argument("--student", action="append", metavar="ID",
+                        help="grade this learner only (submitted/ID/ASSIGNMENT); repeat it for several")
+    parser.add_argument("--force", action="store_true",
+                        help="grade again even what is unchanged since it was graded")
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
     try:
@@ -56,7 +63,7 @@ def main(argv=None):
     from sqlalchemy.exc import SAWarning
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, on every autograde
     try:
-        return grade_class(args.assignment, root, args.workers, args.scheduler, tls)
+        return grade_class(args.assignment, root, args.workers, args.scheduler, tls, args.student, args.force)
     except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError) as exc:
         print(f"\nCannot grade: {exc}", file=sys.stderr)
         return 2
@@ -95,16 +102,16 @@ def course_lock(root, assignment):
     return fd
 
 
-def grade_class(assignment, root, workers, scheduler, tls=None):
+def grade_class(assignment, root, workers, scheduler, tls=None, students=None, force=False):
     api, limits = _nbgrader(root)
     lock = course_lock(root, assignment)
     try:
-        return _grade_class(api, limits, assignment, root, workers, scheduler, tls)
+        return _grade_class(api, limits, assignment, root, workers, scheduler, tls, students, force)
     finally:
         os.close(lock)
 
 
-def _grade_class(api, limits, assignment, root, workers, scheduler, tls):
+def _grade_class(api, limits, assignment, root, workers, scheduler, tls, students, force):
     if unsandboxed():
         print(WARNING, file=sys.stderr)
     elif not scheduler:
@@ -114,19 +121,36 @@ def _grade_class(api, limits, assignment, root, workers, scheduler, tls):
     results_folder.mkdir(parents=True, exist_ok=True)
     api.config.SandboxedExecute.results_folder = str(results_folder)
     submissions = collect.collect(root, assignment)
-    print(f"{assignment}: {len(submissions)} submission folder(s).", file=sys.stderr)
-    keys = _prepare(api, assignment, submissions)
-    jobs = {key: nb for key, nb in keys.values()}
+    chosen = _chosen(submissions, students, assignment)
+    print(f"{assignment}: {len(submissions)} submission folder(s)"
+          + (f", grading {len(chosen)} of them (--student)." if students else "."), file=sys.stderr)
+    for submission in submissions:  # one line per folder that needs a look, before anything runs
+        if submission.student in chosen and (submission.status != "graded" or submission.notes):
+            print(f"  {collect.shown(submission.student)} ({submission.status}): {'; '.join(submission.notes)}",
+                  file=sys.stderr)
+    context = fingerprint.context(fingerprint.source_folder(api.coursedir, assignment), limits)
+    name = Path(collect.released_names(root, assignment)[0]).stem  # the notebook's id in the gradebook
+    keys = _prepare(api, assignment, name, submissions, context)
+    jobs = {key: nb for student, (key, nb) in keys.items() if student in chosen}
+    if force:  # run again: the results of the chosen go
+        for key in jobs:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(parallel.result_path(results_folder, key))
     todo = sum(not os.path.exists(parallel.result_path(results_folder, k)) for k in jobs)
     where = scheduler or f"{workers} local worker(s)"
     print(f"Running {todo} notebook(s) in the sandbox on {where} ({len(jobs) - todo} already done).",
           file=sys.stderr)
+    started = time.monotonic()
     parallel.grade_all(jobs, results_folder, limits, workers, scheduler, parallel.ProgressBar(todo), tls)
-    _record(api, assignment, submissions, keys, results_folder, state_folder / "recorded.json")
+    ran = time.monotonic()
+    _record(api, assignment, name, submissions, keys, chosen, force, results_folder, state_folder / "recorded.json")
+    recorded = time.monotonic()
     out = root / "reports" / assignment
     report.write(out, assignment, submissions, keys, results_folder, api.coursedir.db_url)
     counts = {s: sum(sub.status == s for sub in submissions) for s in collect.STATUSES}
-    print("  " + ", ".join(f"{n} {s}" for s, n in counts.items() if n), file=sys.stderr)
+    print("  " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+          + f" ({ran - started:.1f} s in the sandbox, workers starting included; {recorded - ran:.1f} s recording)",
+          file=sys.stderr)
     print(f"Class report: {out / 'report.html'}\nGrades: {out / 'grades.csv'}")
     return 0
 
@@ -144,9 +168,22 @@ def _nbgrader(root):
     return api, limits
 
 
-def _prepare(api, assignment, submissions):
-    """{student: (fingerprint, notebook JSON)} of what nbgrader's autograde will see of each
-    notebook: the submission after nbgrader's own sanitising steps (locked and test cells restored)."""
+def _chosen(submissions, students, assignment):
+    """The students to grade: all, or those named by --student (each must have a folder)."""
+    everyone = {s.student for s in submissions}
+    if not students:
+        return everyone
+    unknown = sorted(set(students) - everyone)
+    if unknown:
+        raise CourseError(f"no submission folder submitted/{collect.shown(unknown[0])}/{assignment}/ "
+                          f"for --student {collect.shown(unknown[0])}: check the id (the folder's name).")
+    return set(students)
+
+
+def _prepare(api, assignment, name, submissions, context):
+    """{student: (key, notebook JSON)} of what nbgrader's autograde will see of each notebook: the
+    submission after nbgrader's own sanitising steps (locked and test cells restored), under the
+    key of its result (gru_ref.grading.fingerprint: the learner, the notebook, the context)."""
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.converters import Autograde
     with Gradebook(api.coursedir.db_url) as gradebook:
@@ -157,48 +194,68 @@ def _prepare(api, assignment, submissions):
                               f"`nbgrader generate_assignment {assignment}` first.") from None
     steps = [cls(parent=api) for cls in Autograde.class_traits()["sanitize_preprocessors"].default()]
     keys = {}
-    for submission in submissions:
-        if submission.status != "graded":
-            continue
-        nb = collect.read_notebook(submission.notebook)  # bounded, never through a link
-        resources = {"nbgrader": {"db_url": api.coursedir.db_url, "assignment": assignment,
-                                  "notebook": submission.notebook.stem, "student": submission.student}}
-        try:
-            for step in steps:
-                nb, resources = step.preprocess(nb, resources)
-        except Exception as exc:  # nbgrader's own checks refused it (cell metadata changed, say)
-            submission.status = "unreadable"
-            submission.notes.append(f"nbgrader cannot grade it: {str(exc).splitlines()[0][:200]}")
-            continue
-        plan_notebook(nb)  # the instructor's test cells: a PlanError stops everything, clearly
-        keys[submission.student] = (fingerprint(nb), nbformat.writes(nb))
+    with gradebook_bulk.one_gradebook(api.coursedir.db_url, api.coursedir.course_id):  # read only
+        for submission in submissions:
+            if submission.status != "graded":
+                continue
+            nb = collect.read_notebook(submission.notebook)  # bounded, never through a link
+            resources = {"nbgrader": {"db_url": api.coursedir.db_url, "assignment": assignment,
+                                      "notebook": name, "student": submission.student}}
+            try:
+                for step in steps:
+                    nb, resources = step.preprocess(nb, resources)
+            except Exception as exc:  # nbgrader's own checks refused it (cell metadata changed, say)
+                submission.status = "unreadable"
+                submission.notes.append(f"nbgrader cannot grade it: {str(exc).splitlines()[0][:200]}")
+                continue
+            plan_notebook(nb)  # the instructor's test cells: a PlanError stops everything, clearly
+            keys[submission.student] = (fingerprint.key(submission.student, nb, context), nbformat.writes(nb))
     return keys
 
 
-def _record(api, assignment, submissions, keys, results_folder, state_path):
-    """nbgrader's autograde for each student not yet recorded with this very notebook."""
+def _record(api, assignment, name, submissions, keys, chosen, force, results_folder, state_path):
+    """Records in nbgrader's gradebook, in bulk, each chosen student not yet recorded under this key
+    (every chosen one with force); a student not chosen and not recorded under its key is noted."""
     recorded = json.loads(state_path.read_text()) if state_path.exists() else {}
-    pending = [s for s in submissions if s.student in keys and recorded.get(s.student) != keys[s.student][0]]
-    print(f"Recording {len(pending)} grade(s) in nbgrader's gradebook.", file=sys.stderr)
-    for n, submission in enumerate(pending, 1):
-        key = keys[submission.student][0]
-        result = json.loads(Path(parallel.result_path(results_folder, key)).read_text())
+    stale = [s for s in submissions if s.student in keys and (recorded.get(s.student) != keys[s.student][0]
+                                                               or (force and s.student in chosen))]
+    for submission in stale:
+        if submission.student not in chosen:
+            submission.notes.append("not graded in this run (--student): its grade in nbgrader, if any, "
+                                    "is from an earlier one")
+            if submission.student in recorded:  # the report shows the result that nbgrader holds
+                keys[submission.student] = (recorded[submission.student], keys[submission.student][1])
+    pending = []
+    for submission in (s for s in stale if s.student in chosen):
+        result = json.loads(Path(parallel.result_path(results_folder, keys[submission.student][0])).read_text())
         if "grader_error" in result:
             submission.status = "error"
             submission.notes.append(result["grader_error"])
-            continue
-        done = api.autograde(assignment, submission.student, force=True, create=True)
-        if not done["success"]:
+        else:
+            pending.append(submission)
+    print(f"Recording {len(pending)} grade(s) in nbgrader's gradebook.", file=sys.stderr)
+    done = []
+
+    def recorded_one(student):
+        recorded[student] = keys[student][0]
+        done.append(student)
+        if len(done) % 25 == 0 or len(done) == len(pending):  # progress kept now and then, and at the end
+            _save(state_path, recorded)
+            sys.stderr.write(f"\r  {len(done)}/{len(pending)} recorded ")
+    failed = gradebook_bulk.record(api, assignment, [(s.student, name, keys[s.student][1])
+                                                     for s in pending], recorded_one)
+    _save(state_path, recorded)
+    if pending:
+        sys.stderr.write("\n")
+    for submission in pending:
+        if submission.student in failed:
             submission.status = "error"
-            submission.notes.append("nbgrader's autograde failed: " + _last_error(done))
-            continue
-        recorded[submission.student] = key
-        state_path.write_text(json.dumps(recorded, indent=1))
-        sys.stderr.write(f"\r  {n}/{len(pending)} recorded ")
-    sys.stderr.write("\n")
+            submission.notes.append("nbgrader's autograde failed: " + failed[submission.student])
     for submission in submissions:
-        if submission.student in keys and submission.status == "graded":
-            result = json.loads(Path(parallel.result_path(results_folder, keys[submission.student][0])).read_text())
+        path = Path(parallel.result_path(results_folder, keys[submission.student][0])) \
+            if submission.student in keys else None
+        if path and path.exists() and submission.status == "graded":
+            result = json.loads(path.read_text())
             if result.get("too_large"):  # recorded in nbgrader (every test failed, saying why); not graded
                 submission.status = "too large"
                 submission.notes.append(f"not graded: too large ({result['too_large']})")
@@ -206,9 +263,9 @@ def _record(api, assignment, submissions, keys, results_folder, state_path):
                 submission.status = "flagged"
 
 
-def _last_error(done):
-    lines = [line for line in (done.get("log") or "").splitlines() if "ERROR" in line]
-    return (lines[-1] if lines else (done.get("error") or "no log").strip().splitlines()[-1])[:300]
+def _save(path, recorded):
+    path.with_suffix(".part").write_text(json.dumps(recorded, indent=1))
+    os.replace(path.with_suffix(".part"), path)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,19 @@ run, on this machine:
              bubblewrap sandbox, judged outside it
   class      python -m gru_ref.grade --workers W: the sandbox and the judge on W Dask workers
 
-    .venv/bin/python tools/bench_grading.py [--n 8] [--workers 2]
+    .venv/bin/python tools/bench_grading.py [--n 8] [--workers 2] [--compare-n K]
 
-It prints a table, the ratios, and where the time of one submission goes in the sandbox.
+--compare-n K times the two nbgrader runs on K of the N submissions (default: all N; plain nbgrader
+takes about 2.7 s each: 13 minutes for 300), the class command on all N. It prints a table, the
+ratios, the class command's phases (the sandbox, the recording in nbgrader's gradebook) and CPU
+seconds (all its processes: on a machine shared with other work, CPU / cores bounds the wall-clock
+time it would take alone), and where the time of one submission goes in the sandbox.
 """
 import argparse
 import json
 import os
+import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -74,12 +80,18 @@ def course(folder, plain):
     return folder
 
 
-def timed(command, cwd):
+def timed(command, cwd, log=None):
+    """Wall-clock and CPU seconds (the command and every process it waited for) of a command."""
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, command))} failed:\n{done.stderr[-2000:]}")
-    return time.perf_counter() - start
+    if log is not None:
+        log.append(done.stderr)
+    return wall, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
 
 
 def check_full_marks(folder, n):
@@ -91,35 +103,47 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--compare-n", type=int, help="submissions for the two nbgrader runs (default: --n)")
     args = parser.parse_args()
+    compare = min(args.compare_n or args.n, args.n)
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"  # nbgrader runs alembic and jupyter by name
+    load_before = f"{os.getloadavg()[0]:.1f}"
     with tempfile.TemporaryDirectory(prefix="bench_grading_") as tmp:
         tmp = Path(tmp)
         plain, sandboxed, whole = (course(tmp / "plain", True), course(tmp / "sandboxed", False),
                                    course(tmp / "class", False))
-        for folder in (plain, sandboxed, whole):  # each its own solution: the plain one has plain tests
+        counts = {plain: compare, sandboxed: compare, whole: args.n}
+        for folder, n in counts.items():  # each its own solution: the plain one has plain tests
             solution = nbformat.read(folder / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-            submit(folder, ASSIGNMENT, solution, args.n)
-        seconds = {
+            submit(folder, ASSIGNMENT, solution, n)
+        log = []
+        measured = {
             "plain": timed([BIN / "nbgrader", "autograde", ASSIGNMENT], plain),
             "sandboxed": timed([BIN / "nbgrader", "autograde", ASSIGNMENT], sandboxed),
-            "class": timed([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT, "--workers", str(args.workers)], whole),
+            "class": timed([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT, "--workers", str(args.workers)], whole,
+                           log),
         }
-        for folder in (plain, sandboxed, whole):
-            check_full_marks(folder, args.n)
+        for folder, n in counts.items():
+            check_full_marks(folder, n)
         results = [json.loads(p.read_text()) for p in (whole / ".gru_ref" / ASSIGNMENT / "results").glob("*.json")]
-    per = {k: v / args.n for k, v in seconds.items()}
-    print(f"{args.n} correct submissions, {args.workers} worker(s) for the class command\n")
-    print("| how | seconds in all | seconds per submission |\n|---|---:|---:|")
-    for name, total in seconds.items():
-        print(f"| {name} | {total:.1f} | {per[name]:.2f} |")
+    n = {"plain": compare, "sandboxed": compare, "class": args.n}
+    per = {k: wall / n[k] for k, (wall, _) in measured.items()}
+    print(f"{args.n} correct submissions for the class command ({args.workers} worker(s)), {compare} for the two "
+          f"nbgrader runs; load average before: {load_before}, after: {os.getloadavg()[0]:.1f}\n")
+    print("| how | submissions | seconds in all | seconds per submission | CPU seconds |\n|---|---:|---:|---:|---:|")
+    for name, (wall, cpu) in measured.items():
+        print(f"| {name} | {n[name]} | {wall:.1f} | {per[name]:.2f} | {cpu:.1f} |")
+    phases = re.search(r"\(([0-9.]+) s in the sandbox, workers starting included; ([0-9.]+) s recording\)", log[0])
+    if phases:
+        print(f"\nclass command: {phases[1]} s running the notebooks (Dask workers and boxes starting included), "
+              f"{phases[2]} s recording the grades in nbgrader's gradebook")
     print(f"\nclass command vs plain nbgrader: {per['plain'] / per['class']:.1f}x faster")
     print(f"sandboxed nbgrader vs plain nbgrader: {per['sandboxed'] / per['plain']:.2f}x the time")
     print("\nwhere the time of one submission goes on a worker (median seconds):")
     for part in ("prepare", "run", "judge"):
         print(f"  {part:8s} {statistics.median(r['seconds'][part] for r in results):.3f}")
     print("  (run: the learner's cells and checks in the box; judge: the truth and the verdicts;"
-          " the rest is Dask, nbgrader's record of each grade, and starting the workers and boxes)")
+          " the rest is Dask and starting the workers and boxes, then the recording in nbgrader's gradebook)")
 
 
 if __name__ == "__main__":

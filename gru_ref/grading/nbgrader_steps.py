@@ -15,16 +15,16 @@ The feedback page's own steps (maths as MathML, the flags kept for the instructo
 gru_ref.grading.feedback_html.
 """
 import atexit
-import hashlib
 import json
 import os
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict, Unicode
 
-from gru_ref.grading import plan as planning
+from gru_ref.grading import fingerprint
 from gru_ref.grading.box import Box
 from gru_ref.grading.learner_text import markdown_literal, unsafe_student_id
 from gru_ref.grading.submission import apply, grade_notebook
@@ -43,24 +43,16 @@ def shared_box():
     return _BOX
 
 
-def fingerprint(nb):
-    """What grading a notebook depends on: its code cells' sources and its tests, in order."""
-    plan = planning.plan_notebook(nb)
-    what = {"code": plan.code_cells, "tests": [(t.grade_id, t.cell_index, [c.__dict__ for c in t.checks])
-                                             for t in plan.tests]}
-    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
-
-
 class SandboxedExecute(NbGraderPreprocessor):
     results_folder = Unicode(os.environ.get("GRU_REF_RESULTS", ""), help=(
         "A folder of grading results computed ahead by `python -m gru_ref.grade` (one JSON file per "
-        "notebook fingerprint): a notebook found there is not run again.")).tag(config=True)
+        "key, gru_ref.grading.fingerprint): a notebook found there is not run again.")).tag(config=True)
 
     limits = Dict(help="Overrides of gru_ref.grading.submission.LIMITS, e.g. {'deadline_s': 120}").tag(config=True)
 
     def preprocess(self, nb, resources):
         strip_learner_html(nb)
-        result = self._cached(nb)
+        result = self._cached(nb, resources["nbgrader"])
         if result is None:
             result = grade_notebook(nb, shared_box(), self.limits)
         if "grader_error" in result:
@@ -69,10 +61,12 @@ class SandboxedExecute(NbGraderPreprocessor):
         resources["gru_ref"] = result
         return nb, resources
 
-    def _cached(self, nb):
+    def _cached(self, nb, info):
         if not self.results_folder:
             return None
-        path = os.path.join(self.results_folder, fingerprint(nb) + ".json")
+        source = fingerprint.source_folder(CourseDirectory(config=self.config), info["assignment"])
+        key = fingerprint.key(info["student"], nb, fingerprint.context(source, self.limits))
+        path = os.path.join(self.results_folder, key + ".json")
         try:
             with open(path) as f:
                 return json.load(f)
