@@ -36,8 +36,11 @@ c.Autograde.sanitize_preprocessors = [RefuseUnsafeStudentId,
 import nbgrader  # noqa: E402
 from nbgrader.converters import GenerateFeedback  # noqa: E402
 
+from gru_ref.grading.comments import GroupComments  # noqa: E402
 from gru_ref.grading.nbgrader_steps import FEEDBACK_TEMPLATES, OfflineMath  # noqa: E402
 
-c.GenerateFeedback.preprocessors = list(GenerateFeedback.class_traits()["preprocessors"].default()) + [OfflineMath]
+# GroupComments: the instructor's comment per mistake group (reports/ID/comments.yml) under the test cell.
+c.GenerateFeedback.preprocessors = list(GenerateFeedback.class_traits()["preprocessors"].default()) + [
+    GroupComments, OfflineMath]
 c.HTMLExporter.extra_template_basedirs = [
     FEEDBACK_TEMPLATES, os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]

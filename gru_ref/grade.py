@@ -30,6 +30,7 @@ from gru_ref.grading import bwrap, collect, parallel, report
 from gru_ref.grading.box import WARNING, unsandboxed
 from gru_ref.grading.nbgrader_steps import fingerprint
 from gru_ref.grading.plan import PlanError, plan_notebook
+from gru_ref.judge import secret
 
 
 def main(argv=None):
@@ -57,7 +58,7 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, on every autograde
     try:
         return grade_class(args.assignment, root, args.workers, args.scheduler, tls)
-    except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError) as exc:
+    except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError, secret.SecretError) as exc:
         print(f"\nCannot grade: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -115,8 +116,8 @@ def _grade_class(api, limits, assignment, root, workers, scheduler, tls):
     api.config.SandboxedExecute.results_folder = str(results_folder)
     submissions = collect.collect(root, assignment)
     print(f"{assignment}: {len(submissions)} submission folder(s).", file=sys.stderr)
-    keys = _prepare(api, assignment, submissions)
-    jobs = {key: nb for key, nb in keys.values()}
+    keys = _prepare(api, assignment, submissions, root)
+    jobs = {key: (nb, cases) for key, nb, cases in keys.values()}
     todo = sum(not os.path.exists(parallel.result_path(results_folder, k)) for k in jobs)
     where = scheduler or f"{workers} local worker(s)"
     print(f"Running {todo} notebook(s) in the sandbox on {where} ({len(jobs) - todo} already done).",
@@ -144,9 +145,10 @@ def _nbgrader(root):
     return api, limits
 
 
-def _prepare(api, assignment, submissions):
-    """{student: (fingerprint, notebook JSON)} of what nbgrader's autograde will see of each
-    notebook: the submission after nbgrader's own sanitising steps (locked and test cells restored)."""
+def _prepare(api, assignment, submissions, root):
+    """{student: (fingerprint, notebook JSON, keys of the cases)} of what nbgrader's autograde will see of
+    each notebook: the submission after nbgrader's own sanitising steps (locked and test cells restored),
+    with the learner's keys of the cases (gru_ref.judge.secret: hidden cases of their own)."""
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.converters import Autograde
     with Gradebook(api.coursedir.db_url) as gradebook:
@@ -171,7 +173,8 @@ def _prepare(api, assignment, submissions):
             submission.notes.append(f"nbgrader cannot grade it: {str(exc).splitlines()[0][:200]}")
             continue
         plan_notebook(nb)  # the instructor's test cells: a PlanError stops everything, clearly
-        keys[submission.student] = (fingerprint(nb), nbformat.writes(nb))
+        cases = secret.keys(root, assignment, submission.student)
+        keys[submission.student] = (fingerprint(nb, cases), nbformat.writes(nb), cases)
     return keys
 
 

@@ -46,11 +46,12 @@ def shared_box():
     return _BOX
 
 
-def fingerprint(nb):
-    """What grading a notebook depends on: its code cells' sources and its tests, in order."""
+def fingerprint(nb, keys=None):
+    """What grading a notebook depends on: its code cells' sources and its tests, in order, and the
+    keys its cases are drawn from (gru_ref.judge.secret: two learners' equal notebooks differ here)."""
     plan = planning.plan_notebook(nb)
     what = {"code": plan.code_cells, "tests": [(t.grade_id, t.cell_index, [c.__dict__ for c in t.checks])
-                                             for t in plan.tests]}
+                                             for t in plan.tests], "keys": keys or {}}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
 
 
@@ -63,19 +64,27 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         strip_learner_html(nb)
-        result = self._cached(nb)
+        keys = self._keys(resources)
+        result = self._cached(nb, keys)
         if result is None:
-            result = grade_notebook(nb, shared_box(), self.limits)
+            result = grade_notebook(nb, shared_box(), self.limits, keys)
         if "grader_error" in result:
             raise RuntimeError(f"the grader could not grade this notebook: {result['grader_error']}")
         apply(nb, result)
         resources["gru_ref"] = result
         return nb, resources
 
-    def _cached(self, nb):
+    def _keys(self, resources):
+        """The learner's and the course's keys of the cases (gru_ref.judge.secret), from the course's secret."""
+        from nbgrader.coursedir import CourseDirectory
+        from gru_ref.judge import secret
+        info = resources.get("nbgrader", {})
+        return secret.keys(CourseDirectory(config=self.config).root, info["assignment"], info["student"])
+
+    def _cached(self, nb, keys=None):
         if not self.results_folder:
             return None
-        path = os.path.join(self.results_folder, fingerprint(nb) + ".json")
+        path = os.path.join(self.results_folder, fingerprint(nb, keys) + ".json")
         try:
             with open(path) as f:
                 return json.load(f)
