@@ -22,11 +22,10 @@ from gru_ref.judge.diagnosis_names import name_of, prose
 
 def diagnosis(message):
     """What the report calls the diagnosis a failing message states (gru_ref.judge.diagnosis_names)."""
-    from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
-    from gru_ref.assignments.gru import GRAD_MISTAKES, MISTAKES
-    from gru_ref.assignments.rnn import RNN_MISTAKES
+    from gru_ref.assignments import TASKS
     from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
-    return prose(name_of(message, MISTAKES + GRAD_MISTAKES + RNN_MISTAKES + LAYERS_MISTAKES + SHAPE_MISTAKES))
+    known = [m for task in TASKS.values() for m in getattr(task, "mistakes", ())] + list(SHAPE_MISTAKES)
+    return prose(name_of(message, known))
 
 
 def gradebook_rows(db_url, assignment):

@@ -43,7 +43,7 @@ PROSE = {name: prose for _, name, prose in OTHER_DIAGNOSES} | {OTHER: "other fai
 def name_of(message, mistakes=()):
     """The stable name of a failing message: the known mistake whose lesson it states, else the first
     of OTHER_DIAGNOSES whose words it holds, else OTHER."""
-    for mistake in mistakes:
+    for mistake in sorted(mistakes, key=lambda m: -len(m.lesson)):  # a lesson that holds another's first
         if mistake.lesson in message:
             return mistake.name
     for needle, name, _ in OTHER_DIAGNOSES:
