@@ -147,6 +147,24 @@ def test_the_report_groups_learners_by_their_mistake_and_shows_each_learner(grad
     assert 'z_swapped: ""' in (folder / "comments.yml").read_text()
 
 
+def test_the_learner_view_reads_a_score_set_by_hand_from_the_gradebook(graded_class):
+    from nbgrader.api import Gradebook
+    from gru_ref.grading import report
+    db_url = f"sqlite:///{graded_class[0] / 'gradebook.db'}"
+    with Gradebook(db_url) as gradebook:
+        grade = gradebook.find_grade("test_my_gru_values", ASSIGNMENT, ASSIGNMENT, "cai")
+        grade.manual_score = 2.0
+        gradebook.db.commit()
+    try:
+        rows, _ = report.gradebook_rows(db_url, ASSIGNMENT)
+    finally:
+        with Gradebook(db_url) as gradebook:
+            gradebook.find_grade("test_my_gru_values", ASSIGNMENT, ASSIGNMENT, "cai").manual_score = None
+            gradebook.db.commit()
+    assert rows["cai"]["overrides"] == {"test_my_gru_values": (0.0, 2.0)}
+    assert rows["ada"]["overrides"] == {}
+
+
 def test_a_group_comment_reaches_exactly_that_groups_feedback(graded_class):
     """Issue 17 item 2: a comment written for the `z_swapped` group is in cai's feedback, as text, and in
     no one else's; the other groups' empty comments send nothing."""

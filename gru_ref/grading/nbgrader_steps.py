@@ -79,6 +79,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         from nbgrader.coursedir import CourseDirectory
         from gru_ref.judge import secret
         info = resources.get("nbgrader", {})
+        if not (info.get("assignment") and info.get("student")):  # not grading a learner's submission
+            return None
         return secret.keys(CourseDirectory(config=self.config).root, info["assignment"], info["student"])
 
     def _cached(self, nb, keys=None):
