@@ -139,6 +139,8 @@ def test_the_report_groups_learners_by_their_mistake_and_shows_each_learner(grad
     assert groups["groups"]["test_gru_cell"]["reset_gate_missing"] == ["dee"]
     assert "z_swapped" in groups["learners"]["cai"] and "ada" not in groups["learners"]
     assert groups["groups"]["test_my_gru_values"]["builtin_kernel"] == ["eve"]  # a failure that is no mistake
+    name, digest = groups["signatures"]["cai"]["test_my_gru_values"]  # the visible check's wrong outputs
+    assert name == "z_swapped" and len(digest) == 16 and "ada" not in groups["signatures"]
     report = (folder / "report.html").read_text()
     assert "<strong>z swapped</strong>: 1 learner" in report and '<a href="#learner-cai">cai</a>' in report
     assert "first difference (cai): First difference: output[:, " in report
