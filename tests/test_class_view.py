@@ -205,3 +205,18 @@ def test_the_secret_and_the_learners_key_never_enter_the_box(tmp_path):
     assert "found: []" in printed, printed
     assert int(printed.split("files read: ")[1].split()[0]) > 100  # it did look
 
+
+
+def test_nbgraders_own_autograde_draws_the_same_learners_cases_and_caches_them_apart(tmp_path):
+    """Plain `nbgrader autograde` (SandboxedExecute) takes the learner's keys from the course's secret, as
+    the class command does; two learners' equal notebooks are two results, not one."""
+    from traitlets.config import Config
+    from gru_ref.grading.nbgrader_steps import SandboxedExecute, fingerprint
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    step = SandboxedExecute(config=config)
+    ada = step._keys({"nbgrader": {"assignment": "gru", "student": "ada"}})
+    assert ada == secret.keys(tmp_path, "gru", "ada") and step._keys({}) is None
+    nb = nbformat.read(ROOT / "solutions" / "gru" / "gru.ipynb", as_version=4)
+    assert fingerprint(nb, ada) != fingerprint(nb, secret.keys(tmp_path, "gru", "ben"))
+    assert fingerprint(nb, ada) == fingerprint(nb, secret.keys(tmp_path, "gru", "ada"))
