@@ -257,28 +257,32 @@ def test_the_search_for_a_right_answer_finds_one_where_there_is_one(tmp_path):
         ["guarded_in_a_wrapper._step computes gru_cell"]
 
 
-# The learners' edition's judge, alone on the path, rules on a wrong my_gru_layers's outputs.
-NAME_A_LAYERS_MISTAKE = r"""
+# The learners' edition's judge, alone on the path, rules on wrong my_gru_layers answers' outputs.
+NAME_LAYERS_MISTAKES = r"""
 import json, sys
 import torch
 import gru_ref.judge
 from gru_ref.judge import Judge
 assert gru_ref.judge.__file__.startswith(sys.argv[1]), gru_ref.judge.__file__
-namespace = {"torch": torch}
-exec(sys.stdin.read(), namespace)
-judge = Judge("my_gru_layers", ("quick",), seed=1)
-records = []
-for case, inputs in zip(judge.cases, judge.inputs):
-    args = [inputs[n] for n in judge.task.arg_names_for(case)]
-    try:
-        outputs = namespace["my_gru_layers"](args[0], args[1], args[2:], case.layers, case.bidirectional,
-                                             case.batch_first)
-    except RuntimeError:  # layers_fed_the_input runs where F == num_directions * H only: the first case
-        break
-    records.append({"status": "ok", "returned_type": "tuple", "outputs": list(outputs), "requires_grad": [False, False],
-                    "returned": [["Tensor", tuple(t.shape), case.dtype, "cpu"] for t in outputs]})
-verdict = judge.rule(records, {})
-print(json.dumps([verdict.diagnosis, verdict.message]))
+named = {}
+for name, source in json.loads(sys.stdin.read()).items():
+    namespace = {"torch": torch}
+    exec(source, namespace)
+    judge = Judge("my_gru_layers", ("quick",), seed=1)
+    records = []
+    for case, inputs in zip(judge.cases, judge.inputs):
+        args = [inputs[n] for n in judge.task.arg_names_for(case)]
+        try:
+            outputs = namespace["my_gru_layers"](args[0], args[1], args[2:], case.layers, case.bidirectional,
+                                                 case.batch_first)
+        except RuntimeError:  # layers_fed_the_input runs where F == num_directions * H only: the first case
+            break
+        records.append({"status": "ok", "returned_type": "tuple", "outputs": list(outputs),
+                        "requires_grad": [False, False],
+                        "returned": [["Tensor", tuple(t.shape), case.dtype, "cpu"] for t in outputs]})
+    verdict = judge.rule(records, {})
+    named[name] = [verdict.diagnosis, verdict.message]
+print(json.dumps(named))
 """
 
 
@@ -287,12 +291,11 @@ def test_the_learners_edition_names_the_layers_mistakes(wheel):
     every known layers mistake and a step's mistake inside the layers, not "none of the common mistakes"."""
     from layers_code import STEP_WRONG, WRONG
     assert not (wheel / "gru_ref" / "reference").exists()
-    for name, source in {**WRONG, **STEP_WRONG}.items():
-        done = subprocess.run([sys.executable, "-c", NAME_A_LAYERS_MISTAKE, str(wheel)], input=source,
-                              capture_output=True, text=True, timeout=120, cwd=wheel,
-                              env={"PYTHONPATH": str(wheel), "PATH": "/usr/bin:/bin", "HOME": str(wheel)})
-        assert done.returncode == 0, done.stderr[-2000:]
-        diagnosis, message = json.loads(done.stdout.strip().splitlines()[-1])
-        assert diagnosis == name and "matches none of the common mistakes" not in message, (name, message)
-        if name == "z_swapped_reverse_only":
-            assert "It shows in the reverse direction only" in message, message
+    done = subprocess.run([sys.executable, "-c", NAME_LAYERS_MISTAKES, str(wheel)],
+                          input=json.dumps({**WRONG, **STEP_WRONG}), capture_output=True, text=True, timeout=300,
+                          cwd=wheel, env={"PYTHONPATH": str(wheel), "PATH": "/usr/bin:/bin", "HOME": str(wheel)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    named = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {name: diagnosis for name, (diagnosis, _) in named.items()} == {n: n for n in {**WRONG, **STEP_WRONG}}
+    assert not [n for n, (_, message) in named.items() if "matches none of the common mistakes" in message]
+    assert "It shows in the reverse direction only" in named["z_swapped_reverse_only"][1]
