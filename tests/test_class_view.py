@@ -93,13 +93,15 @@ def test_the_comments_template_lists_each_group_and_keeps_the_instructors_edits(
     assert comments.write_template(tmp_path, "gru", found) == []  # nothing new: the file is left alone
 
 
-def test_a_broken_comments_file_is_one_line_and_never_rewritten(tmp_path):
+def test_a_broken_comments_file_is_one_line_and_never_rewritten(tmp_path, capsys):
     (tmp_path / "comments.yml").write_text("z_swapped: \"unclosed\n")
     with pytest.raises(comments.CommentsError, match=r"not valid YAML at line \d+: put each comment in quotes"):
         comments.load(tmp_path / "comments.yml")
     found, _ = mistake_groups.groups(list(RESULTS), RESULTS)
     assert comments.write_template(tmp_path, "gru", found) == []
     assert (tmp_path / "comments.yml").read_text() == "z_swapped: \"unclosed\n"
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "Not adding new groups to it:" in said and "not valid YAML" in said
     (tmp_path / "comments.yml").write_text("- a list\n")
     with pytest.raises(comments.CommentsError, match="must map each group's name to a comment"):
         comments.load(tmp_path / "comments.yml")
@@ -220,3 +222,27 @@ def test_nbgraders_own_autograde_draws_the_same_learners_cases_and_caches_them_a
     nb = nbformat.read(ROOT / "solutions" / "gru" / "gru.ipynb", as_version=4)
     assert fingerprint(nb, ada) != fingerprint(nb, secret.keys(tmp_path, "gru", "ben"))
     assert fingerprint(nb, ada) == fingerprint(nb, secret.keys(tmp_path, "gru", "ada"))
+
+
+def test_feedback_with_a_broken_comments_file_says_so_in_one_line_and_adds_nothing(tmp_path, caplog):
+    from traitlets.config import Config
+    folder = tmp_path / "reports" / "gru"
+    folder.mkdir(parents=True)
+    found, _ = mistake_groups.groups(list(RESULTS), RESULTS)
+    mistake_groups.write_json(folder, "gru", found)
+    (folder / "comments.yml").write_text("z_swapped: [\n")
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", metadata={"nbgrader": {"grade_id": g}})
+                                         for g in ("values", "grads")])  # ann shows z_swapped in both
+    step = comments.GroupComments(config=config)
+    with caplog.at_level("ERROR"):
+        nb, _ = step.preprocess(nb, {"nbgrader": {"assignment": "gru", "student": "ann"}})
+    assert nb.cells[0].outputs == nb.cells[1].outputs == []
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ann: no group comment added: {folder / 'comments.yml'} is not valid YAML at line 2: put each comment "
+        f"in quotes, or in a block after `name: |`, then generate the feedback again"]
+    (folder / "comments.yml").write_text('z_swapped: "Which state does z keep?"\n')
+    nb, _ = step.preprocess(nb, {"nbgrader": {"assignment": "gru", "student": "ann"}})
+    assert nb.cells[0].outputs[0]["text"] == "A note from your instructor on this mistake (z swapped):\nWhich state does z keep?\n"
+    assert nb.cells[1].outputs == []  # once per learner, under the first cell that shows it

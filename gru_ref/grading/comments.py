@@ -6,6 +6,7 @@ under the first test cell that shows it, as text (an output stream: nbconvert es
 
 The template is never overwritten: a group that appears later (a late submission) is added at its end.
 """
+import sys
 from pathlib import Path
 
 import yaml
@@ -44,8 +45,9 @@ def write_template(folder, assignment, found):
             learners.setdefault(name, set()).update(students)
     try:
         written = load(path) if path.exists() else None
-    except CommentsError:
-        return []  # the instructor's file, half edited: left exactly as it is (feedback says what is wrong)
+    except CommentsError as exc:  # the instructor's file, half edited: left exactly as it is, and said so
+        print(f"Not adding new groups to it: {exc}", file=sys.stderr)
+        return []
     new = [name for name in sorted(learners, key=lambda n: (-len(learners[n]), n)) if name not in (written or {})]
     if written is None:
         path.write_text(HEADER.format(assignment=assignment) + "".join(_entry(n, learners[n]) for n in new))
@@ -72,20 +74,18 @@ def load(path):
 
 
 def for_learner(folder, student):
-    """[(grade_id, diagnosis, comment)] for one learner: each comment once, under the first test cell
-    where the learner shows that diagnosis."""
+    """[(diagnosis, comment, the test cells where the learner shows it)] for one learner, each
+    diagnosis with a comment written once."""
     folder = Path(folder)
     if not (folder / COMMENTS_FILE).exists():
         return []
     written = load(folder / COMMENTS_FILE)
-    groups = mistake_groups.read_json(folder)["groups"]
-    found, seen = [], set()
-    for grade_id, by_name in groups.items():
+    cells = {}
+    for grade_id, by_name in mistake_groups.read_json(folder)["groups"].items():
         for name, students in by_name.items():
-            if student in students and written.get(name) and name not in seen:
-                seen.add(name)
-                found.append((grade_id, name, written[name]))
-    return found
+            if student in students and written.get(name):
+                cells.setdefault(name, set()).add(grade_id)
+    return [(name, written[name], grade_ids) for name, grade_ids in sorted(cells.items())]
 
 
 class GroupComments(NbGraderPreprocessor):
@@ -97,11 +97,15 @@ class GroupComments(NbGraderPreprocessor):
         from nbgrader.coursedir import CourseDirectory
         info = resources["nbgrader"]
         folder = Path(CourseDirectory(config=self.config).root) / "reports" / info["assignment"]
-        cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in nb.cells}
-        for grade_id, name, comment in for_learner(folder, info["student"]):
-            cell = cells.get(grade_id)
-            if cell is None or cell.cell_type != "code":
-                continue
-            cell.outputs.append(new_output("stream", name="stdout", text=(
-                f"A note from your instructor on this mistake ({prose(name)}):\n{comment}\n")))
+        try:
+            found = for_learner(folder, info["student"])
+        except CommentsError as exc:  # one line, and the feedback without comments: fix it, generate again
+            self.log.error("%s: no group comment added: %s", info["student"], exc)
+            return nb, resources
+        for name, comment, grade_ids in found:  # under the first test cell, in the notebook's order, showing it
+            cell = next((c for c in nb.cells if c.cell_type == "code"
+                         and c.metadata.get("nbgrader", {}).get("grade_id") in grade_ids), None)
+            if cell is not None:
+                cell.outputs.append(new_output("stream", name="stdout", text=(
+                    f"A note from your instructor on this mistake ({prose(name)}):\n{comment}\n")))
         return nb, resources
