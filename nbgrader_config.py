@@ -37,11 +37,13 @@ c.Autograde.sanitize_preprocessors = [RefuseUnsafeStudentId,
 import nbgrader  # noqa: E402
 from nbgrader.converters import GenerateFeedback  # noqa: E402
 
+from gru_ref.grading.comments import GroupComments  # noqa: E402
 from gru_ref.grading.feedback_html import HideIntegrityFlags, MathToMathML  # noqa: E402
 from gru_ref.grading.nbgrader_steps import FEEDBACK_TEMPLATES  # noqa: E402
 
+# GroupComments: the instructor's comment per mistake group (reports/ID/comments.yml) under the test cell.
 c.GenerateFeedback.preprocessors = [*GenerateFeedback.class_traits()["preprocessors"].default(),
-                                    HideIntegrityFlags, MathToMathML]
+                                    GroupComments, HideIntegrityFlags, MathToMathML]
 c.HTMLExporter.extra_template_basedirs = [
     FEEDBACK_TEMPLATES, os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]
 

@@ -25,7 +25,7 @@ MOVED = {"check": "gru_ref.learner.check", "sandbox": "gru_ref.learner.sandbox",
          "shape_answers": "gru_ref.learner.shape_answers", "diagnose": "gru_ref.judge.diagnose",
          "shape_tasks": "gru_ref.assignments.shapes.tasks",
          "shape_diagnose": "gru_ref.assignments.shapes.diagnose", "train_task": "gru_ref.assignments.train_gru",
-         "equations": "gru_ref.reference.equations", "layers_mistakes": "gru_ref.reference.gru_layers_mistakes",
+         "equations": "gru_ref.reference.equations", "layers_mistakes": "gru_ref.assignments.gru_layers",
          "shape_mistakes": "gru_ref.reference.shapes_mistakes"}
 
 

@@ -33,6 +33,7 @@ import nbformat
 from gru_ref.grading import bwrap, collect, fingerprint, gradebook_bulk, parallel, report
 from gru_ref.grading.box import WARNING, unsandboxed
 from gru_ref.grading.plan import PlanError, plan_notebook
+from gru_ref.judge import secret
 
 
 def main(argv=None):
@@ -64,7 +65,7 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, on every autograde
     try:
         return grade_class(args.assignment, root, args.workers, args.scheduler, tls, args.student, args.force)
-    except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError) as exc:
+    except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError, secret.SecretError) as exc:
         print(f"\nCannot grade: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -130,8 +131,8 @@ def _grade_class(api, limits, assignment, root, workers, scheduler, tls, student
                   file=sys.stderr)
     context = fingerprint.context(fingerprint.source_folder(api.coursedir, assignment), limits)
     name = Path(collect.released_names(root, assignment)[0]).stem  # the notebook's id in the gradebook
-    keys = _prepare(api, assignment, name, submissions, context)
-    jobs = {key: nb for student, (key, nb) in keys.items() if student in chosen}
+    keys = _prepare(api, assignment, name, submissions, context, root)
+    jobs = {key: (nb, cases) for student, (key, nb, cases) in keys.items() if student in chosen}
     if force:  # run again: the results of the chosen go
         for key in jobs:
             with contextlib.suppress(FileNotFoundError):
@@ -168,22 +169,11 @@ def _nbgrader(root):
     return api, limits
 
 
-def _chosen(submissions, students, assignment):
-    """The students to grade: all, or those named by --student (each must have a folder)."""
-    everyone = {s.student for s in submissions}
-    if not students:
-        return everyone
-    unknown = sorted(set(students) - everyone)
-    if unknown:
-        raise CourseError(f"no submission folder submitted/{collect.shown(unknown[0])}/{assignment}/ "
-                          f"for --student {collect.shown(unknown[0])}: check the id (the folder's name).")
-    return set(students)
-
-
-def _prepare(api, assignment, name, submissions, context):
-    """{student: (key, notebook JSON)} of what nbgrader's autograde will see of each notebook: the
-    submission after nbgrader's own sanitising steps (locked and test cells restored), under the
-    key of its result (gru_ref.grading.fingerprint: the learner, the notebook, the context)."""
+def _prepare(api, assignment, name, submissions, context, root):
+    """{student: (key, notebook JSON, keys of the cases)} of what nbgrader's autograde will see of each
+    notebook: the submission after nbgrader's own sanitising steps (locked and test cells restored), under
+    the key of its result (gru_ref.grading.fingerprint: the learner, the notebook, the context, the cases),
+    with the learner's keys of the cases (gru_ref.judge.secret: hidden cases of their own)."""
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.converters import Autograde
     with Gradebook(api.coursedir.db_url) as gradebook:
@@ -209,7 +199,9 @@ def _prepare(api, assignment, name, submissions, context):
                 submission.notes.append(f"nbgrader cannot grade it: {str(exc).splitlines()[0][:200]}")
                 continue
             plan_notebook(nb)  # the instructor's test cells: a PlanError stops everything, clearly
-            keys[submission.student] = (fingerprint.key(submission.student, nb, context), nbformat.writes(nb))
+            cases = secret.keys(root, assignment, submission.student)
+            keys[submission.student] = (fingerprint.key(submission.student, nb, context, cases),
+                                        nbformat.writes(nb), cases)
     return keys
 
 
@@ -224,7 +216,7 @@ def _record(api, assignment, name, submissions, keys, chosen, force, results_fol
             submission.notes.append("not graded in this run (--student): its grade in nbgrader, if any, "
                                     "is from an earlier one")
             if submission.student in recorded:  # the report shows the result that nbgrader holds
-                keys[submission.student] = (recorded[submission.student], keys[submission.student][1])
+                keys[submission.student] = (recorded[submission.student],) + keys[submission.student][1:]
     pending = []
     for submission in (s for s in stale if s.student in chosen):
         result = json.loads(Path(parallel.result_path(results_folder, keys[submission.student][0])).read_text())

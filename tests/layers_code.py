@@ -41,7 +41,7 @@ def _replace(old, new):
     return MY_GRU_LAYERS.replace(old, new)
 
 
-# mistake name in gru_ref.reference.gru_layers_mistakes.LAYERS_MISTAKES -> an answer that makes it
+# mistake name in gru_ref.assignments.gru_layers.LAYERS_MISTAKES -> an answer that makes it
 WRONG = {
     "reverse_not_rereversed": _replace("        states[t] = h\n    return torch.stack(states, dim=1), h",
                                        "        states.append(h)\n    return torch.stack(states[x.shape[1]:], dim=1), h"),
@@ -69,4 +69,14 @@ def my_gru_layers(input, h0, weights, num_layers, bidirectional, batch_first):
 def my_gru_layers(input, h0, weights, num_layers, bidirectional, batch_first):
     return tuple(torch._VF.gru(input, h0, weights, True, num_layers, 0.0, False, bidirectional, batch_first))
 ''',
+}
+
+# A mistake of the GRU step inside the layers (the gru assignment's name) -> an answer that makes it:
+# the blog's missing reset gate in every step, z and 1 - z swapped in the reverse direction only.
+STEP_WRONG = {
+    "reset_gate_missing": _replace("n = torch.tanh(i_n + r * h_n)", "n = torch.tanh(i_n + h_n)"),
+    "z_swapped_reverse_only": _replace("def gru_step(x, h, w_ih, w_hh, b_ih, b_hh):",
+                                       "def gru_step(x, h, w_ih, w_hh, b_ih, b_hh, swap=False):").replace(
+        "    return (1 - z) * n + z * h", "    return z * n + (1 - z) * h if swap else (1 - z) * n + z * h").replace(
+        "h = gru_step(x[:, t], h, *weights)", "h = gru_step(x[:, t], h, *weights, swap=reverse)"),
 }

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import ROOT, VENV_BIN
 from gru_ref.grading import fingerprint
+from gru_ref.judge import secret
 from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_WITH_CELL, WRONG
 from test_grading import fill
 from test_nbgrader import ASSIGNMENT, FULL, nbgrader
@@ -145,9 +146,12 @@ def test_a_result_is_kept_under_its_learner_and_its_context(graded):
     root = graded[0]
     nb = nbformat.reads(autograded(root, "ada").decode(), as_version=4)  # as graded: the hidden tests in
     context = fingerprint.context(root / "solutions" / ASSIGNMENT)
-    key = fingerprint.key("ada", nb, context)
-    assert key != fingerprint.key("cai", nb, context)  # per learner: hidden cases may be theirs
-    assert key != fingerprint.key("ada", nb, fingerprint.context(root / "solutions" / ASSIGNMENT, {"deadline_s": 60}))
+    cases = secret.keys(root, ASSIGNMENT, "ada")  # the learner's hidden cases (gru_ref.judge.secret)
+    key = fingerprint.key("ada", nb, context, cases)
+    assert key != fingerprint.key("cai", nb, context, cases)  # per learner: hidden cases are theirs
+    assert key != fingerprint.key("ada", nb, context)  # a new course secret: new hidden cases
+    assert key != fingerprint.key("ada", nb, fingerprint.context(root / "solutions" / ASSIGNMENT, {"deadline_s": 60}),
+                                  cases)
     recorded = json.loads((root / ".gru_ref" / ASSIGNMENT / "recorded.json").read_text())
     assert recorded["ada"] == key and (root / ".gru_ref" / ASSIGNMENT / "results" / f"{key}.json").exists()
 

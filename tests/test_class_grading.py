@@ -213,6 +213,63 @@ def test_the_report_is_offline_and_names_mistakes_flags_and_ungraded(graded_clas
     assert "http://" not in report and "https://" not in report and "<script" not in report
 
 
+def test_the_report_groups_learners_by_their_mistake_and_shows_each_learner(graded_class):
+    """Issue 17 item 1: the groups of each failing test cell, with ids and a first difference, from the
+    diagnoses the judge stored; a row per learner."""
+    folder = graded_class[0] / "reports" / ASSIGNMENT
+    groups = json.loads((folder / "mistake_groups.json").read_text())
+    assert groups["groups"]["test_my_gru_values"]["z_swapped"] == ["cai"]
+    assert groups["groups"]["test_gru_cell"]["reset_gate_missing"] == ["dee"]
+    assert "z_swapped" in groups["learners"]["cai"] and "ada" not in groups["learners"]
+    assert groups["groups"]["test_my_gru_values"]["builtin_kernel"] == ["eve"]  # a failure that is no mistake
+    name, digest = groups["signatures"]["cai"]["test_my_gru_values"]  # the visible check's wrong outputs
+    assert name == "z_swapped" and len(digest) == 16 and "ada" not in groups["signatures"]
+    report = (folder / "report.html").read_text()
+    assert "<strong>z swapped</strong>: 1 learner" in report and '<a href="#learner-cai">cai</a>' in report
+    assert "first difference (cai): First difference: output[:, " in report
+    for student in ("ada", "cai", "eve", UNREADABLE, LINKED):
+        assert f'<tr id="learner-{student}">' in report
+    assert 'z_swapped: ""' in (folder / "comments.yml").read_text()
+
+
+def test_the_learner_view_reads_a_score_set_by_hand_from_the_gradebook(graded_class):
+    from nbgrader.api import Gradebook
+    from gru_ref.grading import report
+    db_url = f"sqlite:///{graded_class[0] / 'gradebook.db'}"
+    with Gradebook(db_url) as gradebook:
+        grade = gradebook.find_grade("test_my_gru_values", ASSIGNMENT, ASSIGNMENT, "cai")
+        grade.manual_score = 2.0
+        gradebook.db.commit()
+    try:
+        rows, _ = report.gradebook_rows(db_url, ASSIGNMENT)
+    finally:
+        with Gradebook(db_url) as gradebook:
+            gradebook.find_grade("test_my_gru_values", ASSIGNMENT, ASSIGNMENT, "cai").manual_score = None
+            gradebook.db.commit()
+    assert rows["cai"]["overrides"] == {"test_my_gru_values": (0.0, 2.0)}
+    assert rows["ada"]["overrides"] == {}
+
+
+def test_a_group_comment_reaches_exactly_that_groups_feedback(graded_class):
+    """Issue 17 item 2: a comment written for the `z_swapped` group is in cai's feedback, as text, and in
+    no one else's; the other groups' empty comments send nothing."""
+    root = graded_class[0]
+    path = root / "reports" / ASSIGNMENT / "comments.yml"
+    template = path.read_text()
+    path.write_text(template.replace('z_swapped: ""', 'z_swapped: "<script>alert(1)</script> Which state does z keep?"'))
+    try:
+        feedback = nbgrader(["generate_feedback", ASSIGNMENT, "--force"], root)
+        assert feedback.returncode == 0, feedback.stderr
+        pages = {s: (root / "feedback" / s / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+                 for s in ("ada", "ben", "cai", "dee", "eve", "fay", RENAMED)}
+    finally:
+        path.write_text(template)
+    assert "A note from your instructor on this mistake (z swapped):" in pages["cai"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Which state does z keep?" in pages["cai"]
+    assert "<script>alert(1)" not in pages["cai"]
+    assert [s for s, page in pages.items() if "A note from your instructor" in page] == ["cai"]
+
+
 def test_a_second_run_grades_nothing_again(graded_class):
     root = graded_class[0]
     before = read_csv(root)

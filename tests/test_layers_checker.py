@@ -3,10 +3,10 @@ import pytest
 
 from gru_ref import check_my_gru_layers
 from gru_ref.learner.check import judge_function
-from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
+from gru_ref.assignments.gru_layers import LAYERS_MISTAKES
 
 from conftest import define
-from layers_code import CHEATS, MY_GRU_LAYERS, WRONG
+from layers_code import CHEATS, MY_GRU_LAYERS, STEP_WRONG, WRONG
 
 ALL_PARTS = ("contract", "quick", "values", "gradients", "devices")
 LESSONS = {m.name: m.lesson for m in LAYERS_MISTAKES}
@@ -34,6 +34,36 @@ def test_each_common_mistake_fails_with_its_own_lesson(name):
     assert not result["passed"]
     assert LESSONS[name] in result["message"]
     assert "num_layers=2, bidirectional=True, batch_first=True" in result["message"]
+
+
+@pytest.mark.parametrize("name, where", [("reset_gate_missing", "in every layer and both directions"),
+                                         ("z_swapped_reverse_only", "in the reverse direction only")])
+def test_a_mistake_of_the_step_inside_the_layers_is_named_with_where_it_shows(name, where):
+    """Issue 15 item 5: the blog's missing reset gate, z swapped in one direction: named as the gru
+    assignment names them, with the direction, and the first difference's place."""
+    from gru_ref.assignments.gru import MISTAKES
+    lesson = next(m.lesson for m in MISTAKES if name.startswith(m.name))
+    result = judge_function("my_gru_layers", define(STEP_WRONG[name])["my_gru_layers"], ("quick",))
+    assert not result["passed"] and result["diagnosis"] == name
+    assert f"Most likely mistake: {lesson} It shows {where}" in result["message"]
+    assert "First difference: output[:, " in result["message"]
+
+
+def test_the_layers_mistakes_refuse_to_compute_a_right_answer():
+    """The wheel ships them: with no knob turned, or only knobs that change nothing on these arguments
+    (a reverse-direction mistake without a reverse direction, one layer fed the input), they refuse."""
+    import torch
+    from gru_ref.assignments.gru_layers import RIGHT_LAYERS_KNOBS, _layers
+    weights = [torch.randn(s, dtype=torch.float64) for s in ((6, 3), (6, 2), (6,), (6,))]
+    args = (torch.randn(1, 3, 3, dtype=torch.float64), torch.randn(1, 1, 2, dtype=torch.float64), weights, 1, False, True)
+    for knobs in ({}, RIGHT_LAYERS_KNOBS, {"rereverse": False}, {"reverse_reads": False}, {"feed": "input"},
+                  {"cat_order": "reverse_first"}, {"h_n_order": "direction_major"}, {"reverse_h_n": "last_step"},
+                  {"cell": "z_swapped", "cell_in": "reverse"}):
+        with pytest.raises(ValueError, match="a mistake needs a knob turned"):
+            _layers(*args, **knobs)
+    with pytest.raises(ValueError, match="unknown knob"):
+        _layers(*args, step=None)
+    assert _layers(*args, cell="z_swapped", cell_in="forward")[0].shape == (1, 3, 2)  # a turned knob: it runs
 
 
 def test_h_n_messages_name_the_layer_and_direction():

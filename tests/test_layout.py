@@ -26,7 +26,7 @@ def _learner_edition():
 def test_gru_ref_has_only_its_sides_and_its_commands_at_the_top():
     """A module of the flat layout coming back (beside the folders) would sit on no side."""
     top = {p.name for p in PACKAGE.iterdir() if p.name != "__pycache__"}
-    assert top == {"__init__.py", "grade.py", "precheck.py", *SIDES}
+    assert top == {"__init__.py", "grade.py", "precheck.py", "similarity.py", *SIDES}
 
 
 def test_the_learners_side_imports_nothing_of_the_other_sides():
@@ -68,7 +68,7 @@ def test_nothing_of_the_judge_the_assignments_or_the_reference_is_in_the_box():
                "gru_ref.judge.diagnose", "gru_ref.assignments", "gru_ref.assignments.gru",
                "gru_ref.assignments.gru_bptt", "gru_ref.assignments.rnn", "gru_ref.assignments.gru_layers",
                "gru_ref.assignments.shapes", "gru_ref.assignments.train_gru", "gru_ref.reference",
-               "gru_ref.reference.equations", "gru_ref.reference.gru_layers_mistakes",
+               "gru_ref.reference.equations",
                "gru_ref.reference.shapes_mistakes"]
     inside = ["gru_ref.learner.check", "gru_ref.learner.sandbox", "gru_ref.grading.runner"]
     # every module of the trusted folders, so that a new one is covered without a line here
@@ -133,7 +133,12 @@ def load(module, weights):
     return module
 
 
+layers_w = [rand(3 * H, F), rand(3 * H, H), rand(3 * H), rand(3 * H), rand(3 * H, F), rand(3 * H, H), rand(3 * H),
+            rand(3 * H), rand(3 * H, 2 * H), rand(3 * H, H), rand(3 * H), rand(3 * H), rand(3 * H, 2 * H), rand(3 * H, H),
+            rand(3 * H), rand(3 * H)]
+h0_layers = rand(4, B, H)
 cell = load(nn.GRUCell(F, H, dtype=d), gru_w)
+layers = load(nn.GRU(F, H, num_layers=2, bidirectional=True, batch_first=True, dtype=d), layers_w)
 gru = load(nn.GRU(F, H, batch_first=True, dtype=d), gru_w)
 rnn = load(nn.RNN(F, H, batch_first=True, dtype=d), rnn_w)
 h_prev = h.clone().requires_grad_()
@@ -149,6 +154,7 @@ with torch.no_grad():
         "my_rnn": ((inp, h, *rnn_w), tuple(v if i == 0 else v.squeeze(0) for i, v in enumerate(rnn(inp, h.unsqueeze(0))))),
         "gru_cell_grad": ((x, h, *gru_w, grad_h_t), (grad,)),
         "gru_bptt": ((inp, h, *gru_w, grad_output, grad_h_final), bptt),
+        "my_gru_layers": ((inp, h0_layers, layers_w, 2, True, True), tuple(layers(inp, h0_layers))),
     }
 
 from gru_ref.learner import sandbox
@@ -248,6 +254,10 @@ def test_the_search_for_a_right_answer_finds_one_where_there_is_one(tmp_path):
     found = _functions_computing_an_answer(ROOT, ["gru_ref.reference.equations"])
     assert "gru_ref.reference.equations.gru_cell computes gru_cell" in found
     assert "gru_ref.reference.equations.gru_sequence computes my_gru" in found
+    from layers_code import MY_GRU_LAYERS
+    (tmp_path / "right_layers.py").write_text("import torch\n" + MY_GRU_LAYERS)
+    assert "right_layers.my_gru_layers computes my_gru_layers" in _functions_computing_an_answer(
+        tmp_path, ["right_layers"], ROOT)
     (tmp_path / "guarded_in_a_wrapper.py").write_text(GUARDED_IN_A_WRAPPER)
     assert _functions_computing_an_answer(tmp_path, ["guarded_in_a_wrapper"], ROOT) == \
         ["guarded_in_a_wrapper._step computes gru_cell"]
@@ -260,3 +270,47 @@ def test_the_search_finds_a_right_gradient_through_time(tmp_path):
     (tmp_path / "a_right_bptt.py").write_text("import torch\n" + GRU_BPTT)
     found = _functions_computing_an_answer(tmp_path, ["a_right_bptt"], ROOT)
     assert found == ["a_right_bptt.gru_bptt computes gru_bptt"]
+
+
+# The learners' edition's judge, alone on the path, rules on wrong my_gru_layers answers' outputs.
+NAME_LAYERS_MISTAKES = r"""
+import json, sys
+import torch
+import gru_ref.judge
+from gru_ref.judge import Judge
+assert gru_ref.judge.__file__.startswith(sys.argv[1]), gru_ref.judge.__file__
+named = {}
+for name, source in json.loads(sys.stdin.read()).items():
+    namespace = {"torch": torch}
+    exec(source, namespace)
+    judge = Judge("my_gru_layers", ("quick",), seed=1)
+    records = []
+    for case, inputs in zip(judge.cases, judge.inputs):
+        args = [inputs[n] for n in judge.task.arg_names_for(case)]
+        try:
+            outputs = namespace["my_gru_layers"](args[0], args[1], args[2:], case.layers, case.bidirectional,
+                                                 case.batch_first)
+        except RuntimeError:  # layers_fed_the_input runs where F == num_directions * H only: the first case
+            break
+        records.append({"status": "ok", "returned_type": "tuple", "outputs": list(outputs),
+                        "requires_grad": [False, False],
+                        "returned": [["Tensor", tuple(t.shape), case.dtype, "cpu"] for t in outputs]})
+    verdict = judge.rule(records, {})
+    named[name] = [verdict.diagnosis, verdict.message]
+print(json.dumps(named))
+"""
+
+
+def test_the_learners_edition_names_the_layers_mistakes(wheel):
+    """Issue 15 item 5: from the wheel alone (no gru_ref.reference), check_my_gru_layers's judge names
+    every known layers mistake and a step's mistake inside the layers, not "none of the common mistakes"."""
+    from layers_code import STEP_WRONG, WRONG
+    assert not (wheel / "gru_ref" / "reference").exists()
+    done = subprocess.run([sys.executable, "-c", NAME_LAYERS_MISTAKES, str(wheel)],
+                          input=json.dumps({**WRONG, **STEP_WRONG}), capture_output=True, text=True, timeout=300,
+                          cwd=wheel, env={"PYTHONPATH": str(wheel), "PATH": "/usr/bin:/bin", "HOME": str(wheel)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    named = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {name: diagnosis for name, (diagnosis, _) in named.items()} == {n: n for n in {**WRONG, **STEP_WRONG}}
+    assert not [n for n, (_, message) in named.items() if "matches none of the common mistakes" in message]
+    assert "It shows in the reverse direction only" in named["z_swapped_reverse_only"][1]

@@ -6,7 +6,7 @@ import course_e2e
 from course_e2e import (graded, released, test_every_submission_is_graded,  # noqa: F401 (fixtures, shared tests)
                         test_generate_assignment_matches_the_committed_exercises,
                         test_released_notebook_has_no_solution_and_no_hidden_test)
-from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
+from gru_ref.assignments.gru_layers import LAYERS_MISTAKES
 from hostile_code import through_libtorch
 from layers_code import CHEATS, MY_GRU_LAYERS, WRONG
 

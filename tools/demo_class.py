@@ -1,8 +1,10 @@
 """A demo class in one command (`make demo`): builds a course in _build/demo_class/ whose submitted/
-holds right answers in several styles, every diagnosed mistake, a hang, a crash, a cheat, a corrupt
-file, a renamed file and an empty folder; grades it with `python -m gru_ref.grade`; prints where the
-class report is.
+holds right answers in several styles, every diagnosed mistake, a hang, a crash, a cheat, a copy of a
+classmate's answer with its names changed, a corrupt file, a renamed file and an empty folder; grades
+it with `python -m gru_ref.grade` (the report's mistake groups and a row per learner, comments.yml);
+writes the similarity report (`python -m gru_ref.similarity`); prints where both are.
 """
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +31,10 @@ def answers():
     cohort["crashes"] = {"gru_cell": GRU_CELL, "my_gru": MISBEHAVING["exits the process"]}
     cohort["cheats_with_nn_gru"] = {"gru_cell": GRU_CELL, "my_gru": CHEATS["nn.GRU in a thread"]}
     cohort["untouched"] = {}
+    copied = cohort["batched_projections"]  # names changed, a comment added: the similarity report pairs it
+    renamed = {"gi": "x_proj", "gh": "h_proj", "out": "collected", "h": "state"}
+    cohort["copies_a_classmate"] = {**copied, "my_gru": "# my own loop\n" + re.sub(
+        r"\b(gi|gh|out|h)\b", lambda m: renamed[m.group(1)], copied["my_gru"])}
     return cohort
 
 
@@ -57,7 +63,8 @@ def main():
     (corrupt / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [ saved by a text editor')
     (COURSE / "submitted" / "empty_folder" / ASSIGNMENT).mkdir(parents=True)
     print(f"A demo class of {len(answers()) + 2} submission folders in {COURSE}; grading it:", flush=True)
-    return subprocess.run([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT], cwd=COURSE).returncode
+    graded = subprocess.run([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT], cwd=COURSE).returncode
+    return graded or subprocess.run([sys.executable, "-m", "gru_ref.similarity", ASSIGNMENT], cwd=COURSE).returncode
 
 
 if __name__ == "__main__":

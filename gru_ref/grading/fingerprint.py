@@ -58,9 +58,10 @@ def context(source_folder, limits=None):
                             "limits": sorted((limits or {}).items())}).encode())
 
 
-def key(student, nb, grading_context):
-    """The key of one submission's result: its learner, its notebook, and the grading context."""
-    return _sha(json.dumps([student, notebook(nb), grading_context]).encode())
+def key(student, nb, grading_context, cases=None):
+    """The key of one submission's result: its learner, its notebook, the grading context, and the
+    learner's keys of the cases (gru_ref.judge.secret: a new course secret draws new hidden cases)."""
+    return _sha(json.dumps([student, notebook(nb), grading_context, cases or {}], sort_keys=True).encode())
 
 
 def source_folder(coursedir, assignment):

@@ -52,20 +52,29 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         strip_learner_html(nb)
-        result = self._cached(nb, resources["nbgrader"])
+        info = resources.get("nbgrader", {})
+        keys = self._keys(info)
+        result = self._cached(nb, info, keys)
         if result is None:
-            result = grade_notebook(nb, shared_box(), self.limits)
+            result = grade_notebook(nb, shared_box(), self.limits, keys)
         if "grader_error" in result:
             raise RuntimeError(f"the grader could not grade this notebook: {result['grader_error']}")
         apply(nb, result)
         resources["gru_ref"] = result
         return nb, resources
 
-    def _cached(self, nb, info):
-        if not self.results_folder:
+    def _keys(self, info):
+        """The learner's and the course's keys of the cases (gru_ref.judge.secret), from the course's secret."""
+        from gru_ref.judge import secret
+        if not (info.get("assignment") and info.get("student")):  # not grading a learner's submission
+            return None
+        return secret.keys(CourseDirectory(config=self.config).root, info["assignment"], info["student"])
+
+    def _cached(self, nb, info, keys=None):
+        if not self.results_folder or not info.get("student"):
             return None
         source = fingerprint.source_folder(CourseDirectory(config=self.config), info["assignment"])
-        key = fingerprint.key(info["student"], nb, fingerprint.context(source, self.limits))
+        key = fingerprint.key(info["student"], nb, fingerprint.context(source, self.limits), keys)
         path = os.path.join(self.results_folder, key + ".json")
         try:
             with open(path) as f:

@@ -79,9 +79,10 @@ def security(scheduler, ca=None, cert=None, key=None):
     return tls
 
 
-def grade_on_worker(notebook_json, limits, sandboxed=True):
+def grade_on_worker(notebook_json, limits, sandboxed=True, keys=None):
     """The Dask task: one notebook (as JSON text) -> its result (plain data). sandboxed: the class
-    command grades in the sandbox, so this worker must too (whatever a probe said earlier)."""
+    command grades in the sandbox, so this worker must too (whatever a probe said earlier). keys: the
+    learner's keys of the cases (gru_ref.judge.secret), never the course's secret."""
     if sandboxed and unsandboxed():
         return {"grader_error": "this Dask worker has GRU_REF_NO_SANDBOX=1 and would grade without the sandbox: "
                                 "restart it without that variable"}
@@ -90,7 +91,7 @@ def grade_on_worker(notebook_json, limits, sandboxed=True):
         from gru_ref.grading.box import Box
         _LOCAL.box = Box(gpu=cuda.is_available())
     try:
-        return grade_notebook(nbformat.reads(notebook_json, as_version=4), _LOCAL.box, limits)
+        return grade_notebook(nbformat.reads(notebook_json, as_version=4), _LOCAL.box, limits, keys)
     except Exception as exc:  # a grader failure on one notebook is reported, the batch goes on
         return {"grader_error": f"{type(exc).__name__}: {exc}"}
 
@@ -136,7 +137,8 @@ def good_workers(client, expected=None, stream=sys.stderr):
 
 
 def grade_all(jobs, results_folder, limits, workers, scheduler=None, progress=None, tls=None):
-    """jobs: {fingerprint: notebook JSON}. Grades those without a result in results_folder yet."""
+    """jobs: {fingerprint: notebook JSON, or (notebook JSON, the learner's keys of the cases)}. Grades
+    those without a result in results_folder yet."""
     from dask.distributed import as_completed
     from gru_ref.grading.gate import RESOURCE
     todo = {key: nb for key, nb in jobs.items() if not os.path.exists(result_path(results_folder, key))}
@@ -146,9 +148,10 @@ def grade_all(jobs, results_folder, limits, workers, scheduler=None, progress=No
     try:
         good_workers(client, None if scheduler else workers)
         sandboxed = not unsandboxed()
-        futures = {client.submit(grade_on_worker, nb, limits, sandboxed, key=f"grade-{key}", pure=False,
+        jobs = {key: job if isinstance(job, tuple) else (job, None) for key, job in todo.items()}
+        futures = {client.submit(grade_on_worker, nb, limits, sandboxed, keys, key=f"grade-{key}", pure=False,
                                  resources={RESOURCE: 1}): key  # only workers that the gate let in
-                   for key, nb in todo.items()}
+                   for key, (nb, keys) in jobs.items()}
         for future in as_completed(futures):
             key = futures[future]
             try:

@@ -22,6 +22,7 @@ class Check:
     task: str
     function: str
     parts: tuple
+    hidden: bool = False  # between nbgrader's hidden-test markers: cases of the learner's own
 
 
 @dataclass
@@ -64,7 +65,7 @@ def read_checks(source, grade_id):
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise PlanError(f"test cell {grade_id!r} is not valid Python ({exc})") from None
-    checks = []
+    checks, hidden_lines = [], _hidden_lines(source)
     for statement in tree.body:
         value = getattr(statement, "value", None)
         if isinstance(statement, ast.Expr) and isinstance(value, ast.Constant) and isinstance(value.value, str):
@@ -78,5 +79,19 @@ def read_checks(source, grade_id):
                 f"check_my_gru(my_gru, \"values\") may stand in a test cell graded in the sandbox "
                 f"({', '.join(sorted(CHECKS))}). Move other code into a check in gru_ref.")
         parts = tuple(a.value for a in call.args[1:]) or DEFAULT_PARTS
-        checks.append(Check(CHECKS[call.func.id], call.args[0].id, parts))
+        checks.append(Check(CHECKS[call.func.id], call.args[0].id, parts, statement.lineno in hidden_lines))
     return checks
+
+
+def _hidden_lines(source):
+    """The line numbers between nbgrader's BEGIN and END HIDDEN TESTS markers (nbgrader restores them
+    with the test cell's source before grading)."""
+    hidden, inside = set(), False
+    for number, line in enumerate(source.splitlines(), 1):
+        if "BEGIN HIDDEN TESTS" in line:
+            inside = True
+        elif "END HIDDEN TESTS" in line:
+            inside = False
+        elif inside:
+            hidden.add(number)
+    return hidden

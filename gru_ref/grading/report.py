@@ -3,9 +3,11 @@
 grades.csv: one row per submission folder, with a status (graded, flagged, unreadable, missing,
 error), the score, and a column per test cell (blank where nothing was graded, never a 0 that
 means "not graded"). report.html: one offline page (charts as inline SVG): the score histogram,
-the pass rate per test cell, the diagnosed mistakes by frequency, the integrity flags with their
+the pass rate per test cell, the diagnosed mistakes by frequency, the mistake groups of each failing
+test cell and a view of each learner (gru_ref.grading.mistake_groups), the integrity flags with their
 lines, the scores a grader changed in the formgrader (both numbers), and the submissions that were not
-graded, with the reason.
+graded, with the reason. Beside them, mistake_groups.json and comments.yml, the template of one comment
+per group (gru_ref.grading.comments).
 """
 import csv
 import json
@@ -13,33 +15,10 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from gru_ref.grading import comments, mistake_groups
 from gru_ref.grading.learner_text import html_text, spreadsheet_cell
 from gru_ref.grading.parallel import result_path
-
-OTHER_DIAGNOSES = (  # (what a failing message says, the name of the diagnosis)
-    ("built-in recurrent kernel", "built-in recurrent kernel used"),
-    ("ran torch operators", "shapes read off torch, not computed"),
-    ("stopped the grader's record", "grader's record of torch operators stopped"),
-    ("The first wrong axis", "wrong output shape"),
-    ("training diverged", "training diverged (NaN or inf logits)"),  # train_gru's retrains
-    ("far below guessing", "predictions ignore train_y (a fixed rule)"),
-    ("same class for every sequence", "model did not learn (one class for all)"),
-    ("It guesses", "model did not learn (guesses)"),
-    ("learned part of the task", "model learned part of the task"),
-    ("did not finish within", "training too slow"),
-    ("did not return within", "too slow, or never returns"),
-    ("NotImplementedError", "not attempted"),
-    ("is not defined", "function missing"),
-    ("not checked", "notebook stopped before the test"),
-    ("ended abruptly", "process ended by the answer"),
-    ("has shape", "wrong output shape"),
-    ("has dtype", "wrong dtype"),
-    ("is on the device", "wrong device"),
-    ("agrees only to float32", "float32 precision only"),
-    ("gradient", "gradients wrong or cut off"),
-    ("changed its argument", "arguments modified in place"),
-    ("raised an exception", "raises an exception"),
-)
+from gru_ref.judge.diagnosis_names import name_of, prose
 
 
 BLANK_RULE = ("A learner without a submission nbgrader recorded has a blank score, never 0, in grades.csv, in "
@@ -49,18 +28,11 @@ BLANK_RULE = ("A learner without a submission nbgrader recorded has a blank scor
 
 
 def diagnosis(message):
-    from gru_ref.reference.gru_layers_mistakes import LAYERS_MISTAKES
-    from gru_ref.assignments.gru import GRAD_MISTAKES, MISTAKES
-    from gru_ref.assignments.gru_bptt import BPTT_MISTAKES
-    from gru_ref.assignments.rnn import RNN_MISTAKES
+    """What the report calls the diagnosis a failing message states (gru_ref.judge.diagnosis_names)."""
+    from gru_ref.assignments import TASKS
     from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
-    for mistake in MISTAKES + GRAD_MISTAKES + BPTT_MISTAKES + RNN_MISTAKES + LAYERS_MISTAKES + SHAPE_MISTAKES:
-        if mistake.lesson in message:
-            return mistake.name.replace("_", " ")
-    for needle, name in OTHER_DIAGNOSES:
-        if needle in message:
-            return name
-    return "other"
+    known = [m for task in TASKS.values() for m in getattr(task, "mistakes", ())] + list(SHAPE_MISTAKES)
+    return prose(name_of(message, known))
 
 
 def gradebook_rows(db_url, assignment):
@@ -75,10 +47,10 @@ def gradebook_rows(db_url, assignment):
                        if grade.cell.cell_type == "markdown" and grade.manual_score is None}
             cells = {grade.name: None if grade.name in by_hand else grade.score
                      for nb in submission.notebooks for grade in nb.grades}
-            # A grader's score in the formgrader over the autograder's: shown, with both numbers.
-            overrides = [(grade.name, grade.auto_score, grade.manual_score) for nb in submission.notebooks
+            # A grader's score in the formgrader over the autograder's: {cell: (automatic, theirs)}.
+            overrides = {grade.name: (grade.auto_score, grade.manual_score) for nb in submission.notebooks
                          for grade in nb.grades if grade.manual_score is not None and grade.auto_score is not None
-                         and grade.manual_score != grade.auto_score]
+                         and grade.manual_score != grade.auto_score}
             rows[submission.student.id] = {"score": submission.score, "max_score": submission.max_score,
                                            "cells": cells, "waiting": by_hand, "overrides": overrides}
         test_cells = {c.name: c.max_score for nb in gradebook.find_assignment(assignment).notebooks
@@ -97,7 +69,11 @@ def write(folder, assignment, submissions, keys, results_folder, db_url):
             if path.exists():
                 results[submission.student] = json.loads(path.read_text())
     _write_csv(folder / "grades.csv", submissions, rows, test_cells, results)
-    (folder / "report.html").write_text(_html(assignment, submissions, rows, test_cells, results))
+    graded = [s.student for s in submissions if _graded(s) and s.student in rows]
+    found, where = mistake_groups.groups(graded, results)
+    mistake_groups.write_json(folder, assignment, found, mistake_groups.signatures(graded, results))
+    comments.write_template(folder, assignment, found)
+    (folder / "report.html").write_text(_html(assignment, submissions, rows, test_cells, results, found, where))
 
 
 def _graded(submission):
@@ -117,7 +93,7 @@ def _write_csv(path, submissions, rows, test_cells, results):
                 *cells, flags, "; ".join(s.notes))])
 
 
-def _html(assignment, submissions, rows, test_cells, results):
+def _html(assignment, submissions, rows, test_cells, results, found=None, where=None):
     graded = [s for s in submissions if _graded(s) and s.student in rows]
     scores = [rows[s.student]["score"] for s in graded]
     top = max((rows[s.student]["max_score"] for s in graded), default=0)
@@ -125,7 +101,7 @@ def _html(assignment, submissions, rows, test_cells, results):
     mistakes = Counter()  # how many submissions show each mistake (once each, however many tests fail)
     for s in graded:
         verdicts = results.get(s.student, {}).get("tests", {}).values()
-        mistakes.update({diagnosis(v["message"]) for v in verdicts if not v["passed"]})
+        mistakes.update({prose(mistake_groups.diagnosis(v)) for v in verdicts if not v["passed"]})
     flagged = [(s.student, flag) for s in graded for flag in results.get(s.student, {}).get("flags", [])]
     by_hand = {c: sum(c in rows[s.student].get("waiting", ()) for s in graded) for c in test_cells
                if any(c in rows[s.student].get("waiting", ()) for s in graded)}
@@ -144,12 +120,15 @@ def _html(assignment, submissions, rows, test_cells, results):
              "<h2>Diagnosed mistakes (submissions showing each)</h2>",
              _bars([(name, n, max(mistakes.values(), default=1)) for name, n in mistakes.most_common()])
              if mistakes else "<p>None.</p>",
+             "<h2>Mistake groups (learners by the diagnosis of each failing test cell)</h2>",
+             mistake_groups.html_groups(found or {}, where or {}),
+             "<h2>Learners</h2>", mistake_groups.html_learners(submissions, rows, results, found or {}),
              "<h2>Flagged for manual review</h2>",
              _table(["student", "cell", "line", "code", "why"],
                     [(st, c + 1, ln, code, why) for st, (c, ln, code, why) in flagged]) if flagged else "<p>None.</p>",
              "<h2>Scores changed by hand (formgrader)</h2>",
              _table(["student", "test cell", "autograded", "by hand"],
-                    [(s.student, *o) for s in graded for o in rows[s.student].get("overrides", ())])
+                    [(s.student, cell, *scores) for s in graded for cell, scores in rows[s.student].get("overrides", {}).items()])
              if any(rows[s.student].get("overrides") for s in graded) else "<p>None.</p>",
              "<h2>Not graded</h2>",
              f"<p>{e(BLANK_RULE)}</p>",

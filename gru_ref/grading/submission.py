@@ -46,8 +46,10 @@ class SandboxSetupError(RuntimeError):
     """The sandbox failed before any learner code ran: no grade can be given."""
 
 
-def grade_notebook(nb, box, limits=None):
-    from gru_ref.judge import Judge  # torch: only where something is graded
+def grade_notebook(nb, box, limits=None, keys=None):
+    """keys: {"learner", "shared"} (gru_ref.judge.secret.keys): the hidden checks' cases are drawn from the
+    learner's key, the visible ones from the course's; None: every check's cases at random."""
+    from gru_ref.judge import Judge, diagnosis_names  # torch: only where something is graded
     start = time.monotonic()
     limits = {**LIMITS, **{k: v for k, v in (limits or {}).items() if v is not None}}
     too_large = _too_large(nb, limits)
@@ -64,7 +66,7 @@ def grade_notebook(nb, box, limits=None):
         for k, check in enumerate(test.checks):
             check_id = f"{test.grade_id}/{k}"
             timeout = max(limits["check_timeout"], TIME_LIMITS_S.get(check.task, 0))  # train_gru trains
-            judges[check_id] = Judge(check.task, check.parts, timeout_s=timeout)
+            judges[check_id] = _judge(Judge, check, check_id, timeout, keys)
             index, data = judges[check_id].payload()
             cases.append(data)
             checkpoints.setdefault(test.before_cell, []).append(
@@ -105,12 +107,24 @@ def grade_notebook(nb, box, limits=None):
         tests[test.grade_id] = verdicts[-1] if verdicts and not verdicts[-1]["passed"] else {
             "passed": True, "message": " ".join(v["message"] for v in verdicts) or "this test cell checks nothing."}
     _blame_gru_cell(tests, plan)
+    for verdict in tests.values():  # failures the judge never saw (not checked, missing, voided) are named too
+        if not verdict["passed"] and not verdict.get("diagnosis"):
+            verdict["diagnosis"] = diagnosis_names.name_of(verdict["message"])
     outputs = {str(i): _cell_outputs(cell_events.get(n), stopped, n, limits)
                for n, (i, _) in enumerate(plan.code_cells)}
     return {"tests": tests, "outputs": outputs, "test_cells": {t.grade_id: t.cell_index for t in plan.tests},
             "flags": flags, "end": {k: v for k, v in end.items() if k != "type"},
             "seconds": {"prepare": round(ran - start, 3), "run": round(judged - ran, 3),
                         "judge": round(time.monotonic() - judged, 3)}}
+
+
+def _judge(Judge, check, check_id, timeout, keys):
+    if not keys:
+        return Judge(check.task, check.parts, timeout_s=timeout)
+    from gru_ref.judge.secret import check_seed
+    key = keys["learner"] if check.hidden else keys["shared"]
+    return Judge(check.task, check.parts, seed=check_seed(key, check_id), timeout_s=timeout,
+                 shared=not check.hidden, vary_sizes=check.hidden)
 
 
 def _too_large(nb, limits):
@@ -136,7 +150,8 @@ def _refused(nb, cell_index, why, start):
     test_cells = {cell.metadata["nbgrader"].get("grade_id", f"cell {i}"): i
                   for i, cell in enumerate(nb.cells) if is_test_cell(cell)}
     outputs = {str(cell_index): [_error("TooLarge", message)]} if cell_index is not None else {}
-    return {"tests": {grade_id: {"passed": False, "message": message} for grade_id in test_cells},
+    return {"tests": {grade_id: {"passed": False, "message": message, "diagnosis": "too_large"}
+                      for grade_id in test_cells},
             "outputs": outputs, "test_cells": test_cells, "flags": [], "too_large": why, "end": {},
             "seconds": {"prepare": round(time.monotonic() - start, 3), "run": 0, "judge": 0}}
 
@@ -217,7 +232,7 @@ def _verdict(judge, check, result, stopped, ended_here=None):
         timed_out = ended_here.get("timed_out") is True or isinstance(ended_here.get("check_timed_out"), str)
         verdict = judge.rule(None, {"timed_out": timed_out,
                                     "exit_code": ended_here.get("exit_code"), "signal": ended_here.get("signal")})
-        return {"passed": False, "message": verdict.message}
+        return _named(verdict)
     if result is None:
         why = stopped["why"] if stopped else "it never reached this test"
         return {"passed": False, "message": f"{check.function} was not checked: {why}. Make every cell "
@@ -230,7 +245,16 @@ def _verdict(judge, check, result, stopped, ended_here=None):
                                             f"`def {check.function}(...)` in its answer cell, and make sure "
                                             f"the cell runs without an error."}
     verdict = judge.rule_encoded(result.get("data"), result.get("descriptions"), status)
-    return {"passed": verdict.passed, "message": verdict.message}
+    return _named(verdict)
+
+
+def _named(verdict):
+    """A judge's verdict as plain data: a failure keeps its diagnosis (a stable name), the first
+    diverging tensor and the wrong outputs' digest, for the class report's groups and similarity."""
+    if verdict.passed:
+        return {"passed": True, "message": verdict.message}
+    return {"passed": False, "message": verdict.message, "diagnosis": verdict.diagnosis, "where": verdict.where,
+            "signature": verdict.signature}
 
 
 def _blame_gru_cell(tests, plan):

@@ -6,6 +6,8 @@ answer (tests/test_layout.py tries every function of the wheel).
     cases      a recurrent case, its tolerances, random inputs and the truth from a task's torch.nn module
     mistakes   what a known mistake is, and the wrong loops any recurrent step can be put in
     diagnose   the messages that name what is wrong and where it shows
+    diagnosis_names  the stable name of a failure's diagnosis, stored with each verdict (the report's groups)
+    secret     the course's secret and the keys a learner's hidden cases are drawn from
 The tasks themselves, one module per assignment, are in gru_ref.assignments.
 """
 

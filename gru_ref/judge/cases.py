@@ -4,7 +4,7 @@ live in gru_ref.assignments, one module per assignment.
 
 Trusted code: only the judge calls `make_inputs`, `expected` and `expected_grads`.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -77,3 +77,22 @@ def expected_grads(task, case, inputs, grad_outputs):
     outs = task.call_module(module, {**as64, **data})
     torch.autograd.backward(outs, [g.double() for g in grad_outputs])
     return tuple(t.grad for t in [*data.values(), *task.module_weights(module)])
+
+
+def varied(task, case, generator):
+    """The case with sizes of its own, drawn from `generator` (a learner's hidden cases, see
+    gru_ref.judge.secret): each size above 1 becomes one of 2 .. size + 3; a size of 1 stays 1 (the
+    edge case it is there for), F stays apart from H, and F = num_directions * H stays so. A task
+    with inputs or configurations of its own kind (train_gru, shapes) keeps its cases."""
+    if hasattr(task, "make_inputs") or hasattr(task, "draw_cases"):
+        return case
+
+    def draw(size):
+        return size if size == 1 else int(torch.randint(2, size + 4, (), generator=generator))
+
+    D = 2 if case.bidirectional else 1
+    B, T, H = draw(case.B), draw(case.T) if task.has_time else case.T, draw(case.H)
+    F = D * H if case.F == D * case.H else draw(case.F)
+    if F == H and case.F != case.H:
+        F += 1
+    return replace(case, B=B, T=T, F=F, H=H)

@@ -84,15 +84,19 @@ def _shape_problem(task, case, name, got, want):
     return message
 
 
-def explain_values(task, case, inputs, actual, expected):
-    """None when every output matches; otherwise where it first diverges and the likely mistake."""
+def explain_values(task, case, inputs, actual, expected, found=None):
+    """None when every output matches; otherwise where it first diverges and the likely mistake
+    (`found`, a dict, gets "where": the first diverging tensor, for the class report)."""
     rtol, atol = cases.tolerances(case)
     names = list(task.output_shapes(case))
     bad = [n for n, a, e in zip(names, actual, expected) if not _close(a, e, rtol, atol)]
     if not bad:
         return None
+    where = _where(task, case, names, bad, actual, expected, rtol, atol)
+    if found is not None:
+        found["where"] = where
     lines = [f"{task.name} does not match {task.truth} (random weights, non-zero biases and "
-             f"initial state). {_where(task, case, names, bad, actual, expected, rtol, atol)}"]
+             f"initial state). {where}"]
     lines.append(_likely_mistake(task, case, inputs, actual, expected, bad))
     return "\n".join(lines)
 

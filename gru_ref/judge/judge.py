@@ -5,6 +5,7 @@ compared in a fresh process where the learner's code never ran (-I: no cwd, no P
 site-packages, so a learner's `torch.py` beside the notebook is never imported here).
 """
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -13,7 +14,7 @@ import torch
 
 from gru_ref import assignments
 from gru_ref.assignments.shapes import diagnose as shape_diagnose
-from gru_ref.judge import cases
+from gru_ref.judge import cases, diagnosis_names
 from gru_ref.learner import results, tensorfile
 from gru_ref.judge.diagnose import explain_error, explain_values, first_contract_problem
 
@@ -28,10 +29,16 @@ SIGNAL_CAUSES = {
 class Verdict:
     passed: bool
     message: str
+    diagnosis: str = ""  # a failure's stable name (gru_ref.judge.diagnosis_names): what the class report groups by
+    where: str = ""  # the first diverging tensor, where values were compared
+    signature: str = ""  # a digest of the wrong outputs, on cases every learner shares (similarity)
 
 
 class Judge:
-    def __init__(self, task_name, parts=DEFAULT_PARTS, seed=None, timeout_s=10.0):
+    """shared: the cases are the same for every learner (a seed of the course, not of one learner), so
+    that equal wrong outputs can be compared across submissions (Verdict.signature)."""
+
+    def __init__(self, task_name, parts=DEFAULT_PARTS, seed=None, timeout_s=10.0, shared=False, vary_sizes=False):
         if task_name not in assignments.TASKS:
             raise ValueError(f"unknown task {task_name!r}; choose one of {sorted(assignments.TASKS)}")
         self.task = assignments.TASKS[task_name]
@@ -42,11 +49,13 @@ class Judge:
         if "devices" in parts and torch.cuda.is_available():
             parts.append("cuda")
         self.parts = parts
-        self.timeout_s = timeout_s
+        self.timeout_s, self.shared, self._found = timeout_s, shared, {}
         seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
         generator = torch.Generator().manual_seed(seed)
         draw = getattr(self.task, "draw_cases", None)  # a task whose cases are random configurations
         self.cases = [case for part in parts for case in (draw(part, generator) if draw else self.task.parts[part])]
+        if vary_sizes:  # a learner's own hidden cases: sizes of their own too (gru_ref.judge.secret)
+            self.cases = [cases.varied(self.task, case, generator) for case in self.cases]
         self.inputs = [cases.make_inputs(self.task, case, generator) for case in self.cases]
         self.grad_outputs = [
             [torch.randn(shape, generator=generator, dtype=torch.float64).to(case.torch_dtype)
@@ -87,12 +96,22 @@ class Judge:
         return self.rule(records, status)
 
     def rule(self, records, status):
+        self._found = {}
         try:
-            return self._rule(records, status)
+            verdict = self._rule(records, status)
         except Exception as exc:  # a malformed results file, say: it is never a pass
-            return Verdict(False, f"{self.task.name} could not be checked: what came back from it "
-                                  f"was not readable ({type(exc).__name__}). Run the cell again; if this "
-                                  f"persists, restart the kernel and run all cells.")
+            verdict = Verdict(False, f"{self.task.name} could not be checked: what came back from it "
+                                     f"was not readable ({type(exc).__name__}). Run the cell again; if this "
+                                     f"persists, restart the kernel and run all cells.")
+        if not verdict.passed:
+            verdict.diagnosis = diagnosis_names.name_of(verdict.message, self.known_mistakes())
+            verdict.where = self._found.get("where", "")
+            verdict.signature = self._found.get("signature", "")
+        return verdict
+
+    def known_mistakes(self):
+        """The mistakes this task's messages can name (shapes: those of its diagnose module)."""
+        return tuple(getattr(self.task, "mistakes", ())) + tuple(shape_diagnose.SHAPE_MISTAKES)
 
     def _rule(self, records, status):
         name = self.task.name
@@ -177,8 +196,10 @@ class Judge:
             problem = task.rule_outputs(case, inputs, result["outputs"])
             return f"{where} {problem}" if problem else None
         expected = cases.expected(task, case, inputs)
-        problem = explain_values(task, case, inputs, result["outputs"], expected)
+        problem = explain_values(task, case, inputs, result["outputs"], expected, self._found)
         if problem:
+            if self.shared:
+                self._found["signature"] = _signature(self.cases.index(case), result["outputs"])
             return f"{where} {problem}"
         if case.grad:
             return self._rule_grads(case, inputs, grad_outputs, result, where)
@@ -238,6 +259,15 @@ def _autodiff_seen(result):
         return (f"operators on complex numbers ({', '.join(dtypes)}): complex-step differentiation is "
                 f"autodiff too")
     return ""
+
+
+def _signature(index, outputs):
+    """A digest of wrong outputs on one shared case, to 6 significant digits: two answers with the
+    same unusual bug give the same digest, whatever their code looks like."""
+    digest = hashlib.sha256(str(index).encode())
+    for tensor in outputs:
+        digest.update(json.dumps([float(f"{v:.6g}") for v in tensor.double().flatten().tolist()]).encode())
+    return digest.hexdigest()[:16]
 
 
 def _inconsistent(task, result):
