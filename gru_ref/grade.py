@@ -169,6 +169,18 @@ def _nbgrader(root):
     return api, limits
 
 
+def _chosen(submissions, students, assignment):
+    """The students to grade: all, or those named by --student (each must have a folder)."""
+    everyone = {s.student for s in submissions}
+    if not students:
+        return everyone
+    unknown = sorted(set(students) - everyone)
+    if unknown:
+        raise CourseError(f"no submission folder submitted/{collect.shown(unknown[0])}/{assignment}/ "
+                          f"for --student {collect.shown(unknown[0])}: check the id (the folder's name).")
+    return set(students)
+
+
 def _prepare(api, assignment, name, submissions, context, root):
     """{student: (key, notebook JSON, keys of the cases)} of what nbgrader's autograde will see of each
     notebook: the submission after nbgrader's own sanitising steps (locked and test cells restored), under
