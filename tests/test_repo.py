@@ -29,15 +29,16 @@ def test_every_source_notebook_has_its_learner_notebook():
 
 
 def test_notebooks_install_the_checker_from_the_site_of_the_book():
-    """The install line names the learners' wheel where the site serves it (_config.yml's baseurl)."""
+    """Every setup cell names the learners' wheel where the site serves it (_config.yml's baseurl)."""
     import sys
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    from learner_edition import FOLDER, wheel_name
-    site = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"].rstrip("/")
-    wheel = f"{site}/{FOLDER.as_posix()}/{wheel_name()}"
-    for path in (ROOT / "exercises").rglob("*.ipynb"):
-        sources = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
-        assert f'"gru_ref @ {wheel}"' in sources, f"{path} installs gru_ref from elsewhere than {wheel}"
+    sys.path.insert(0, str(ROOT / "tools"))
+    import setup_cells
+    address = setup_cells.checker_address()
+    assert address.startswith(yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"])
+    for path in NOTEBOOKS:
+        stated = setup_cells.stated_address(json.loads(path.read_text()))
+        assert stated == address, (f"{path.relative_to(ROOT)} installs gru_ref from {stated}, not {address}: "
+                                   "run .venv/bin/python tools/setup_cells.py")
 
 
 def test_torch_is_pinned_to_the_cpu_build_on_disk():
