@@ -45,3 +45,31 @@ def test_torch_is_pinned_to_the_cpu_build_on_disk():
     """A looser requirement makes pip download a CUDA build of several GB."""
     pins = re.findall(r"^torch\b.*$", (ROOT / "requirements.txt").read_text(), flags=re.M)
     assert pins == ["torch==2.13.0"]
+
+
+# train_gru's notebook is being rewritten beside this change (issue 15, item 4); its all-hidden test
+# cell (test_train_and_predict_seeds) still ends in its docstring. Add it here once that lands.
+QUIET_CELL_ASSIGNMENTS = ("gru", "rnn", "gru_layers", "shapes")
+
+
+@pytest.mark.parametrize("assignment", QUIET_CELL_ASSIGNMENTS)
+def test_no_learner_cell_shows_its_docstring_as_a_result(assignment):
+    """A test cell whose checks are all hidden is only its docstring in the learner's notebook: Jupyter
+    would show that string as the cell's result, as if the check had returned it. A `;` silences it."""
+    import ast
+
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    notebook = json.loads((ROOT / "exercises" / assignment / f"{assignment}.ipynb").read_text())
+    echoes = []
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code" or not source.strip():
+            continue
+        body = ast.parse(TransformerManager().transform_cell(source)).body
+        last = body[-1] if body else None
+        if isinstance(last, ast.Expr) and isinstance(last.value, ast.Constant) and isinstance(last.value.value, str) \
+                and not DisplayHook.semicolon_at_end_of_expression(source):
+            echoes.append(cell["metadata"].get("nbgrader", {}).get("grade_id", source[:60]))
+    assert not echoes, f"{assignment}: these cells would show their docstring as a result: {echoes}"
