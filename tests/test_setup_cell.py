@@ -54,9 +54,9 @@ print("RESULT " + json.dumps({"commands": commands, "error": type(result.error_i
 '''
 
 
-def run_setup_cell(notebook, scenario):
+def run_setup_cell(notebook, scenario, home):
     cell = setup_cells.setup_cell(json.loads(notebook.read_text(encoding="utf-8")))
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "OMP_NUM_THREADS": "1",
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "IPYTHONDIR": str(home / ".ipython"), "OMP_NUM_THREADS": "1",
            # no network: any attempt to reach a host goes to a closed local port
            "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": ""}
     proc = subprocess.run([sys.executable, "-c", RUN_CELL, "".join(cell["source"]), scenario],
@@ -67,8 +67,8 @@ def run_setup_cell(notebook, scenario):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.parent.name)
-def test_outside_colab_without_the_checker_it_prints_the_one_command_and_stops(notebook):
-    shown, result = run_setup_cell(notebook, "missing")
+def test_outside_colab_without_the_checker_it_prints_the_one_command_and_stops(notebook, tmp_path):
+    shown, result = run_setup_cell(notebook, "missing", tmp_path)
     command = f'{sys.executable} -m pip install "gru_ref @ {setup_cells.checker_address()}"'
     lines = [line.strip() for line in shown.strip().splitlines()]
     assert command in lines, f"the cell did not print the command {command!r}; it showed:\n{shown}"
@@ -78,14 +78,14 @@ def test_outside_colab_without_the_checker_it_prints_the_one_command_and_stops(n
         "the cell must stop after its message, so that a later cell does not fail on a missing name")
 
 
-def test_on_colab_it_installs_the_checker_from_the_configured_site():
-    shown, result = run_setup_cell(ROOT / "exercises" / "gru" / "gru.ipynb", "colab")
+def test_on_colab_it_installs_the_checker_from_the_configured_site(tmp_path):
+    shown, result = run_setup_cell(ROOT / "exercises" / "gru" / "gru.ipynb", "colab", tmp_path)
     assert result["commands"] == [f'pip install --quiet "gru_ref @ {setup_cells.checker_address()}"'], result
     assert result["error"] == "NoneType" and "check_my_gru" in result["checks"], shown
 
 
-def test_with_the_checker_installed_it_only_imports():
-    shown, result = run_setup_cell(ROOT / "exercises" / "gru" / "gru.ipynb", "installed")
+def test_with_the_checker_installed_it_only_imports(tmp_path):
+    shown, result = run_setup_cell(ROOT / "exercises" / "gru" / "gru.ipynb", "installed", tmp_path)
     assert result["commands"] == [] and result["error"] == "NoneType", (result, shown)
     assert {"check_gru_cell", "check_gru_cell_grad", "check_my_gru"} <= set(result["checks"])
     assert not shown.strip(), f"the cell printed:\n{shown}"
