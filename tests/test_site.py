@@ -7,6 +7,7 @@ and recorded, so a page that needs the internet fails here exactly as it would o
 Screenshots of every page, at a desktop width and at a phone's (390 px), land in _build/screenshots/.
 """
 import functools
+import hashlib
 import html
 import http.server
 import importlib.util
@@ -319,6 +320,66 @@ def test_page_fits_and_figures_are_legible(open_page, docname, viewport):
     assert not problems, f"{docname} at the {viewport} width:\n" + "\n".join(problems[:30])
 
 
+# Accessibility (issue 15, item 8): axe-core, vendored in tests/vendor/axe-core/ (never served), checks
+# every page at both widths against WCAG 2.1 A and AA; serious and critical violations fail.
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"  # axe-core 4.14.1, npm
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_FAILING_IMPACTS = ("serious", "critical")
+
+RUN_AXE = """async (tags) => {
+    await (window.MathJax && MathJax.startup && MathJax.startup.promise || Promise.resolve());
+    const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+    return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.map(n => n.target.join(' ') + ': ' + (n.failureSummary || '').split('\\n').slice(1).join(' '))}));
+}"""
+
+# What a figure says to someone who cannot see it: alt text that is not a file name, or an SVG's label.
+FIGURE_TEXT = """() => {
+    const article = document.querySelector('article.bd-article') || document.querySelector('article');
+    const missing = [];
+    for (const img of article.querySelectorAll('img')) {
+        const alt = (img.getAttribute('alt') || '').trim();
+        if (img.getAttribute('role') === 'presentation' || img.getAttribute('aria-hidden') === 'true') continue;
+        if (!alt || /\\.(svg|png|jpe?g|gif)$/i.test(alt) || alt.includes('_images/'))
+            missing.push(`img ${img.getAttribute('src')}: alt ${JSON.stringify(alt)}`);
+    }
+    for (const svg of article.querySelectorAll('svg:not(mjx-container svg)')) {
+        if (svg.closest('[aria-hidden="true"], button, a, .headerlink')) continue;
+        if (svg.getAttribute('aria-hidden') === 'true') continue;
+        const named = svg.getAttribute('aria-label') || svg.getAttribute('aria-labelledby') || svg.querySelector(':scope > title');
+        if (!named) missing.push(`inline svg ${svg.outerHTML.slice(0, 80)}`);
+    }
+    return missing;
+}"""
+
+
+ALT_TEXT_PENDING = set()  # pages whose figures are allowed to lack alt text for now: none
+
+
+def _axe_source():
+    source = AXE.read_bytes()
+    assert hashlib.sha256(source).hexdigest() == AXE_SHA256, f"{AXE} is not the vendored axe-core 4.14.1"
+    return source.decode("utf-8")
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_is_accessible(open_page, docname, viewport):
+    """axe-core finds no serious or critical WCAG 2.1 AA violation, and every figure has a text
+    alternative (an image's alt that is not its file name, an inline SVG's label)."""
+    page, rec = open_page(f"{docname}.html", VIEWPORTS[viewport])
+    page.evaluate(CHECK_IMAGES)  # wait for the images
+    page.add_script_tag(content=_axe_source())
+    violations = page.evaluate(RUN_AXE, AXE_TAGS)
+    problems = [f"{v['impact']}: {v['id']} ({v['help']}): " + "; ".join(v["nodes"][:5])
+                for v in violations if v["impact"] in AXE_FAILING_IMPACTS]
+    if docname not in ALT_TEXT_PENDING:
+        problems += [f"a figure without a text alternative: {m}" for m in page.evaluate(FIGURE_TEXT)]
+    assert not problems, f"{docname} at the {viewport} width:\n" + "\n".join(problems[:30])
+    assert not rec.problems(), "\n".join(rec.problems())
+
+
 def test_next_links_follow_the_toc(open_page, server):
     """Each page's "next" link leads to the next page of the TOC; clicking it navigates there."""
     for here, there in zip(PAGES, PAGES[1:]):
@@ -481,6 +542,100 @@ def test_long_memory_figures_have_alt_text(site):
     assert len(images) >= 4, f"expected chapter 7's figures, found {len(images)} images"
     missing = [img[:120] for img in images if not re.search(r'\balt="[^"]{20,}"', img)]
     assert not missing, "figures without alt text:\n" + "\n".join(missing)
+
+
+# Issue 15, item 2: the chapters teach the maths in another form than the exercises' answers, so that
+# writing them stays the learner's work. train_gru's answer is a standard training loop: idiom, exempt.
+WORK_ASSIGNMENTS = ("gru", "gru_bptt", "rnn", "gru_layers", "shapes")
+COPIED_RUN = 4          # this many consecutive non-trivial lines of an answer on a page is a copy
+TRIVIAL_LINE = re.compile(r"(\w+=(\[\]|\{\}|\(\)|0|1|None)|else:|try:|pass|return|break|continue)")
+
+
+def _code_line(line):
+    """A line as the copy check compares it: its comment and all its whitespace dropped."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            line = line[:i]
+            break
+    return re.sub(r"\s+", "", line)
+
+
+def _significant_lines(lines):
+    """The non-trivial lines, in order: no blanks, no short ones, no `states = []` or `else:`."""
+    kept = (_code_line(ln) for ln in lines)
+    return [ln for ln in kept if len(ln) >= 10 and not TRIVIAL_LINE.fullmatch(ln)]
+
+
+def _runs(lines, size=COPIED_RUN):
+    return {tuple(lines[i:i + size]) for i in range(len(lines) - size + 1)}
+
+
+def _page_lines(path):
+    """A built file's text, line by line, as a reader sees it (tags dropped, entities decoded)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".ipynb":
+        text = "\n".join("".join(c.get("source", "")) for c in json.loads(text).get("cells", []))
+    if path.suffix == ".html":
+        text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return text.splitlines()
+
+
+def _answer_runs():
+    """{run of COPIED_RUN significant lines: the assignment whose solution it is}."""
+    runs = {}
+    for assignment in WORK_ASSIGNMENTS:
+        for nb in sorted((ROOT / "solutions" / assignment).glob("*.ipynb")):
+            for block in _notebook_blocks(nb, "BEGIN SOLUTION", "END SOLUTION"):
+                runs.update(dict.fromkeys(_runs(_significant_lines(block)), assignment))
+    return runs
+
+
+def _copied_answers(lines, answer_runs):
+    page_runs = _runs(_significant_lines(lines))
+    return sorted({(answer_runs[run], run) for run in page_runs & answer_runs.keys()})
+
+
+def test_the_copy_check_finds_an_answer_however_it_is_laid_out():
+    """The check of the test below: four lines of the `gru` answer, re-indented, re-commented and
+    HTML-escaped as a page shows them, are found; three lines, or the same maths in another form, are not."""
+    answer_runs = _answer_runs()
+    assert answer_runs, "no solution regions found in solutions/"
+    block = next(b for b in _notebook_blocks(ROOT / "solutions" / "gru" / "gru.ipynb", "BEGIN SOLUTION",
+                                             "END SOLUTION") if any("chunk" in ln for ln in b))
+    shown = [f"<span>{html.escape(ln.split('#')[0])}</span>   # a page's own comment" for ln in block[2:6]]
+    assert _copied_answers(_page_lines_of_text(shown), answer_runs), "four copied lines were not found"
+    assert not _copied_answers(_page_lines_of_text(shown[:3]), answer_runs), "three lines are not a copy"
+    other_form = ["r, z = torch.sigmoid(gi[:, :2 * H] + gh[:, :2 * H]).split(H, dim=1)",
+                  "n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])", "return n + z * (h - n)",
+                  "output[t] = h"]
+    assert not _copied_answers(other_form, answer_runs), "the same maths in another form is not a copy"
+
+
+def _page_lines_of_text(lines):
+    return html.unescape(re.sub(r"<[^>]+>", "", "\n".join(lines))).splitlines()
+
+
+def test_no_page_shows_an_exercise_answer(site):
+    """No built page holds COPIED_RUN consecutive non-trivial lines of the answer of gru, rnn,
+    gru_layers or shapes (comments and whitespace dropped): the chapters teach the maths in another form."""
+    answer_runs = _answer_runs()
+    problems = []
+    for path in _output_files(site):
+        for assignment, run in _copied_answers(_page_lines(path), answer_runs):
+            problems.append(f"{path.relative_to(site)}: {COPIED_RUN} lines of the {assignment} answer: {run}")
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_no_page_shows_the_books_plumbing(site):
+    """The import of myst_nb's glue, which hands computed numbers to the text, is the build's business:
+    no page shows it, folded or not (issue 15, item 6)."""
+    shown = [page for page in PAGES if "from myst_nb import" in _as_text(site / f"{page}.html")]
+    assert not shown, f"these pages show `from myst_nb import glue`: move it into a remove-cell: {shown}"
 
 
 @pytest.mark.parametrize("assignment", ["gru", "gru_bptt", "rnn", "gru_layers", "shapes", "train_gru"])

@@ -4,9 +4,13 @@
    even with thebe switched off. Thebe is off here, so its scripts and CSS are dropped.
 2. Builds links from the one repository setting in _config.yml, as MyST substitutions:
    {{ colab_exercise }} opens the gru learner notebook in Colab ({{ colab_exercise_ID }} assignment
-   ID's), {{ repo_link }} links the repository.
+   ID's), {{ repo_link }} links the repository. {{ exercise_count }} and {{ exercise_pages }} count
+   and link the exercise pages of _toc.yml's "Exercises" part, on every build (a chapter's executed
+   cells are cached, and would not see a page added to the table of contents).
 3. Writes the learners' edition (learner_edition.py) beside the pages after each build.
 """
+import yaml
+
 import learner_edition
 
 EXERCISES = ("gru", "gru_bptt", "rnn", "gru_layers", "shapes", "train_gru")  # assignment ids: exercises/ID/ID.ipynb
@@ -33,7 +37,18 @@ def _add_substitutions(app, config):
         subs[f"colab_exercise_{name}"] = f"[Open the exercise in Colab]({colab})"
     subs["colab_exercise"] = subs["colab_exercise_gru"]
     subs["repo_link"] = f"[{owner_repo}]({url})"
+    pages = exercise_pages()
+    subs["exercise_count"] = str(len(pages))
+    links = [f"{{doc}}`{page.rsplit('/', 1)[-1]} </{page}>`" for page in pages]  # named by assignment id
+    subs["exercise_pages"] = ", ".join(links[:-1]) + " and " + links[-1] if len(links) > 1 else "".join(links)
     config.myst_substitutions = subs
+
+
+def exercise_pages(root=learner_edition.ROOT):
+    """The docnames of the exercise pages, in the order of the "Exercises" part of _toc.yml."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    return [chapter["file"] for part in toc.get("parts", []) if part.get("caption") == "Exercises"
+            for chapter in part.get("chapters", [])]
 
 
 def _is_thebe(script):

@@ -2,9 +2,12 @@
 gradient by hand), each checked against torch.nn; the wrong GRUs a teacher sees every term, each
 computed for real and paired with its lesson; and the words of its messages.
 
-This module ships to learners with the checker, so it holds no importable right answer: a step here
-runs only with at least one knob turned to a mistake (the function refuses the right knobs), and the
-sequence-level mistakes wrap torch's own cell (the judge's truth) in a wrong loop.
+This module ships to learners in the checker's wheel, not into the grading box (INSIDE in
+gru_ref.grading.bwrap), so what a learner imports from it earns nothing when a notebook is graded. Its
+only right GRUs are torch's own (nn.GRU for the truth, torch.gru_cell inside the sequence-level
+mistakes' wrong loops), which every check switches off while the learner's function runs; a step
+written out here runs only with at least one knob turned to a mistake (the function refuses the
+right knobs).
 """
 import torch
 from torch import nn

@@ -4,7 +4,10 @@ gru_ref.assignments.
 
 When a learner's output misses the truth, the judge runs every mistake of that task on the same case
 and names the one the learner's output matches: a diagnosis, not a guess. The sequence-level
-mistakes wrap torch's own cells (the judge's truth) in a wrong loop.
+mistakes wrap torch's own cells (the judge's truth) in a wrong loop; `_unroll`, the loop they share,
+is itself a right batch-first loop. This module ships in the learners' wheel, so a learner can import
+it, but not into the grading box (INSIDE in gru_ref.grading.bwrap): nothing imported from here runs,
+or earns credit, when a notebook is graded.
 """
 from dataclasses import dataclass
 from typing import Callable
