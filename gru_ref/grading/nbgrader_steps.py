@@ -27,6 +27,7 @@ from traitlets import Bool, Dict, Unicode
 from gru_ref.grading import plan as planning
 from gru_ref.grading.box import Box
 from gru_ref.grading.learner_text import markdown_literal, unsafe_student_id
+from gru_ref.grading.restore_tests import RESTORED, output_note
 from gru_ref.grading.submission import apply, grade_notebook
 
 # The book's vendored MathJax: grading runs from the course repository (an editable install).
@@ -62,6 +63,7 @@ class SandboxedExecute(NbGraderPreprocessor):
     limits = Dict(help="Overrides of gru_ref.grading.submission.LIMITS, e.g. {'deadline_s': 120}").tag(config=True)
 
     def preprocess(self, nb, resources):
+        restored = nb.metadata.get(RESTORED) or {}  # written by RestoreTestCells, nbgrader's sanitising step
         strip_learner_html(nb)
         result = self._cached(nb)
         if result is None:
@@ -69,6 +71,11 @@ class SandboxedExecute(NbGraderPreprocessor):
         if "grader_error" in result:
             raise RuntimeError(f"the grader could not grade this notebook: {result['grader_error']}")
         apply(nb, result)
+        for cell in nb.cells:  # the learner and the instructor see which tests were put back, and why
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and not meta.get("solution") and meta.get("grade_id") in restored:
+                cell.outputs.insert(0, nbformat.v4.new_output(
+                    "stream", name="stdout", text=output_note(restored[meta["grade_id"]])))
         resources["gru_ref"] = result
         return nb, resources
 
