@@ -122,3 +122,10 @@ def test_what_was_restored_reads_as_one_line():
     assert describe({"test_a": ["deleted"], "test_b": ["edited", "moved"]}) == \
         "test_a (deleted), test_b (edited, moved)"
     assert RESTORED == "gru_ref_restored_tests"
+
+
+def test_the_source_notebooks_own_test_cells_count_as_released():
+    """An instructor's check submission (the source notebook, hidden tests and all) restores nothing."""
+    source = nbformat.read(ROOT / "solutions" / "gru" / "gru.ipynb", as_version=4)
+    assert any("BEGIN HIDDEN TESTS" in c.source for c in source.cells if is_test(c))
+    assert restore(source, RELEASED) == {}

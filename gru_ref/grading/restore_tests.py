@@ -12,6 +12,7 @@ says so (SandboxedExecute), in the feedback and in the formgrader.
 """
 import copy
 import os
+import re
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -85,9 +86,15 @@ def restore(nb, released):
     return restored
 
 
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.DOTALL)
+
+
 def _same(cell, released):
+    """Whether the learner's test cell is the released one (the source notebook's, hidden tests and
+    all, counts as the same: an instructor's test submission), whitespace aside."""
     meta, wanted = cell.get("metadata", {}).get("nbgrader", {}), released.metadata.get("nbgrader", {})
-    return (cell.get("cell_type") == released.cell_type and cell.get("source", "").rstrip() == released.source.rstrip()
+    visible = HIDDEN.sub("", str(cell.get("source", "")))
+    return (cell.get("cell_type") == released.cell_type and visible.split() == released.source.split()
             and all(meta.get(k) == wanted.get(k) for k in ("grade", "solution", "locked", "points")))
 
 
