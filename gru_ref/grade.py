@@ -1,8 +1,11 @@
 """Grade a whole class: `python -m gru_ref.grade ASSIGNMENT` at the course root.
 
-1. Finds every submission (gru_ref.grading.collect): missing, renamed and unreadable notebooks are
-   named; a renamed one is graded. Links and special files are refused, never followed; notebooks
-   over 32 MB are too large; a timestamp.txt that is no time, or in the future, is refused.
+1. Finds every submission (gru_ref.grading.collect): of the notebooks in a folder, the one with the
+   work is graded, whatever its name ("name differs"), and the others are named; nothing in
+   submitted/ is written (a notebook under another name is staged in .gru_ref/ for nbgrader).
+   Links and special files are refused, never followed; notebooks over 32 MB are too large; a
+   timestamp.txt that is no time, or in the future, is refused. Test cells the learner deleted,
+   edited, duplicated or moved are put back as released (gru_ref.grading.restore_tests), and named.
 2. Runs every notebook in the sandbox, judged outside it, in parallel on a Dask cluster: a local one
    of --workers processes (default: one per core), listening on loopback only, or the one at
    --scheduler tls://HOST:PORT with --tls-ca, --tls-cert and --tls-key (plain tcp:// on loopback
@@ -12,7 +15,8 @@
    as always.
 4. Writes the class report: reports/ASSIGNMENT/grades.csv and reports/ASSIGNMENT/report.html.
 
-Interrupted (Ctrl-C, a killed run)? Run the same command again: it goes on where it stopped.
+Interrupted (Ctrl-C, a killed run)? Run the same command again: it goes on where it stopped. Ctrl-C
+stops it in any phase within seconds (gru_ref.grading.interrupt), leaving no student `error`.
 One class command at a time per course: a second one waits LOCK_WAIT_S, then refuses.
 """
 import argparse
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from gru_ref.grading import bwrap, collect, parallel, report
+from gru_ref.grading import bwrap, collect, interrupt, parallel, pick_notebook, report, restore_tests
 from gru_ref.grading.box import WARNING, unsandboxed
 from gru_ref.grading.nbgrader_steps import fingerprint
 from gru_ref.grading.plan import PlanError, plan_notebook
@@ -57,12 +61,12 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, on every autograde
     try:
         return grade_class(args.assignment, root, args.workers, args.scheduler, tls)
-    except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError) as exc:
+    except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError, collect.NoRelease) as exc:
         print(f"\nCannot grade: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nStopped. Every result so far is kept: run the same command again to go on.", file=sys.stderr)
-        return 130
+        print(f"\n{interrupt.STOPPED}", file=sys.stderr)
+        interrupt.stop_now(130)
 
 
 class CourseError(Exception):
@@ -97,6 +101,9 @@ def course_lock(root, assignment):
 
 def grade_class(assignment, root, workers, scheduler, tls=None):
     api, limits = _nbgrader(root)
+    _check_course(api, root, assignment)
+    if scheduler:
+        parallel.check_reachable(scheduler)
     lock = course_lock(root, assignment)
     try:
         return _grade_class(api, limits, assignment, root, workers, scheduler, tls)
@@ -117,7 +124,7 @@ def _grade_class(api, limits, assignment, root, workers, scheduler, tls):
     print(f"{assignment}: {len(submissions)} submission folder(s).", file=sys.stderr)
     keys = _prepare(api, assignment, submissions)
     jobs = {key: nb for key, nb in keys.values()}
-    todo = sum(not os.path.exists(parallel.result_path(results_folder, k)) for k in jobs)
+    todo = sum(not parallel.done(results_folder, k) for k in jobs)
     where = scheduler or f"{workers} local worker(s)"
     print(f"Running {todo} notebook(s) in the sandbox on {where} ({len(jobs) - todo} already done).",
           file=sys.stderr)
@@ -144,9 +151,26 @@ def _nbgrader(root):
     return api, limits
 
 
+def _check_course(api, root, assignment):
+    """CourseError, with what to do, for an assignment or a gradebook that is not there (before
+    anything is written: nbgrader would make an empty gradebook)."""
+    url = api.coursedir.db_url
+    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
+        raise CourseError(f"no gradebook at {url[len('sqlite:///'):]}: run `nbgrader generate_assignment "
+                          f"{assignment}` at the course root first (it makes the gradebook), or set "
+                          f"CourseDirectory.db_url in nbgrader_config.py.")
+    if not (root / "exercises" / assignment).is_dir():
+        known = sorted(p.name for p in (root / "exercises").iterdir() if p.is_dir()) \
+            if (root / "exercises").is_dir() else []
+        raise CourseError(f"no assignment '{collect.shown(assignment, 40)}' in this course (no exercises/"
+                          f"{collect.shown(assignment, 40)}/; released: {', '.join(known) or 'none'}): check the "
+                          f"name, or run `nbgrader generate_assignment NAME` for a new one.")
+
+
 def _prepare(api, assignment, submissions):
     """{student: (fingerprint, notebook JSON)} of what nbgrader's autograde will see of each
-    notebook: the submission after nbgrader's own sanitising steps (locked and test cells restored)."""
+    notebook: the submission after nbgrader's own sanitising steps and RestoreTestCells (the released
+    test cells put back where the learner deleted, edited, duplicated or moved them: noted)."""
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.converters import Autograde
     with Gradebook(api.coursedir.db_url) as gradebook:
@@ -155,14 +179,15 @@ def _prepare(api, assignment, submissions):
         except MissingEntry:
             raise CourseError(f"the gradebook has no assignment '{assignment}': run "
                               f"`nbgrader generate_assignment {assignment}` first.") from None
-    steps = [cls(parent=api) for cls in Autograde.class_traits()["sanitize_preprocessors"].default()]
+    steps = [cls(parent=api) for cls in restore_tests.with_restore(
+        Autograde.class_traits()["sanitize_preprocessors"].default())]
     keys = {}
     for submission in submissions:
         if submission.status != "graded":
             continue
         nb = collect.read_notebook(submission.notebook)  # bounded, never through a link
         resources = {"nbgrader": {"db_url": api.coursedir.db_url, "assignment": assignment,
-                                  "notebook": submission.notebook.stem, "student": submission.student}}
+                                  "notebook": Path(submission.expected).stem, "student": submission.student}}
         try:
             for step in steps:
                 nb, resources = step.preprocess(nb, resources)
@@ -170,6 +195,9 @@ def _prepare(api, assignment, submissions):
             submission.status = "unreadable"
             submission.notes.append(f"nbgrader cannot grade it: {str(exc).splitlines()[0][:200]}")
             continue
+        restored = nb.metadata.get(restore_tests.RESTORED)
+        if restored:
+            submission.notes.append("test cells restored from the assignment: " + restore_tests.describe(restored))
         plan_notebook(nb)  # the instructor's test cells: a PlanError stops everything, clearly
         keys[submission.student] = (fingerprint(nb), nbformat.writes(nb))
     return keys
@@ -180,21 +208,13 @@ def _record(api, assignment, submissions, keys, results_folder, state_path):
     recorded = json.loads(state_path.read_text()) if state_path.exists() else {}
     pending = [s for s in submissions if s.student in keys and recorded.get(s.student) != keys[s.student][0]]
     print(f"Recording {len(pending)} grade(s) in nbgrader's gradebook.", file=sys.stderr)
-    for n, submission in enumerate(pending, 1):
-        key = keys[submission.student][0]
-        result = json.loads(Path(parallel.result_path(results_folder, key)).read_text())
-        if "grader_error" in result:
-            submission.status = "error"
-            submission.notes.append(result["grader_error"])
-            continue
-        done = api.autograde(assignment, submission.student, force=True, create=True)
-        if not done["success"]:
-            submission.status = "error"
-            submission.notes.append("nbgrader's autograde failed: " + _last_error(done))
-            continue
-        recorded[submission.student] = key
-        state_path.write_text(json.dumps(recorded, indent=1))
-        sys.stderr.write(f"\r  {n}/{len(pending)} recorded ")
+    with interrupt.Deferred() as stop:  # nbgrader's autograde would swallow Ctrl-C: between students
+        for n, submission in enumerate(pending, 1):
+            if _record_one(api, assignment, submission, keys[submission.student][0], results_folder):
+                recorded[submission.student] = keys[submission.student][0]
+                state_path.write_text(json.dumps(recorded, indent=1))
+            sys.stderr.write(f"\r  {n}/{len(pending)} recorded ")
+            stop.check()
     sys.stderr.write("\n")
     for submission in submissions:
         if submission.student in keys and submission.status == "graded":
@@ -204,6 +224,29 @@ def _record(api, assignment, submissions, keys, results_folder, state_path):
                 submission.notes.append(f"not graded: too large ({result['too_large']})")
             elif result.get("flags"):
                 submission.status = "flagged"
+
+
+def _record_one(api, assignment, submission, key, results_folder):
+    """nbgrader's autograde of one student, from the result ready for it; False if it failed."""
+    result = json.loads(Path(parallel.result_path(results_folder, key)).read_text())
+    if "grader_error" in result:
+        submission.status = "error"
+        submission.notes.append(result["grader_error"])
+        return False
+    submitted_directory = api.coursedir.submitted_directory
+    if submission.notebook.name != submission.expected:  # graded under the released name: staged
+        root = Path(api.coursedir.root)
+        api.coursedir.submitted_directory = str(pick_notebook.stage(
+            root / ".gru_ref" / assignment, submission, collect.read_bounded).relative_to(root))
+    try:
+        done = api.autograde(assignment, submission.student, force=True, create=True)
+    finally:
+        api.coursedir.submitted_directory = submitted_directory
+    if not done["success"]:
+        submission.status = "error"
+        submission.notes.append("nbgrader's autograde failed: " + _last_error(done))
+        return False
+    return True
 
 
 def _last_error(done):

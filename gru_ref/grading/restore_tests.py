@@ -61,7 +61,7 @@ def restore(nb, released):
                 kinds.append("emptied")
             elif not _same(cell, tests[gid]):
                 kinds.append("edited")
-            if _in_order(found[0], gid, order, tests, position) and found[0] > last_kept:
+            if _in_order(found[0], gid, order, position) and found[0] > last_kept:
                 kept[found[0]] = gid
                 last_kept = found[0]
             else:
@@ -98,7 +98,7 @@ def _same(cell, released):
             and all(meta.get(k) == wanted.get(k) for k in ("grade", "solution", "locked", "points")))
 
 
-def _in_order(index, gid, order, tests, position):
+def _in_order(index, gid, order, position):
     """Whether the learner's test cell at index stands between the answers and instructions that
     come before and after it in the released notebook (those the learner kept)."""
     at = order.index(gid)
