@@ -424,7 +424,7 @@ def test_without_a_sandbox_grading_refuses_and_says_what_to_do(tmp_path):
 def test_trusted_grading_without_the_sandbox_says_so_loudly(tmp_path):
     root = tmp_path / "course"
     make_course(root)
-    for student in list(CLASS)[1:] + [RENAMED, UNREADABLE, EMPTY, LINKED]:
+    for student in list(CLASS)[1:] + [RENAMED, UNREADABLE, EMPTY, LINKED, TWO, TAMPERED]:
         shutil.rmtree(root / "submitted" / student)
     done = grade(root, "--workers", "1", env={**os.environ, "GRU_REF_NO_SANDBOX": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
