@@ -19,17 +19,19 @@ c.CourseDirectory.release_directory = "exercises"
 # (gru_ref/grading/nbgrader_steps.py): SandboxedExecute takes the place of nbgrader's Execute, and
 # FlagForReview marks submissions the integrity scan flagged as needing manual review.
 # RefuseUnsafeStudentId keeps a folder name the formgrader would show unescaped out of the gradebook.
+# RestoreTestCells puts back the released test cells a learner deleted, edited, duplicated or moved.
 from nbgrader.converters import Autograde  # noqa: E402
 from nbgrader.preprocessors import Execute, SaveAutoGrades  # noqa: E402
 
 from gru_ref.grading.nbgrader_steps import FlagForReview, RefuseUnsafeStudentId, SandboxedExecute  # noqa: E402
+from gru_ref.grading.restore_tests import with_restore  # noqa: E402
 
 _steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
 _steps[_steps.index(Execute)] = SandboxedExecute
 _steps.insert(_steps.index(SaveAutoGrades) + 1, FlagForReview)
 c.Autograde.autograde_preprocessors = _steps
 c.Autograde.sanitize_preprocessors = [RefuseUnsafeStudentId,
-                                      *Autograde.class_traits()["sanitize_preprocessors"].default()]
+                                      *with_restore(Autograde.class_traits()["sanitize_preprocessors"].default())]
 
 # A feedback page is one file that opens anywhere: its maths is MathML, written when the page is made,
 # and the integrity scan's comment stays the instructor's (gru_ref/grading/feedback_html.py). Our template

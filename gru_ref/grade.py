@@ -1,8 +1,11 @@
 """Grade a whole class: `python -m gru_ref.grade ASSIGNMENT` at the course root.
 
-1. Finds every submission (gru_ref.grading.collect): missing, renamed and unreadable notebooks are
-   named; a renamed one is graded. Links and special files are refused, never followed; notebooks
-   over 32 MB are too large; a timestamp.txt that is no time, or in the future, is refused.
+1. Finds every submission (gru_ref.grading.collect): of the notebooks in a folder, the one with the
+   work is graded, whatever its name ("name differs"), and the others are named; nothing in
+   submitted/ is written (a notebook under another name is staged in .gru_ref/ for nbgrader).
+   Links and special files are refused, never followed; notebooks over 32 MB are too large; a
+   timestamp.txt that is no time, or in the future, is refused. Test cells the learner deleted,
+   edited, duplicated or moved are put back as released (gru_ref.grading.restore_tests), and named.
 2. Runs every notebook in the sandbox, judged outside it, in parallel on a Dask cluster: a local one
    of --workers processes (default: one per core), listening on loopback only, or the one at
    --scheduler tls://HOST:PORT with --tls-ca, --tls-cert and --tls-key (plain tcp:// on loopback
@@ -12,7 +15,8 @@
    `nbgrader export`, `generate_feedback` and the formgrader work as always.
 4. Writes the class report: reports/ASSIGNMENT/grades.csv and reports/ASSIGNMENT/report.html.
 
-Interrupted (Ctrl-C, a killed run)? Run the same command again: it goes on where it stopped.
+Interrupted (Ctrl-C, a killed run)? Run the same command again: it goes on where it stopped. Ctrl-C
+stops it in any phase within seconds (gru_ref.grading.interrupt), leaving no student `error`.
 A submission is graded again only when it changed, or the source notebook, the checker (gru_ref's
 code) or the grading limits did (gru_ref.grading.fingerprint); --force grades again regardless.
 --student ID (repeatable) grades those learners only; the report still covers the class.
@@ -30,7 +34,8 @@ from pathlib import Path
 
 import nbformat
 
-from gru_ref.grading import bwrap, collect, fingerprint, gradebook_bulk, parallel, report
+from gru_ref.grading import (bwrap, collect, fingerprint, gradebook_bulk, interrupt, parallel, report,
+                             restore_tests)
 from gru_ref.grading.box import WARNING, unsandboxed
 from gru_ref.grading.plan import PlanError, plan_notebook
 from gru_ref.judge import secret
@@ -65,12 +70,13 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, on every autograde
     try:
         return grade_class(args.assignment, root, args.workers, args.scheduler, tls, args.student, args.force)
-    except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError, secret.SecretError) as exc:
+    except (bwrap.SandboxUnavailable, PlanError, CourseError, parallel.ClusterError, secret.SecretError,
+            collect.NoRelease) as exc:
         print(f"\nCannot grade: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nStopped. Every result so far is kept: run the same command again to go on.", file=sys.stderr)
-        return 130
+        print(f"\n{interrupt.STOPPED}", file=sys.stderr)
+        interrupt.stop_now(130)
 
 
 class CourseError(Exception):
@@ -105,6 +111,9 @@ def course_lock(root, assignment):
 
 def grade_class(assignment, root, workers, scheduler, tls=None, students=None, force=False):
     api, limits = _nbgrader(root)
+    _check_course(api, root, assignment)
+    if scheduler:
+        parallel.check_reachable(scheduler)
     lock = course_lock(root, assignment)
     try:
         return _grade_class(api, limits, assignment, root, workers, scheduler, tls, students, force)
@@ -137,7 +146,7 @@ def _grade_class(api, limits, assignment, root, workers, scheduler, tls, student
         for key in jobs:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(parallel.result_path(results_folder, key))
-    todo = sum(not os.path.exists(parallel.result_path(results_folder, k)) for k in jobs)
+    todo = sum(not parallel.done(results_folder, k) for k in jobs)
     where = scheduler or f"{workers} local worker(s)"
     print(f"Running {todo} notebook(s) in the sandbox on {where} ({len(jobs) - todo} already done).",
           file=sys.stderr)
@@ -181,11 +190,28 @@ def _chosen(submissions, students, assignment):
     return set(students)
 
 
+def _check_course(api, root, assignment):
+    """CourseError, with what to do, for an assignment or a gradebook that is not there (before
+    anything is written: nbgrader would make an empty gradebook)."""
+    url = api.coursedir.db_url
+    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
+        raise CourseError(f"no gradebook at {url[len('sqlite:///'):]}: run `nbgrader generate_assignment "
+                          f"{assignment}` at the course root first (it makes the gradebook), or set "
+                          f"CourseDirectory.db_url in nbgrader_config.py.")
+    if not (root / "exercises" / assignment).is_dir():
+        known = sorted(p.name for p in (root / "exercises").iterdir() if p.is_dir()) \
+            if (root / "exercises").is_dir() else []
+        raise CourseError(f"no assignment '{collect.shown(assignment, 40)}' in this course (no exercises/"
+                          f"{collect.shown(assignment, 40)}/; released: {', '.join(known) or 'none'}): check the "
+                          f"name, or run `nbgrader generate_assignment NAME` for a new one.")
+
+
 def _prepare(api, assignment, name, submissions, context, root):
     """{student: (key, notebook JSON, keys of the cases)} of what nbgrader's autograde will see of each
-    notebook: the submission after nbgrader's own sanitising steps (locked and test cells restored), under
-    the key of its result (gru_ref.grading.fingerprint: the learner, the notebook, the context, the cases),
-    with the learner's keys of the cases (gru_ref.judge.secret: hidden cases of their own)."""
+    notebook: the submission after nbgrader's own sanitising steps and RestoreTestCells (the released
+    test cells put back where the learner deleted, edited, duplicated or moved them: noted), under the key
+    of its result (gru_ref.grading.fingerprint: the learner, the notebook, the context, the cases), with
+    the learner's keys of the cases (gru_ref.judge.secret: hidden cases of their own)."""
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.converters import Autograde
     with Gradebook(api.coursedir.db_url) as gradebook:
@@ -194,7 +220,8 @@ def _prepare(api, assignment, name, submissions, context, root):
         except MissingEntry:
             raise CourseError(f"the gradebook has no assignment '{assignment}': run "
                               f"`nbgrader generate_assignment {assignment}` first.") from None
-    steps = [cls(parent=api) for cls in Autograde.class_traits()["sanitize_preprocessors"].default()]
+    steps = [cls(parent=api) for cls in restore_tests.with_restore(
+        Autograde.class_traits()["sanitize_preprocessors"].default())]
     keys = {}
     with gradebook_bulk.one_gradebook(api.coursedir.db_url, api.coursedir.course_id):  # read only
         for submission in submissions:
@@ -210,6 +237,9 @@ def _prepare(api, assignment, name, submissions, context, root):
                 submission.status = "unreadable"
                 submission.notes.append(f"nbgrader cannot grade it: {str(exc).splitlines()[0][:200]}")
                 continue
+            restored = nb.metadata.get(restore_tests.RESTORED)
+            if restored:
+                submission.notes.append("test cells restored from the assignment: " + restore_tests.describe(restored))
             plan_notebook(nb)  # the instructor's test cells: a PlanError stops everything, clearly
             cases = secret.keys(root, assignment, submission.student)
             keys[submission.student] = (fingerprint.key(submission.student, nb, context, cases),
@@ -243,11 +273,13 @@ def _record(api, assignment, name, submissions, keys, chosen, force, results_fol
     def recorded_one(student):
         recorded[student] = keys[student][0]
         done.append(student)
-        if len(done) % 25 == 0 or len(done) == len(pending):  # progress kept now and then, and at the end
+        if len(done) % 25 == 0 or len(done) == len(pending) or stop.hit:  # kept now and then, at the end
             _save(state_path, recorded)
-            sys.stderr.write(f"\r  {len(done)}/{len(pending)} recorded ")
-    failed = gradebook_bulk.record(api, assignment, [(s.student, name, keys[s.student][1])
-                                                     for s in pending], recorded_one)
+        sys.stderr.write(f"\r  {len(done)}/{len(pending)} recorded ")
+        stop.check()  # Ctrl-C: between two students, once this one's record is kept
+    with interrupt.Deferred() as stop:  # nbgrader's steps would swallow Ctrl-C: it waits for the student
+        failed = gradebook_bulk.record(api, assignment, [(s.student, name, keys[s.student][1])
+                                                         for s in pending], recorded_one)
     _save(state_path, recorded)
     if pending:
         sys.stderr.write("\n")

@@ -330,3 +330,22 @@ def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
     while True:
         print(line, file=sys.stderr)
 '''
+
+# --- a check's function that ends its process: it fails alone, the notebook goes on (issue 16, item 1) ---
+ENDS_ITS_CHECK = {
+    # The issue's `while t < T` without `t += 1`, its list growing fast enough to hit the memory limit.
+    "grows memory without end": '''
+def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
+    states, h, t = [], initial_states, 0
+    while t < input.shape[1]:
+        h = gru_cell(input[:, t], h, w_ih, w_hh, b_ih, b_hh)
+        states.append(h.repeat(1 << 22, 1))
+    return torch.stack(states, dim=1), h
+''',
+    "calls os._exit": MISBEHAVING["exits the process"],
+    "segfaults": '''
+def my_gru(input, initial_states, w_ih, w_hh, b_ih, b_hh):
+    import faulthandler
+    faulthandler._sigsegv()
+''',
+}

@@ -7,19 +7,21 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import nbformat
+import psutil
 import pytest
 
 from conftest import ROOT, VENV_BIN
 from gru_ref.grading import gate, parallel
+from gru_ref.grading.interrupt import STOPPED
 from hostile_code import ATTACKS
-from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_BATCHED, MY_GRU_WITH_CELL, WRONG
+from learner_code import ENDS_ITS_CHECK, GRU_CELL, GRU_CELL_GRAD, MY_GRU_BATCHED, MY_GRU_WITH_CELL, WRONG
 from test_grading import fill
+from test_collect import tree_digest
 from test_nbgrader import ASSIGNMENT, FULL, nbgrader
 
 CLASS = {
@@ -29,8 +31,12 @@ CLASS = {
     "dee": {"gru_cell": GRU_CELL.replace("r * h_n", "h_n"), "my_gru": MY_GRU_WITH_CELL},
     "eve": ATTACKS["undo_lockdown"],
     "fay": {},
+    # A my_gru that ends its check's process, each with a right stretch part: that part's points stand.
+    "kim": {"gru_cell": GRU_CELL, "my_gru": ENDS_ITS_CHECK["grows memory without end"], "gru_cell_grad": GRU_CELL_GRAD},
+    "lee": {"gru_cell": GRU_CELL, "my_gru": ENDS_ITS_CHECK["calls os._exit"], "gru_cell_grad": GRU_CELL_GRAD},
+    "max": {"gru_cell": GRU_CELL, "my_gru": ENDS_ITS_CHECK["segfaults"], "gru_cell_grad": GRU_CELL_GRAD},
 }
-RENAMED, UNREADABLE, EMPTY, LINKED = "gus", "hal", "ivy", "jay"
+RENAMED, UNREADABLE, EMPTY, LINKED, TWO, TAMPERED = "gus", "hal", "ivy", "jay", "nia", "oli"
 
 
 def make_course(root):
@@ -47,6 +53,17 @@ def make_course(root):
     renamed.mkdir(parents=True)
     nbformat.write(fill(released, CLASS["ada"], root), renamed / f"{ASSIGNMENT} (1).ipynb")
     (renamed / "scratch.py").write_text("print('never run')\n")
+    two = root / "submitted" / TWO / ASSIGNMENT  # the blank release beside the work, saved as Untitled
+    two.mkdir(parents=True)
+    shutil.copy(released, two / f"{ASSIGNMENT}.ipynb")
+    nbformat.write(fill(released, CLASS["ada"], root), two / "Untitled.ipynb")
+    tampered = fill(released, CLASS["ada"], root)  # right answers; one test edited away, one deleted
+    for cell in tampered.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_gru_cell":
+            cell.source = "pass  # no test here"
+    tampered.cells = [c for c in tampered.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_my_gru_values"]
+    (root / "submitted" / TAMPERED / ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(tampered, root / "submitted" / TAMPERED / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     broken = root / "submitted" / UNREADABLE / ASSIGNMENT
     broken.mkdir(parents=True)
     (broken / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [ not json')
@@ -74,8 +91,10 @@ def scores(rows):
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("class"))
+    before = tree_digest(root / "submitted")
     done = grade(root, "--workers", "2")
     assert done.returncode == 0, done.stderr[-3000:]
+    assert tree_digest(root / "submitted") == before, "the class command wrote in submitted/"
     return root, done
 
 
@@ -85,6 +104,7 @@ def sequential_course(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("sequential"))
     (root / "submitted" / RENAMED / ASSIGNMENT / f"{ASSIGNMENT} (1).ipynb").rename(
         root / "submitted" / RENAMED / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    (root / "submitted" / TWO / ASSIGNMENT / "Untitled.ipynb").replace(root / "submitted" / TWO / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     nbgrader(["autograde", ASSIGNMENT], root)  # exits 1: it could not read one notebook
     assert nbgrader(["export"], root).returncode == 0
     return root
@@ -119,13 +139,29 @@ def test_statuses_say_what_happened_to_each_submission(graded_class):
     rows = read_csv(graded_class[0])
     assert {s: r["status"] for s, r in rows.items()} == {
         "ada": "graded", "ben": "graded", "cai": "graded", "dee": "graded", "eve": "flagged",
-        "fay": "graded", RENAMED: "graded", UNREADABLE: "unreadable", EMPTY: "missing", LINKED: "refused"}
+        "fay": "graded", "kim": "graded", "lee": "flagged", "max": "graded", RENAMED: "graded", TWO: "graded", TAMPERED: "graded", UNREADABLE: "unreadable", EMPTY: "missing", LINKED: "refused"}
     assert "never followed nor opened: gru.ipynb (link)" in rows[LINKED]["notes"] and rows[LINKED]["score"] == ""
-    assert "renamed notebook 'gru (1).ipynb' graded as 'gru.ipynb'" in rows[RENAMED]["notes"]
+    assert "name differs: 'gru (1).ipynb' graded (the assignment's notebook is 'gru.ipynb')" in rows[RENAMED]["notes"]
     assert "extra files never executed: scratch.py" in rows[RENAMED]["notes"]
     assert "not a readable notebook" in rows[UNREADABLE]["notes"]
     assert rows[EMPTY]["score"] == "" and rows[UNREADABLE]["test_gru_cell"] == ""  # not a 0
-    assert rows["ada"]["score"] == rows[RENAMED]["score"] == str(FULL)
+    assert rows["ada"]["score"] == rows[RENAMED]["score"] == rows[TWO]["score"] == str(FULL)
+    assert "name differs: 'Untitled.ipynb' graded" in rows[TWO]["notes"]
+    assert "other notebooks in the folder, not graded: gru.ipynb (no answers)" in rows[TWO]["notes"]
+
+
+def test_deleted_and_edited_test_cells_are_restored_graded_and_named(graded_class):
+    """oli emptied one test cell's checks and deleted another: both are graded as released (full
+    marks for right answers), the report names them, and the feedback shows the real tests."""
+    root = graded_class[0]
+    row = read_csv(root)[TAMPERED]
+    assert row["score"] == str(FULL) and row["test_my_gru_values"] == "4.0" and row["test_gru_cell"] == "3.0", row
+    assert "test cells restored from the assignment: test_gru_cell (edited), test_my_gru_values (deleted)" \
+        in row["notes"]
+    said = outputs_of(root / "autograded" / TAMPERED / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    assert "restored from the assignment (deleted in the submission)" in said["test_my_gru_values"]
+    assert "restored from the assignment (edited in the submission)" in said["test_gru_cell"]
+    assert "restored" not in said["test_my_gru_contract"] and "Passed:" in said["test_my_gru_values"]
 
 
 def test_parallel_grades_equal_plain_sequential_nbgrader(graded_class, sequential):
@@ -200,6 +236,34 @@ def test_nbgrader_sees_the_grades_export_and_feedback_work(graded_class):
     assert feedback.returncode == 0, feedback.stderr
     report = (root / "feedback" / "dee" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert "Your my_gru calls gru_cell, which failed its own test above" in report
+    restored = (root / "feedback" / TAMPERED / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "restored from the assignment (deleted in the submission)" in restored
+    assert f"Score: {FULL} / {FULL}" in restored and "Score: 4.0 / 4.0" in restored  # the values test, graded
+
+
+def test_a_check_whose_process_ends_fails_alone_and_the_stretch_part_counts(graded_class):
+    """kim's my_gru grows memory without end, lee's calls os._exit, max's segfaults: each my_gru test
+    fails with its reason, and the notebook goes on to the stretch part (gru_cell_grad), which scores."""
+    rows = read_csv(graded_class[0])
+    for student in ("kim", "lee", "max"):
+        row = rows[student]
+        assert row["test_gru_cell"] == row["test_gru_cell_grad"] == "3.0", (student, row)
+        assert row["test_my_gru_contract"] == row["test_my_gru_values"] == "0.0", (student, row)
+        assert float(row["score"]) == 6.0, (student, row)
+    autograded = graded_class[0] / "autograded"
+    said = {student: outputs_of(autograded / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+            for student in ("kim", "lee", "max")}
+    assert "memory" in said["kim"]["test_my_gru_contract"] or "did not return" in said["kim"]["test_my_gru_contract"]
+    assert "ended abruptly (exit code 3)" in said["lee"]["test_my_gru_contract"]
+    assert "ended abruptly (signal SIGSEGV)" in said["max"]["test_my_gru_values"]
+    assert "Passed:" in said["lee"]["test_gru_cell_grad"] and "Passed:" in said["max"]["test_gru_cell_grad"]
+
+
+def outputs_of(path):
+    """Each test cell's output text, by grade_id, in an autograded notebook."""
+    return {cell.metadata.nbgrader.grade_id: "\n".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs)
+            for cell in nbformat.read(path, as_version=4).cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")}
 
 
 def test_the_report_is_offline_and_names_mistakes_flags_and_ungraded(graded_class):
@@ -318,22 +382,57 @@ def test_every_output_of_grading_is_ignored_by_git(graded_class, tmp_path):
     assert not not_ignored, f"not in .gitignore: {not_ignored}"
 
 
-def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path, graded_class):
+def interrupted(root, phase, after=""):
+    """The class command, sent Ctrl-C (SIGINT to its whole process group, as a terminal does) once
+    its stderr shows `phase` (and then `after`): its exit code and stderr from the signal on."""
+    run = subprocess.Popen([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT, "--workers", "2"], cwd=root,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    seen = ""
+    while not (phase in seen and after in seen.split(phase, 1)[1]):
+        char = run.stderr.read(1)
+        assert char, f"the run ended before {phase!r}: {seen[-2000:]}"
+        seen += char
+    os.killpg(run.pid, signal.SIGINT)
+    _, rest = run.communicate(timeout=30)  # stopped, not run on to the end: that takes minutes
+    return run.returncode, rest
+
+
+def test_ctrl_c_in_each_phase_stops_with_one_line_and_the_next_run_completes(tmp_path, graded_class):
+    """Ctrl-C while collecting, while running notebooks in the sandbox, and while recording grades:
+    each time exit code 130 and one line that says how to go on (no worker's traceback); no student is
+    left `error`, and a last run completes the class with the grades of an uninterrupted one."""
     root = make_course(tmp_path)
     results = root / ".gru_ref" / ASSIGNMENT / "results"
-    run = subprocess.Popen([sys.executable, "-m", "gru_ref.grade", ASSIGNMENT, "--workers", "1"], cwd=root,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not (results.exists() and list(results.glob("*.json"))) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    os.killpg(run.pid, signal.SIGINT)  # Ctrl-C, as the terminal sends it to the whole group
-    _, stderr = run.communicate(timeout=120)
+    for phase, after in (("submission folder(s).", ""), ("in the sandbox", "1/"), ("Recording", "1/")):
+        code, rest = interrupted(root, phase, after)
+        lines = [line for line in rest.splitlines() if line.strip() and "recorded" not in line and "/" not in line]
+        assert code == 130 and lines == [STOPPED], (phase, rest)
+        assert not any("grader_error" in path.read_text() for path in results.glob("*.json"))
     kept = len(list(results.glob("*.json")))
-    assert 1 <= kept < len(CLASS) + 1, stderr
     resumed = grade(root, "--workers", "2")
     assert resumed.returncode == 0, resumed.stderr
     assert f"({kept} already done)" in resumed.stderr
-    assert scores(read_csv(root)) == scores(read_csv(graded_class[0]))
+    rows = read_csv(root)
+    assert "error" not in {row["status"] for row in rows.values()}
+    assert scores(rows) == scores(read_csv(graded_class[0]))
+    assert not [p for p in psutil.process_iter(["cwd"]) if (p.info["cwd"] or "").startswith(str(root))]
+
+
+def test_a_missing_assignment_or_gradebook_is_one_clear_line(tmp_path):
+    root = tmp_path / "course"
+    root.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    missing = grade(root)  # no gradebook yet
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+        f"Cannot grade: no gradebook at {root / 'gradebook.db'}: run `nbgrader generate_assignment gru` at the "
+        f"course root first (it makes the gradebook), or set CourseDirectory.db_url in nbgrader_config.py."]
+    assert not (root / "gradebook.db").exists() and not (root / ".gru_ref").exists()  # nothing made
+    (root / "gradebook.db").touch()
+    (root / "exercises" / "rnn").mkdir(parents=True)
+    unknown = grade(root)
+    assert unknown.returncode == 2 and unknown.stderr.strip().splitlines() == [
+        "Cannot grade: no assignment 'gru' in this course (no exercises/gru/; released: rnn): check the name, "
+        "or run `nbgrader generate_assignment NAME` for a new one."]
 
 
 def make_certificates(folder, name="grading"):
@@ -415,14 +514,12 @@ def test_a_scheduler_without_tls_beyond_loopback_is_refused(tmp_path, address, w
 
 def test_an_unreachable_scheduler_is_one_clear_line(tmp_path):
     root = make_course(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens there once closed
-    refused = grade(root, "--scheduler", f"tcp://127.0.0.1:{port}",
-                    env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
+    refused = grade(root, "--scheduler", "tcp://127.0.0.1:1")  # nothing listens there
     assert refused.returncode == 2
-    assert f"Cannot grade: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in refused.stderr
-    assert "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        "Cannot grade: cannot reach the Dask scheduler at tcp://127.0.0.1:1 (Connection refused): check that it "
+        "runs, its address and the certificates, then grade again (see the chapter 'For instructors', step 5: "
+        "Grade)."]
 
 
 def test_workers_that_would_grade_without_the_sandbox_are_refused(tmp_path):
@@ -505,7 +602,7 @@ def test_without_a_sandbox_grading_refuses_and_says_what_to_do(tmp_path):
 def test_trusted_grading_without_the_sandbox_says_so_loudly(tmp_path):
     root = tmp_path / "course"
     make_course(root)
-    for student in list(CLASS)[1:] + [RENAMED, UNREADABLE, EMPTY, LINKED]:
+    for student in list(CLASS)[1:] + [RENAMED, UNREADABLE, EMPTY, LINKED, TWO, TAMPERED]:
         shutil.rmtree(root / "submitted" / student)
     done = grade(root, "--workers", "1", env={**os.environ, "GRU_REF_NO_SANDBOX": "1"})
     assert done.returncode == 0, done.stderr[-2000:]

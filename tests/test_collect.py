@@ -3,6 +3,7 @@ opened, sizes are bounded, timestamp.txt is checked, and two class commands neve
 at once (gru_ref.grading.collect, gru_ref.grade)."""
 import datetime
 import fcntl
+import hashlib
 import os
 import subprocess
 import sys
@@ -122,15 +123,47 @@ def test_a_folder_of_too_many_files_is_too_large(course):
     assert found["cal"].status == "too large" and "more than 1000 files" in found["cal"].notes[0]
 
 
-def test_a_renamed_notebook_is_copied_with_its_modification_time(course):
+def tree_digest(folder):
+    """A digest of every path, type, mode, size, modification time and content under folder."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        info = os.lstat(path)
+        digest.update(f"{path.relative_to(folder)} {info.st_mode} {info.st_size} {info.st_mtime_ns}\n".encode())
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("name", ["Untitled.ipynb", "gru (1).ipynb", "GRU.ipynb"])
+def test_a_notebook_under_another_name_is_graded_where_it_is_as_name_differs(course, name):
     mine = folder(course, "cal")
-    text = notebook()
-    (mine / f"{ASSIGNMENT} (1).ipynb").write_text(text)
-    os.utime(mine / f"{ASSIGNMENT} (1).ipynb", (1_700_000_000, 1_700_000_000))
-    found = collected(course)
-    assert found["cal"].status == "graded" and found["cal"].notebook == mine / NOTEBOOK
-    assert (mine / NOTEBOOK).read_text() == text and os.stat(mine / NOTEBOOK).st_mtime == 1_700_000_000
-    assert collected(course)["cal"].notes == ["renamed notebook 'gru (1).ipynb' graded as 'gru.ipynb'"]
+    (mine / name).write_text(notebook("# cal's own work"))
+    before = tree_digest(course / "submitted")
+    found = collected(course)["cal"]
+    assert found.status == "graded" and found.notebook == mine / name and found.expected == NOTEBOOK
+    assert found.notes == [f"name differs: '{name}' graded (the assignment's notebook is '{NOTEBOOK}')"]
+    assert "renamed" not in " ".join(found.notes)
+    assert tree_digest(course / "submitted") == before  # nothing written: no copy under the released name
+
+
+@pytest.mark.parametrize("work, blank", [("Untitled.ipynb", NOTEBOOK), (NOTEBOOK, "Untitled.ipynb")])
+def test_of_two_notebooks_the_one_with_the_work_is_graded_and_the_other_named(course, work, blank):
+    mine = folder(course, "cal")
+    (mine / blank).write_text(notebook())  # the release, untouched
+    (mine / work).write_text(notebook("# cal's own work"))
+    found = collected(course)["cal"]
+    assert found.status == "graded" and found.notebook == mine / work
+    assert f"other notebooks in the folder, not graded: {blank} (no answers)" in found.notes
+    assert ("name differs" in " ".join(found.notes)) == (work != NOTEBOOK)
+
+
+def test_of_two_notebooks_an_unreadable_one_is_never_picked(course):
+    mine = folder(course, "cal")
+    (mine / "Untitled.ipynb").write_text('{"cells": [ not json')
+    (mine / NOTEBOOK).write_text(notebook())
+    found = collected(course)["cal"]
+    assert found.status == "graded" and found.notebook == mine / NOTEBOOK
+    assert found.notes == ["other notebooks in the folder, not graded: Untitled.ipynb (unreadable)"]
 
 
 def utc(seconds_from_now):

@@ -277,3 +277,20 @@ def test_the_red_team_s_routes_to_native_code_and_the_grader_s_record_are_flagge
             "class A:\n    __array_interface__ = {}\n")
     flagged = {line for _, line, _, _ in integrity.scan([(0, cell)])}
     assert flagged >= {2, 3, 4, 5, 6}, flagged
+
+
+def test_a_hanging_cell_costs_its_limit_once_when_a_later_check_ends_its_process(box):
+    """my_gru calls os._exit in each of its 3 checks: each time a fresh process replays the cells
+    before the check, without the cell that ran out of time (it ran once), then goes on."""
+    from learner_code import ENDS_ITS_CHECK
+    nb = fill(RELEASED, {**RIGHT, "my_gru": ENDS_ITS_CHECK["calls os._exit"]})
+    at = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].index("test_gru_cell")
+    nb.cells.insert(at, nbformat.v4.new_code_cell("runs = globals().get('runs', 0) + 1\nwhile True:\n    pass"))
+    nb.cells.append(nbformat.v4.new_code_cell("print('runs:', globals().get('runs'))"))
+    result = submission.grade_notebook(nb, box, {"cell_timeout": 2, "deadline_s": 120})
+    assert result["end"]["restarts"] == 3 and result["end"]["completed"], result["end"]
+    assert result["tests"]["test_gru_cell_grad"]["passed"] and result["tests"]["test_gru_cell"]["passed"]
+    assert not result["tests"]["test_my_gru_values"]["passed"]
+    assert "ended abruptly (exit code 3)" in result["tests"]["test_my_gru_values"]["message"]
+    assert "CellTimeout" in json.dumps(result["outputs"][str(at)])
+    assert "runs: None" in last_output(result, nb, "stream")  # the replay left the hanging cell out

@@ -202,7 +202,7 @@ def test_a_cell_stopped_for_time_says_the_limit_and_how_to_keep_training_out_of_
 def test_a_check_whose_alarm_was_switched_off_is_still_stopped_at_its_limit():
     """The per-check limit is an alarm in the learner's process: code that ignores SIGALRM (through
     _signal, which no answer needs) ran its check for as long as it liked. The box's template stops it
-    from outside, a few seconds past the limit; the scan flags the import."""
+    from outside, a few seconds past the limit, and the notebook goes on; the scan flags the import."""
     from conftest import ROOT, fill
     from gru_ref.grading.box import Box
     from train_code import MY_GRU
@@ -215,8 +215,10 @@ def test_a_check_whose_alarm_was_switched_off_is_still_stopped_at_its_limit():
     finally:
         box.close()
     assert "my_gru did not return within 2 s" in result["tests"]["test_my_gru"]["message"], result["tests"]
-    assert result["end"]["check_timed_out"] == "test_my_gru/0", result["end"]
-    assert "a check ran past its time limit" in result["tests"]["test_train_and_predict_learns"]["message"]
+    # That check alone: a fresh process replayed the cells before it and went on (issue 16, item 1).
+    assert result["end"]["restarts"] == 1 and result["end"]["completed"], result["end"]
+    later = result["tests"]["test_train_and_predict_learns"]["message"]
+    assert "was not checked" not in later and "ran past its time limit" not in later, later
     assert [f for f in result["flags"] if f[2] == "import _signal" and "interpreter's internals" in f[3]], result["flags"]
 
 

@@ -1,9 +1,10 @@
 """Trusted: find every submission of an assignment and say what state it is in, before grading.
 
-For each folder submitted/<student>/<assignment>/: the notebook nbgrader expects (named as the
-released one), or a lone notebook under another name (`gru (1).ipynb`: copied to the expected name,
-so that it is graded, and noted), or none; whether it is readable notebook JSON; which other files
-came with it (never executed: the sandbox sees only the notebook's cells).
+For each folder submitted/<student>/<assignment>/: the notebook that holds the learner's work, of
+every notebook in it, whatever its name (gru_ref.grading.pick_notebook: `Untitled.ipynb` graded with
+the note "name differs", the others named), or none; whether it is readable notebook JSON; which
+other files came with it (never executed: the sandbox sees only the notebook's cells). Nothing in
+the folder is ever written.
 
 Nothing in a submission is trusted. Every entry is looked at with lstat, never through a link:
 a symbolic link (to a classmate's notebook, a host file, /dev/zero) or a special file (FIFO,
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 
+from gru_ref.grading import pick_notebook
 from gru_ref.grading.learner_text import unsafe_student_id
 
 STATUSES = ("graded", "flagged", "unreadable", "too large", "refused", "missing", "error")
@@ -38,6 +40,11 @@ class Submission:
     notebook: Path | None = None
     status: str = "graded"  # until found otherwise: see STATUSES
     notes: list = field(default_factory=list)
+    expected: str = ""  # the released notebook's name, under which nbgrader grades it
+
+
+class NoRelease(Exception):
+    """The assignment has no released notebook (the message says what to do)."""
 
 
 class TooLarge(Exception):
@@ -73,14 +80,18 @@ def read_notebook(path):
     return nbformat.reads(read_bounded(path).decode("utf-8"), as_version=4)
 
 
-def collect(root, assignment, fix_renamed=True):
-    """Every student folder with this assignment, in order; renamed notebooks copied to where
-    nbgrader looks (unless fix_renamed is False: then they are read where they are)."""
+def collect(root, assignment):
+    """Every student folder with this assignment, in order, each with the notebook to grade (read
+    where it is: nothing in submitted/ is ever written)."""
     root = Path(root)
     names = released_names(root, assignment)
     if len(names) != 1:
-        raise SystemExit(f"exercises/{assignment}/ must hold exactly one released notebook (found "
+        raise NoRelease(f"exercises/{assignment}/ must hold exactly one released notebook (found "
                          f"{len(names)}): run `nbgrader generate_assignment {assignment}` first.")
+    try:
+        released_nb = read_notebook(root / "exercises" / assignment / names[0])
+    except Exception:  # noqa: BLE001 (the course's own file: then every notebook ranks alike)
+        released_nb = None
     submitted = root / "submitted"
     submissions = []
     for student in sorted(os.listdir(submitted)) if submitted.is_dir() else []:
@@ -98,7 +109,7 @@ def collect(root, assignment, fix_renamed=True):
         elif unsafe_student_id(student):  # the formgrader would show it unescaped
             submissions.append(Submission(student, folder, status="unreadable", notes=[unsafe_student_id(student)]))
         elif stat.S_ISDIR(mode):
-            submissions.append(_one(Submission(student, folder), names[0], fix_renamed))
+            submissions.append(_one(Submission(student, folder), names[0], released_nb))
     return submissions
 
 
@@ -109,8 +120,9 @@ def _refused(student, folder, what):
     return submission
 
 
-def _one(submission, expected, fix_renamed):
+def _one(submission, expected, released_nb):
     folder = submission.folder
+    submission.expected = expected
     try:
         files, odd = _walk(folder)
     except TooLarge as exc:
@@ -132,26 +144,14 @@ def _one(submission, expected, fix_renamed):
                                 f"of this course stays under; ask the student to clear its outputs (Kernel > "
                                 f"Restart Kernel and Clear All Outputs), save it and submit it again")
         return submission
-    path = folder / expected
-    for other in notebooks:
-        if other != expected and expected in files:  # renamed, and copied by an earlier run?
-            same = files[other] == files[expected] and _same(folder / other, path)
-            submission.notes.append(f"renamed notebook '{shown(other)}' graded as '{expected}'" if same
-                                    else f"another notebook '{shown(other)}' was not graded")
-    if expected not in files:
-        if len(notebooks) == 1:
-            if fix_renamed:
-                _copy(folder / notebooks[0], path)
-            else:
-                path = folder / notebooks[0]
-            submission.notes.append(f"renamed notebook '{shown(notebooks[0])}' graded as '{expected}'")
-        elif notebooks:
-            submission.status = "missing"
-            submission.notes.append(f"no '{expected}', and {len(notebooks)} other notebooks: "
-                                    f"{_listed(notebooks)}; ask which one to grade")
-        else:
-            submission.status = "missing"
-            submission.notes.append(f"no notebook in the folder; ask the student to submit '{expected}'")
+    if not notebooks:
+        submission.status = "missing"
+        submission.notes.append(f"no notebook in the folder; ask the student to submit '{expected}'")
+        path = None
+    else:  # the one with the work, whatever its name; the others named
+        chosen, notes = pick_notebook.pick(folder, notebooks, expected, released_nb, read_notebook)
+        submission.notes += notes
+        path = folder / chosen
     if submission.status != "missing":
         submission.notebook = path
         problem = unreadable(path)
@@ -206,17 +206,6 @@ def _same(one, other):
 def _kind(mode):
     return ("link" if stat.S_ISLNK(mode) else "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode)
             else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file")
-
-
-def _copy(source, destination):
-    """The renamed notebook copied to the expected name: read as read_bounded reads, written to a new
-    file only (never through a link), with its modification time (check_timestamp compares it)."""
-    data = read_bounded(source)
-    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    when = os.lstat(source)
-    os.utime(destination, ns=(when.st_atime_ns, when.st_mtime_ns), follow_symlinks=False)
 
 
 def unreadable(path):

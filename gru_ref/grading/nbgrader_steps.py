@@ -27,6 +27,7 @@ from traitlets import Dict, Unicode
 from gru_ref.grading import fingerprint
 from gru_ref.grading.box import Box
 from gru_ref.grading.learner_text import markdown_literal, unsafe_student_id
+from gru_ref.grading.restore_tests import RESTORED, output_note
 from gru_ref.grading.submission import apply, grade_notebook
 
 FEEDBACK_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "feedback_template")
@@ -51,6 +52,7 @@ class SandboxedExecute(NbGraderPreprocessor):
     limits = Dict(help="Overrides of gru_ref.grading.submission.LIMITS, e.g. {'deadline_s': 120}").tag(config=True)
 
     def preprocess(self, nb, resources):
+        restored = nb.metadata.get(RESTORED) or {}  # written by RestoreTestCells, nbgrader's sanitising step
         strip_learner_html(nb)
         info = resources.get("nbgrader", {})
         keys = self._keys(info)
@@ -60,6 +62,11 @@ class SandboxedExecute(NbGraderPreprocessor):
         if "grader_error" in result:
             raise RuntimeError(f"the grader could not grade this notebook: {result['grader_error']}")
         apply(nb, result)
+        for cell in nb.cells:  # the learner and the instructor see which tests were put back, and why
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and not meta.get("solution") and meta.get("grade_id") in restored:
+                cell.outputs.insert(0, nbformat.v4.new_output(
+                    "stream", name="stdout", text=output_note(restored[meta["grade_id"]])))
         resources["gru_ref"] = result
         return nb, resources
 

@@ -23,6 +23,7 @@ import time
 
 import nbformat
 
+from gru_ref.grading import interrupt
 from gru_ref.grading.box import unsandboxed
 from gru_ref.grading.submission import grade_notebook
 
@@ -79,6 +80,20 @@ def security(scheduler, ca=None, cert=None, key=None):
     return tls
 
 
+def check_reachable(scheduler, timeout_s=5):
+    """ClusterError, at once, if nothing listens at the scheduler's address (Dask itself would try
+    for its whole connect timeout, 30 s, before saying so)."""
+    import socket
+    from distributed.comm.addressing import parse_address, parse_host_port
+    host, port = parse_host_port(parse_address(scheduler)[1])
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} ({why}): check that it runs, its "
+                           f"address and the certificates, then grade again ({CHAPTER}).") from None
+
+
 def grade_on_worker(notebook_json, limits, sandboxed=True, keys=None):
     """The Dask task: one notebook (as JSON text) -> its result (plain data). sandboxed: the class
     command grades in the sandbox, so this worker must too (whatever a probe said earlier). keys: the
@@ -109,6 +124,8 @@ def start_client(workers, scheduler=None, tls=None):
             raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} ({why}): check that it runs, its "
                                f"address and the certificates, then grade again ({CHAPTER}).") from None
     # TLS with credentials made for this run, kept in memory: no other user of this machine gets in.
+    # Its processes never see a terminal's Ctrl-C: the class command stops them (gru_ref.grading.interrupt).
+    interrupt.spared_children()
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=LOOPBACK,
                            security=Security.temporary(), dashboard_address=None, silence_logs=logging.ERROR,
                            memory_limit=0)
@@ -141,10 +158,11 @@ def grade_all(jobs, results_folder, limits, workers, scheduler=None, progress=No
     those without a result in results_folder yet."""
     from dask.distributed import as_completed
     from gru_ref.grading.gate import RESOURCE
-    todo = {key: nb for key, nb in jobs.items() if not os.path.exists(result_path(results_folder, key))}
+    todo = {key: nb for key, nb in jobs.items() if not done(results_folder, key)}
     if not todo:
         return
     client, cluster = start_client(workers, scheduler, tls)
+    stopping = False
     try:
         good_workers(client, None if scheduler else workers)
         sandboxed = not unsandboxed()
@@ -161,14 +179,28 @@ def grade_all(jobs, results_folder, limits, workers, scheduler=None, progress=No
             save_result(results_folder, key, result)
             if progress:
                 progress(key, result)
+    except KeyboardInterrupt:  # Ctrl-C: what is saved stays; the class command ends the cluster at once
+        stopping = True
+        raise
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if not stopping:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def result_path(folder, key):
     return os.path.join(folder, f"{key}.json")
+
+
+def done(folder, key):
+    """Whether the notebook has its result: one where the grader failed (a worker that died, a
+    run stopped meanwhile) is graded again by the next run, never left as an error."""
+    try:
+        with open(result_path(folder, key)) as f:
+            return "grader_error" not in json.load(f)
+    except (OSError, ValueError):
+        return False
 
 
 def save_result(folder, key, result):

@@ -65,7 +65,7 @@ def main(argv=None):
               f"`nbgrader generate_assignment {args.assignment}` first.")
         return 2
     release = nbformat.read(root / "exercises" / args.assignment / names[0], as_version=4)
-    submissions = collect(root, args.assignment, fix_renamed=False)
+    submissions = collect(root, args.assignment)
     bad = 0
     for submission in submissions:
         found = list(submission.notes)

@@ -149,17 +149,31 @@ class Notebook:
         raise self.alarm()
 
     def run(self, own):
+        """The cells and checks in order. A child that replaces one which ended inside a check
+        (job["resume"], from the template) runs the cells before it again without reporting them
+        (those that ran out of time not at all) and skips the checks already done."""
         run_check = own[0]
+        resume = self.job.get("resume") or {}
+        replay_to, skipped = resume.get("replay_to", 0), set(resume.get("skip_cells", ()))
+        first_check = self.next_check = resume.get("first_check", 0)
         checkpoints = {point["before_cell"]: point["checks"] for point in self.job["checkpoints"]}
+        ordinal = 0
         for index, source in enumerate(self.job["cells"]):
             for check in checkpoints.pop(index, ()):
-                run_check(self, check, own)
-            self.run_cell(index, source)
+                if ordinal >= first_check:
+                    run_check(self, check, own)
+                ordinal += 1
+            if index >= replay_to:
+                self.run_cell(index, source)
+            elif index not in skipped:
+                self.run_cell(index, source, report=False)
         for before in sorted(checkpoints):
             for check in checkpoints[before]:
-                run_check(self, check, own)
+                if ordinal >= first_check:
+                    run_check(self, check, own)
+                ordinal += 1
 
-    def run_cell(self, index, source):
+    def run_cell(self, index, source, report=True):
         error, timed_out = None, False
         cell_limit = self.limits["output_kb"] << 10
         self.out.limit = min(cell_limit, self.output_left)
@@ -180,6 +194,9 @@ class Notebook:
             timed_out = True
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        if not report:  # a replayed cell: its outputs were reported by the child before
+            self.out.take(), self.err.take()
+            return
         self.output_left -= self.out.kept + self.err.kept
         why = "" if self.out.limit == cell_limit else \
             f": grading keeps {self.limits.get('notebook_output_kb')} KB of output per notebook"

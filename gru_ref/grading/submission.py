@@ -91,8 +91,12 @@ def grade_notebook(nb, box, limits=None, keys=None):
             results.setdefault(event["check"], event)
     voided = end.get("voided") if end.get("voided") in judges else None  # a second result came (the box's template)
     results.pop(voided, None)
+    ended = {}  # checks whose process ended in them: they failed alone, and the notebook went on
+    for event in events:
+        if event.get("type") == "check_ended" and event.get("check") in judges and event["check"] not in results:
+            ended.setdefault(event["check"], event)
     stopped = _why_stopped(end, cell_events, plan, limits)
-    died_in = _died_in_check(stopped, plan, results)
+    died_in = _died_in_check(stopped, plan, {**results, **ended})
     if died_in:
         stopped["in_check"] = True
     tests = {}
@@ -101,7 +105,8 @@ def grade_notebook(nb, box, limits=None, keys=None):
         for k, check in enumerate(test.checks):
             check_id = f"{test.grade_id}/{k}"
             verdicts.append(_voided(check) if check_id == voided else _verdict(
-                judges[check_id], check, results.get(check_id), stopped, end if check_id == died_in else None))
+                judges[check_id], check, results.get(check_id), stopped,
+                ended.get(check_id) or (end if check_id == died_in else None)))
             if not verdicts[-1]["passed"]:
                 break
         tests[test.grade_id] = verdicts[-1] if verdicts and not verdicts[-1]["passed"] else {

@@ -12,8 +12,10 @@ Protocol with the grader, on stdin and stdout (gru_ref.grading.frames):
   <- {"type": "job", "job": {...}, "case_sizes": [n, ...]}, then one raw frame per check (its cases)
   -> the child's frames, checked for form and size: {"type": "cell"|"result", ...}, results
      followed by one raw frame (their tensors)
+  -> {"type": "check_ended", "check", "exit_code", "signal", "timed_out"}: the child ended while that check
+     ran, with no result; a fresh child replays the notebook up to it and goes on after it (run_job)
   -> {"type": "end", "started", "completed", "exit_code", "signal", "timed_out", "protocol_error", "voided",
-      "check_timed_out", "clean", "seconds"}: check_timed_out names the check stopped from here for running
+      "check_timed_out", "restarts", "clean", "seconds"}: check_timed_out names the check stopped from here for running
      past its time limit; started is false when the child failed before any learner code; voided names the
      check whose result came twice (one written by the learner's code), which the grader then ignores
 """
@@ -69,8 +71,33 @@ def main():
 
 
 def run_job(job, cases, to_grader, runner):
+    """Grade one notebook: fork a child for it and relay its messages. A child that ends while one of
+    its checks runs (the function ended the process, crashed, ran past the check's limit with its
+    alarm switched off, or a limit killed it) costs that check only: the grader is told how it ended
+    ({"type": "check_ended"}), and a fresh child replays the cells before that check, silently and
+    without the checks already done or the cells that ran out of time, then goes on after it."""
     start = time.monotonic()
     deadline = start + job["limits"]["deadline_s"]
+    checks = [check for point in job["checkpoints"] for check in point["checks"]]
+    state = {"relayed": 0, "next_check": 0, "next_cell": 0, "timed_out_cells": [], "restarts": 0}
+    while True:
+        end = _one_child(job, cases, checks, to_grader, runner, deadline, state)
+        ended_in = end.pop("ended_in_check")
+        if ended_in is None or end["timed_out"] or end["protocol_error"] or end["voided"]:
+            break
+        frames.send(to_grader, {"type": "check_ended", "check": ended_in, "exit_code": end["exit_code"],
+                                "signal": end["signal"], "timed_out": end["check_timed_out"] == ended_in})
+        state["restarts"] += 1
+        clean_scratch()  # the replay starts from what the notebook's own cells write, as the first run did
+    return {**end, "restarts": state["restarts"], "clean": clean_scratch(),
+            "seconds": round(time.monotonic() - start, 3)}
+
+
+def _one_child(job, cases, checks, to_grader, runner, deadline, state):
+    """Fork one child for the notebook, from where the last one stopped (state), and relay until it
+    ends; its end status, with ended_in_check: the check running when it ended without a result."""
+    resume = {"replay_to": state["next_cell"], "skip_cells": list(state["timed_out_cells"]),
+              "first_check": state["next_check"]}
     parent, child = socket.socketpair()
     pid = os.fork()
     if pid == 0:
@@ -78,17 +105,16 @@ def run_job(job, cases, to_grader, runner):
         os.closerange(3, child.fileno())  # the grader's pipes: the child never holds them
         os.closerange(child.fileno() + 1, 1 << 16)
         os.setpgid(0, 0)
-        runner.run(job, child.fileno())  # never returns
+        runner.run({**job, "resume": resume}, child.fileno())  # never returns
         os._exit(70)
     child.close()
-    relayed, next_check, next_cell, protocol_error, timed_out, completed = 0, 0, 0, None, False, False
+    protocol_error, timed_out, completed = None, False, False
     started, running, last_result, voided, check_deadline, overran = False, None, None, None, None, None
-    checks = [check for point in job["checkpoints"] for check in point["checks"]]
     check_ids = [check["id"] for check in checks]
     try:
         while True:
             message = frames.receive_json(parent.fileno(), min(deadline, check_deadline or deadline), 1 << 20)
-            relayed += len(json.dumps(message))
+            state["relayed"] += len(json.dumps(message))
             kind = message.get("type")
             if kind not in CHILD_TYPES:
                 raise frames.FrameError(f"an unknown message {kind!r}")
@@ -101,6 +127,7 @@ def run_job(job, cases, to_grader, runner):
                 completed = True
                 break
             if kind == "cases":
+                next_check = state["next_check"]
                 if message.get("check") != next_check or next_check >= len(cases):
                     raise frames.FrameError("cases asked for out of turn")
                 frames.send(parent.fileno(), cases[next_check], deadline)
@@ -108,12 +135,14 @@ def run_job(job, cases, to_grader, runner):
                 if running is not None:
                     limit = checks[next_check].get("timeout", job["limits"]["check_timeout"])
                     check_deadline = time.monotonic() + limit + CHECK_GRACE_S
-                next_check += 1
+                state["next_check"] += 1
                 continue
             if kind == "cell":  # one message per cell, in order: nothing else gets through
-                if message.get("index") != next_cell or next_cell >= len(job["cells"]):
+                if message.get("index") != state["next_cell"] or state["next_cell"] >= len(job["cells"]):
                     raise frames.FrameError("a cell reported out of turn")
-                next_cell += 1
+                if message.get("timed_out") is True:  # it cost its limit once: a replay skips it
+                    state["timed_out_cells"].append(state["next_cell"])
+                state["next_cell"] += 1
             if kind == "result":
                 # One result per check, while it runs. A second one means the learner's code wrote one
                 # itself (with the function's own answers, and no record of the torch it ran): the
@@ -125,9 +154,9 @@ def run_job(job, cases, to_grader, runner):
             frames.send(to_grader, message)
             if kind == "result":
                 data = frames.receive(parent.fileno(), deadline, MAX_FRAME)
-                relayed += len(data)
+                state["relayed"] += len(data)
                 frames.send(to_grader, data)
-            if relayed > MAX_TOTAL:
+            if state["relayed"] > MAX_TOTAL:
                 raise frames.FrameError("more output than any notebook needs")
     except frames.FrameError as exc:
         timed_out = time.monotonic() >= deadline
@@ -138,9 +167,10 @@ def run_job(job, cases, to_grader, runner):
     finally:
         parent.close()
         status = _reap(pid)
-    return {"type": "end", "started": started, "completed": completed, "timed_out": timed_out,
-            "protocol_error": protocol_error, "voided": voided, "check_timed_out": overran,
-            "clean": clean_scratch(), "seconds": round(time.monotonic() - start, 3), **status}
+    ended_in = running if started and not completed else None
+    return {"type": "end", "started": started or state["restarts"] > 0, "completed": completed,
+            "timed_out": timed_out, "protocol_error": protocol_error, "voided": voided,
+            "check_timed_out": overran, "ended_in_check": ended_in, **status}
 
 
 def _reap(pid):
