@@ -109,7 +109,7 @@ NOT_LEARNING = ("It predicts the same class for every sequence", "It guesses: th
     ("no_optimizer_step", NOT_LEARNING),
     ("diverges", ("logits with NaN or inf: training diverged. Clip the gradient norm",)),
     ("last_sequence_for_last_step", ("Read the last time step as output[:, -1]",)),
-    ("head_too_wide", (f"logits has shape (32, 64); it must be (N_test, K) = (32, {K}). The head must give K = {K}",)),
+    ("head_too_wide", (f"logits has shape (32, 32); it must be (N_test, K) = (32, {K}). The head must give K = {K}",)),
 ])
 def test_each_common_mistake_fails_with_its_own_hint(name, expected):
     result = verdict(source(**WRONG[name]))
@@ -150,7 +150,7 @@ def test_training_past_the_time_limit_fails_with_what_to_reduce():
     result = verdict(slow, ("quick",), timeout_s=2)
     assert not result["passed"]
     assert "did not finish within 2 s" in result["message"]
-    assert "Reduce the number of steps or the hidden size" in result["message"]
+    assert "Stop early, reduce the number of steps or the hidden size" in result["message"]
 
 
 def test_training_gets_a_time_limit_of_its_own():

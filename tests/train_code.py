@@ -30,7 +30,8 @@ def train(model, train_x, train_y, steps=1000, lr=2e-2, batch_size=128, valid=No
         if valid is not None and step % every == 0:
             history["step"].append(step)
             history["accuracy"].append(accuracy(model, *valid))
-        if stop_at is not None and step % every == 0 and accuracy(model, train_x[:500], train_y[:500]) >= stop_at:
+        check_now = stop_at is not None and step and step % every == 0
+        if check_now and accuracy(model, train_x[:500], train_y[:500]) >= stop_at:
             break
         if step == steps:
             break
