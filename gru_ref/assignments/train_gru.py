@@ -5,10 +5,11 @@ first T - 1 steps, a key token at the last step, and the label (clue + key) mod 
 No fixed time step holds the answer: the key arrives last, so the state at any earlier step (the
 state right after the clue, output[:, 0], output[:, T // 2], ...) is independent of the label and a
 head on it scores chance; the last token alone is independent of it too, so the model must carry the
-clue across the noise to the last step (up to T - 2 steps back) and combine it with the key there.
+clue to the last step (up to T - 1 steps, across up to T - 2 noise tokens) and combine it with the
+key there.
 The clue's place is uniform over the first T - 1 steps: the near clues teach the combination early,
 which lets training find it in a few hundred steps (a clue always in the first half, 10 to 19 steps
-back, took about twice as many; one always at step 0 made a head on output[:, 0] pass).
+back, took two to three times as many; one always at step 0 made a head on output[:, 0] pass).
 
 Trusted code, like every assignment: only the judge calls make_inputs and rule_outputs. The judge draws
 the sequences with its own secret seed and relabels the K classes with a random derangement (label s
@@ -29,7 +30,7 @@ from torch import nn
 K, NOISE = 4, 4  # class tokens, noise tokens (chapter 7's names)
 V = K + NOISE  # vocabulary: tokens 0..K-1 are classes, K..V-1 are noise
 F = V  # each token is fed in as a one-hot vector of V features
-T = 20  # time steps of the graded sequences: the clue is 1 to T - 2 = 18 steps before the key
+T = 20  # time steps of the graded sequences: the clue is 1 to T - 1 = 19 steps before the key
 THRESHOLD = 0.9  # held-out accuracy a retrain must reach (guessing: 1 / K)
 
 
