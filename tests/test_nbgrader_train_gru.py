@@ -13,8 +13,8 @@ from train_code import CHEATS, WRONG, answer
 ASSIGNMENT = "train_gru"
 AUTOGRADED, WRITTEN = 10.0, 3.0  # test cells; the written answer, graded by hand
 MY_GRU_POINTS, CONTRACT_POINTS = 2.0, 1.0
-WRITTEN_ANSWER = "My GRU reached 100 % on all seeds; the RNN stalled near 50 % on one of them, because ..."
-HIDDEN = ("my_gru(x, h0, self.w_ih", "optimizer.step()", "clip_grad_norm_(model",
+WRITTEN_ANSWER = "My GRU reached 100 % on all seeds; both RNNs stayed near 25 % on every seed, because ..."
+HIDDEN = ("my_gru(x, h0, self.w_ih", "optimizer.step()", "clip_grad_norm_(model", "train_x[:500], train_y[:500]",
           'check_train_gru(train_and_predict, \\"seeds\\")\\n', "gate can stay near 1")
 SHOWN = ('check_train_gru(train_and_predict, \\"quick\\")',)
 
@@ -23,7 +23,7 @@ SUBMISSIONS = {
     "right": answer(written_answer=WRITTEN_ANSWER),
     "untouched": {},
     "untrained": answer(**WRONG["untrained"]),
-    "first_token_rule": answer(**CHEATS["first_token_rule"]),
+    "fixed_rule": answer(**CHEATS["fixed_rule"]),
     # my_gru on nn.GRU: the pasted GRU and every retrain are refused
     "cheat_nn_gru": answer(my_gru=GRU_CHEATS["nn.GRU"]),
 }
@@ -59,7 +59,7 @@ def test_the_untouched_notebook_gets_zero_with_a_hint(graded):
 
 @pytest.mark.parametrize("student, expected", [
     ("untrained", "optimizer.step() run every step"),  # the hint of a model that guesses
-    ("first_token_rule", "far below guessing"),
+    ("fixed_rule", "far below guessing"),
 ])
 def test_models_that_do_not_learn_keep_the_gru_and_contract_points_with_their_hint(graded, student, expected):
     assert graded["scores"][student] == MY_GRU_POINTS + CONTRACT_POINTS

@@ -3,8 +3,10 @@
 
 Its checks see only the logits of a retrain: the held-out labels and the relabelling stay with the
 judge, but both follow from what the learner's function is given (the label of a sequence is the
-relabelled class of its first token), so a lookup learned from train_y passes. That is accepted, and
+relabelled (clue + key) mod K), so a lookup learned from train_y passes. That is accepted, and
 flagged for the person who reads the model (gru_ref.grading.integrity.MUST_REACH). What is closed here:
+a model whose head reads a fixed earlier step (output[:, 0], the state right after a clue at step 0,
+got 10 of 10 when the clue was always first: issue 15) now guesses, and earns no learning point;
 built-in recurrent kernels outside aten's namespace ran unseen where a training case goes without the
 profiler; logits the tensor file cannot carry crashed the learner's side (and, in the grading box,
 the rest of the notebook) with a message about exit(); and a check of two retrains that ran out of
@@ -16,19 +18,22 @@ from gru_ref.learner.check import judge_function
 from gru_ref.grading import integrity, submission
 
 from conftest import define
-from train_code import answer
+from train_code import SHORTCUTS, answer
 
 pytestmark = pytest.mark.usefixtures("forks_cleanly")
 
 ASSIGNMENT = "train_gru"
 MY_GRU_POINTS, CONTRACT_POINTS, AUTOGRADED = 2.0, 1.0, 10.0
 
-# No model at all: each first token's most frequent label in train_y, read off for test_x.
+# No model at all: each (clue, key) pair's most frequent label in train_y, read off for test_x.
 LOOKUP = '''
 def train_and_predict(train_x, train_y, test_x):
-    counts = torch.zeros(train_x.shape[2], int(train_y.max()) + 1)
-    counts.index_put_((train_x[:, 0].argmax(dim=1), train_y), torch.ones(len(train_y)), accumulate=True)
-    return counts[test_x[:, 0].argmax(dim=1)]
+    def pair(x):  # the clue (the one class token before the last step, the smallest token) and the key
+        tokens = x.argmax(dim=2)
+        return tokens[:, :-1].min(dim=1).values * x.shape[2] + tokens[:, -1]
+    counts = torch.zeros(train_x.shape[2] ** 2, int(train_y.max()) + 1)
+    counts.index_put_((pair(train_x), train_y), torch.ones(len(train_y)), accumulate=True)
+    return counts[pair(test_x)]
 '''
 
 # The lookup's answer, after one step of a built-in GRU cell: quantized::quantized_gru_cell_dynamic on
@@ -223,6 +228,7 @@ def test_a_check_whose_alarm_was_switched_off_is_still_stopped_at_its_limit():
 
 
 SUBMISSIONS = {
+    "head_on_first_step": answer(**SHORTCUTS["output[:, 0]"]),
     "lookup": answer(train_and_predict=LOOKUP),
     "quantized_gru": answer(train_and_predict=QUANTIZED_GRU),
     "odd_on_contract": answer(train_and_predict=ODD_ON_CONTRACT),
@@ -248,6 +254,15 @@ def outputs(graded, student):
 def test_the_solution_keeps_full_marks_and_no_flag(graded):
     assert graded["scores"]["instructor"] == AUTOGRADED, outputs(graded, "instructor")
     assert "never reaches" not in graded["flags"]["instructor"], graded["flags"]["instructor"]
+
+
+def test_a_head_on_the_first_step_keeps_only_the_gru_and_contract_points(graded):
+    """Issue 15's shortcut, graded end to end: the three retrains of a head on output[:, 0] guess."""
+    result = outputs(graded, "head_on_first_step")
+    assert graded["scores"]["head_on_first_step"] == MY_GRU_POINTS + CONTRACT_POINTS, result
+    for test in ("test_train_and_predict_learns", "test_train_and_predict_seeds"):
+        assert "It guesses: the clue and the key do not both reach its output" in result[test] or \
+            "same class for every sequence" in result[test], (test, result[test])
 
 
 def test_a_lookup_without_a_model_passes_the_checks_but_is_flagged_for_the_reader(graded):

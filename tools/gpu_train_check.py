@@ -21,8 +21,9 @@ from gru_ref.learner.check import judge_function  # noqa: E402
 import train_code  # noqa: E402
 
 ON_GPU = train_code.RIGHT["train_and_predict"].replace(
-    "    model = GRUClassifier(F, 64, K)\n    train(model, train_x, train_y)\n",
-    "    model = GRUClassifier(F, 64, K).to(DEVICE)\n    train(model, train_x.to(DEVICE), train_y.to(DEVICE))\n").replace(
+    "    model = GRUClassifier(F, 32, K)\n    train(model, train_x, train_y, stop_at=0.99)\n",
+    "    model = GRUClassifier(F, 32, K).to(DEVICE)\n"
+    "    train(model, train_x.to(DEVICE), train_y.to(DEVICE), stop_at=0.99)\n").replace(
     "return model(test_x)", "return model(test_x.to(DEVICE)).cpu()")
 assert ON_GPU != train_code.RIGHT["train_and_predict"]
 PICKS = "    DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n    model = GRUClassifier"
