@@ -47,7 +47,7 @@ PROFILER = re.compile(r"^(kineto\w*|_\w*profiler\w*|_\w*record_function\w*|_Reco
 
 
 # A graded function -> the learner's own function it must reach. train_gru's checks see only logits: a
-# model that is not the learner's GRU (a lookup of the first token learned from train_y) passes them.
+# model that is not the learner's GRU (a lookup of the clue and the key learned from train_y) passes them.
 # Reaching it is read from the code, a speed bump: from the function's body, through the top-level
 # functions, classes and assignments its live code names, code that cannot run left out (a branch
 # whose condition is a constant, code after a return, a nested function or a method nothing names).
@@ -177,7 +177,7 @@ def _unreached(cells):
             cell_index, node = definitions[function]
             flags.append((cell_index, node.lineno, f"def {function}(...)", f"{function} never reaches {needed} "
                           f"on a path that runs: its checks see only logits, which a model without {needed} (a "
-                          f"lookup of the first token) can give; read the model"))
+                          f"lookup of the clue and the key) can give; read the model"))
     return flags
 
 
