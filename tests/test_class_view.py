@@ -213,15 +213,17 @@ def test_nbgraders_own_autograde_draws_the_same_learners_cases_and_caches_them_a
     """Plain `nbgrader autograde` (SandboxedExecute) takes the learner's keys from the course's secret, as
     the class command does; two learners' equal notebooks are two results, not one."""
     from traitlets.config import Config
-    from gru_ref.grading.nbgrader_steps import SandboxedExecute, fingerprint
+    from gru_ref.grading import fingerprint
+    from gru_ref.grading.nbgrader_steps import SandboxedExecute
     config = Config()
     config.CourseDirectory.root = str(tmp_path)
     step = SandboxedExecute(config=config)
-    ada = step._keys({"nbgrader": {"assignment": "gru", "student": "ada"}})
+    ada = step._keys({"assignment": "gru", "student": "ada"})
     assert ada == secret.keys(tmp_path, "gru", "ada") and step._keys({}) is None
     nb = nbformat.read(ROOT / "solutions" / "gru" / "gru.ipynb", as_version=4)
-    assert fingerprint(nb, ada) != fingerprint(nb, secret.keys(tmp_path, "gru", "ben"))
-    assert fingerprint(nb, ada) == fingerprint(nb, secret.keys(tmp_path, "gru", "ada"))
+    context = fingerprint.context(ROOT / "solutions" / "gru")
+    assert fingerprint.key("ada", nb, context, ada) != fingerprint.key("ada", nb, context, secret.keys(tmp_path, "gru", "ben"))
+    assert fingerprint.key("ada", nb, context, ada) == fingerprint.key("ada", nb, context, secret.keys(tmp_path, "gru", "ada"))
 
 
 def test_feedback_with_a_broken_comments_file_says_so_in_one_line_and_adds_nothing(tmp_path, caplog):
