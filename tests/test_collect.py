@@ -212,6 +212,8 @@ def grade(root, *args):
 
 def test_a_second_class_command_on_the_course_refuses_clearly(course):
     (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    (course / "gradebook.db").touch()  # a course that passes the first checks: only the lock refuses it
+    (course / "exercises" / ASSIGNMENT).mkdir(parents=True, exist_ok=True)
     (course / ".gru_ref").mkdir()
     with open(course / ".gru_ref" / "grading.lock", "w") as held:
         held.write("pid 12345, assignment rnn")
