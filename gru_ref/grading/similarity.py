@@ -216,7 +216,7 @@ def main(argv=None):
         return 2
     released = collect.read_notebook(released_path)
     codes = {}
-    for submission in collect.collect(root, args.assignment, fix_renamed=False):
+    for submission in collect.collect(root, args.assignment):  # reads only: nothing in submitted/ is written
         if submission.notebook is None or submission.status not in ("graded", "flagged"):
             continue
         try:
