@@ -205,7 +205,7 @@ KINDS = [
          {**ATTACKS["undo_lockdown"], "gru_cell_grad": GRU_CELL_GRAD}, lost=_my_gru_lost("builtin_kernel"),
          status="flagged"),
     Kind("autograd_by_hand", "the by-hand gradient computed with autograd", {**RIGHT, "gru_cell_grad": AUTOGRAD_GRAD},
-         lost={"test_gru_cell_grad": "gradients_wrong"}),
+         lost={"test_gru_cell_grad": "autodiff_used"}),
     Kind("copied_from_book", "the book's time-major GRU, copied and renamed", {**RIGHT, "my_gru": FROM_THE_BOOK},
          lost=_my_gru_lost("raises")),  # its loop runs over B, writing (B, H) states into (B, T, H)
     Kind("hanging_cell", "a right answer and a cell of its own that never ends",
@@ -213,7 +213,7 @@ KINDS = [
     Kind("my_gru_hangs", "my_gru never returns; the stretch part right", {**RIGHT, "my_gru": MISBEHAVING["hangs"]},
          lost=_my_gru_lost("too_slow")),
     Kind("my_gru_grows_memory", "my_gru's list grows without end; the stretch part right",
-         {**RIGHT, "my_gru": ENDS_ITS_CHECK["grows memory without end"]}, lost=_my_gru_lost(None)),
+         {**RIGHT, "my_gru": ENDS_ITS_CHECK["grows memory without end"]}, lost=_my_gru_lost("out_of_memory")),
     Kind("my_gru_os_exit", "my_gru calls os._exit; the stretch part right",
          {**RIGHT, "my_gru": ENDS_ITS_CHECK["calls os._exit"]}, lost=_my_gru_lost("process_ended"),
          status="flagged"),  # the scan shows os._exit to the instructor
