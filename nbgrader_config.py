@@ -17,17 +17,20 @@ c.CourseDirectory.release_directory = "exercises"
 
 # Autograding runs the learner's code only inside the bubblewrap sandbox, and judges it outside
 # (gru_ref/grading/nbgrader_steps.py): SandboxedExecute takes the place of nbgrader's Execute, and
-# FlagForReview marks submissions the integrity scan flagged as needing manual review.
+# FlagForReview marks submissions the integrity scan flagged as needing manual review; ForgetScanFlag, on a
+# regrade, takes back what an earlier scan flagged (never a flag a grader set by hand).
 # RefuseUnsafeStudentId keeps a folder name the formgrader would show unescaped out of the gradebook.
 # RestoreTestCells puts back the released test cells a learner deleted, edited, duplicated or moved.
 from nbgrader.converters import Autograde  # noqa: E402
 from nbgrader.preprocessors import Execute, SaveAutoGrades  # noqa: E402
 
-from gru_ref.grading.nbgrader_steps import FlagForReview, RefuseUnsafeStudentId, SandboxedExecute  # noqa: E402
+from gru_ref.grading.nbgrader_steps import (FlagForReview, ForgetScanFlag, RefuseUnsafeStudentId,  # noqa: E402
+                                            SandboxedExecute)
 from gru_ref.grading.restore_tests import with_restore  # noqa: E402
 
 _steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
 _steps[_steps.index(Execute)] = SandboxedExecute
+_steps.insert(_steps.index(SaveAutoGrades), ForgetScanFlag)
 _steps.insert(_steps.index(SaveAutoGrades) + 1, FlagForReview)
 c.Autograde.autograde_preprocessors = _steps
 c.Autograde.sanitize_preprocessors = [RefuseUnsafeStudentId,

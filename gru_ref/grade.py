@@ -2,7 +2,8 @@
 
 1. Finds every submission (gru_ref.grading.collect): of the notebooks in a folder, the one with the
    work is graded, whatever its name ("name differs"), and the others are named; nothing in
-   submitted/ is written (a notebook under another name is staged in .gru_ref/ for nbgrader).
+   submitted/ is written (where nbgrader's own autograde records a learner, in a course with nbgrader
+   hooks, the submission is staged in .gru_ref/ASSIGNMENT/staged/ for it).
    Links and special files are refused, never followed; notebooks over 32 MB are too large; a
    timestamp.txt that is no time, or in the future, is refused. Test cells the learner deleted,
    edited, duplicated or moved are put back as released (gru_ref.grading.restore_tests), and named.
@@ -278,8 +279,8 @@ def _record(api, assignment, name, submissions, keys, chosen, force, results_fol
         sys.stderr.write(f"\r  {len(done)}/{len(pending)} recorded ")
         stop.check()  # Ctrl-C: between two students, once this one's record is kept
     with interrupt.Deferred() as stop:  # nbgrader's steps would swallow Ctrl-C: it waits for the student
-        failed = gradebook_bulk.record(api, assignment, [(s.student, name, keys[s.student][1])
-                                                         for s in pending], recorded_one)
+        failed = gradebook_bulk.record(api, assignment, [(s.student, name, keys[s.student][1]) for s in pending],
+                                       recorded_one, {s.student: s for s in pending})
     _save(state_path, recorded)
     if pending:
         sys.stderr.write("\n")

@@ -364,6 +364,40 @@ def test_a_graders_score_in_the_formgrader_shows_in_the_class_report(tmp_path, g
     assert "<td>cai</td><td>test_my_gru_values</td>" in section and f"<td>{auto + 1}</td>" in section, section
 
 
+HOOK = """
+import json, os
+def _called(assignment, student, notebooks):
+    with open(os.path.join({root!r}, "hook_calls.jsonl"), "a") as f:
+        f.write(json.dumps([student, [os.path.relpath(n, {root!r}) for n in notebooks]]) + "\\n")
+c.Autograde.post_convert_hook = _called
+"""
+
+
+def test_with_nbgrader_hooks_each_learner_is_recorded_by_nbgrader_from_the_notebook_graded(tmp_path, graded_class):
+    """A course with an autograde hook records one learner at a time through nbgrader's own autograde
+    (gradebook_bulk._one_at_a_time): the renamed notebook and the one beside a blank release are graded,
+    as the bulk path grades them, from a copy staged outside submitted/; nothing in submitted/ is written."""
+    root = tmp_path / "course"
+    shutil.copytree(graded_class[0], root, symlinks=True)
+    (root / ".gru_ref" / ASSIGNMENT / "recorded.json").unlink()  # record everyone again; the results are kept
+    with open(root / "nbgrader_config.py", "a") as f:
+        f.write(HOOK.format(root=str(root)))
+    before = tree_digest(root / "submitted")
+    again = grade(root, "--workers", "1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Running 0 notebook(s) in the sandbox" in again.stderr
+    assert tree_digest(root / "submitted") == before, "the fallback wrote in submitted/"
+    calls = [json.loads(line) for line in (root / "hook_calls.jsonl").read_text().splitlines()]
+    recorded = [s for s, row in read_csv(root).items() if row["status"] in ("graded", "flagged")]
+    assert sorted(student for student, _ in calls) == sorted(recorded)
+    assert dict(calls)[RENAMED] == [f".gru_ref/{ASSIGNMENT}/staged/{RENAMED}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"]
+    assert scores(read_csv(root)) == scores(read_csv(graded_class[0]))
+    assert read_csv(root)[RENAMED]["score"] == read_csv(root)[TWO]["score"] == str(FULL)
+    assert gradebook_rows(root) == gradebook_rows(graded_class[0])
+    assert (root / "autograded" / RENAMED / ASSIGNMENT / "scratch.py").exists()  # its other files, as nbgrader copies them
+    assert not list((root / ".gru_ref" / ASSIGNMENT / "staged").iterdir())  # the copies go
+
+
 def test_every_output_of_grading_is_ignored_by_git(graded_class, tmp_path):
     """What the class command, nbgrader's export and feedback and the LMS files write in a course (all of
     it but the inputs: the config, solutions/ and the released exercises/), and make demo's folder."""

@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import nbformat
 
@@ -173,9 +174,10 @@ class Session:
         self.gradebook.forget_learner()
 
 
-def record(api, assignment, pending, recorded=None):
+def record(api, assignment, pending, recorded=None, submissions=None):
     """Record each of pending, [(student, notebook name, sanitised notebook JSON)], as `nbgrader
     autograde --force` would, with one commit per learner; recorded(student) after each commit.
+    submissions: {student: its gru_ref.grading.collect.Submission}, for a course with hooks.
     Returns {student: why} of those that could not be recorded (nothing of theirs is kept)."""
     from nbgrader.converters import Autograde
     from nbgrader.utils import setenv
@@ -184,7 +186,7 @@ def record(api, assignment, pending, recorded=None):
     converter.log = logging.getLogger("gru_ref.grading.gradebook_bulk")  # nbgrader's step-by-step log: not shown
     converter.log.setLevel(logging.ERROR)
     if converter.pre_convert_hook or converter.post_convert_hook:  # hooks are per learner: nbgrader's own way
-        return _one_at_a_time(api, assignment, pending, recorded)
+        return _one_at_a_time(api, assignment, pending, recorded, submissions or {})
     steps = [_step(step, converter) for step in converter.autograde_preprocessors]
     failed = {}
     with one_gradebook(coursedir.db_url, coursedir.course_id) as session, setenv(NBGRADER_EXECUTION="autograde"):
@@ -245,10 +247,26 @@ def _copy(source, destination):
     shutil.copy(source, destination)
 
 
-def _one_at_a_time(api, assignment, pending, recorded):
+def _one_at_a_time(api, assignment, pending, recorded, submissions):
+    """nbgrader's own autograde, one learner at a time (the hooks are per learner), on the notebook the
+    bulk path would grade: the submission staged outside submitted/ (pick_notebook.stage), which
+    nbgrader reads as its submitted directory for that learner; the staged copy goes afterwards."""
+    from gru_ref.grading import collect, pick_notebook
+    coursedir = api.coursedir
+    state_folder = Path(coursedir.root) / ".gru_ref" / assignment
     failed = {}
     for student, _, _ in pending:
-        done = api.autograde(assignment, student, force=True, create=True)
+        submitted_directory = coursedir.submitted_directory
+        try:
+            staged = pick_notebook.stage(state_folder, submissions[student], collect.read_bounded,
+                                         collect.MAX_FOLDER_BYTES)
+            coursedir.submitted_directory = os.path.relpath(staged, coursedir.root)
+            done = api.autograde(assignment, student, force=True, create=True)
+        except (OSError, collect.TooLarge, KeyError) as exc:  # changed since it was collected
+            done = {"success": False, "error": f"cannot stage the submission: {type(exc).__name__}: {exc}"}
+        finally:
+            coursedir.submitted_directory = submitted_directory
+            shutil.rmtree(state_folder / "staged" / student, ignore_errors=True)
         if not done["success"]:
             lines = [line for line in (done.get("log") or "").splitlines() if "ERROR" in line]
             failed[student] = (lines[-1] if lines else (done.get("error") or "no log").strip().splitlines()[-1])[:300]

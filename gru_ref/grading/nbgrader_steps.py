@@ -6,7 +6,8 @@ learner's cells run in the box (gru_ref.grading.box), the judge rules here, and 
 the test cells' outputs, which SaveAutoGrades scores as usual. Learner-written markdown and raw cells
 become plain text, and learner-written metadata goes, so that feedback and the formgrader carry no
 learner-made HTML or scripts (gru_ref.grading.learner_text).
-FlagForReview, after SaveAutoGrades, marks a submission that the integrity scan flagged as needing
+ForgetScanFlag, before SaveAutoGrades, takes back the flag an earlier grading's scan set (never a
+grader's); FlagForReview, after SaveAutoGrades, marks a submission that the integrity scan flagged as needing
 manual grading and flagged in the formgrader, with the flagged lines as a comment, shown as text (to
 the instructor: the learner's feedback leaves it out).
 RefuseUnsafeStudentId, first of nbgrader's sanitising steps, keeps a folder name that the formgrader
@@ -136,6 +137,29 @@ class RefuseUnsafeStudentId(NbGraderPreprocessor):
 
 class UnsafeStudentId(ValueError):
     """The folder was not graded: its name cannot be a student id."""
+
+
+class ForgetScanFlag(NbGraderPreprocessor):
+    """Before SaveAutoGrades (which clears the automatic comments): a regrade takes back what the
+    integrity scan itself set on the earlier grading, the formgrader's flag and the comments that
+    start with FLAG_HEADER, so that FlagForReview sets them again only if this scan flags. A flag a
+    grader set by hand (no scan comment beside it) and a grader's own comments are left as they are."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        ids = (info["notebook"], info["assignment"], info["student"])
+        with Gradebook(info["db_url"]) as gradebook:
+            try:
+                submitted = gradebook.find_submission_notebook(*ids)
+            except MissingEntry:  # graded for the first time
+                return nb, resources
+            ours = [c for c in submitted.comments if (c.auto_comment or "").startswith(FLAG_HEADER)]
+            if ours:
+                for comment in ours:
+                    comment.auto_comment = None
+                submitted.flagged = False
+                gradebook.db.commit()
+        return nb, resources
 
 
 class FlagForReview(NbGraderPreprocessor):

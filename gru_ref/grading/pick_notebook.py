@@ -4,10 +4,13 @@ Learners hand in `Untitled.ipynb`, `gru (1).ipynb` or `GRU.ipynb`, or the blank 
 work. Every notebook at the top of the folder is read (bounded, never through a link) and the one
 with the most cells of the learner's own (a non-empty cell whose text is in no cell of the released
 notebook) is graded; on a tie, the one named as released, then the one changed last. The others are
-named in a note, with what they hold. Nothing in the folder is written: a notebook under another
-name is staged for nbgrader outside submitted/ (gru_ref.grade).
+named in a note, with what they hold. Nothing in the folder is written: where nbgrader's own autograde
+grades it (a course with nbgrader hooks, gru_ref.grading.gradebook_bulk), the submission is staged for
+it outside submitted/ (stage).
 """
 import os
+import shutil
+import stat
 
 
 def own_cells(nb, released_texts):
@@ -59,21 +62,26 @@ def _mtime(path):
         return 0
 
 
-def stage(state_folder, submission, read_bounded):
-    """A notebook graded under another name, copied for nbgrader under the released name into
-    state_folder/staged/<student>/<assignment>/ (with an accepted timestamp.txt and the notebook's
-    modification time), never into submitted/. The folder to give nbgrader as its submitted
-    directory, relative to the course root."""
+def stage(state_folder, submission, read_bounded, cap):
+    """The submission as nbgrader's own autograde is to grade it, copied into
+    state_folder/staged/<student>/<assignment>/, never into submitted/: the notebook graded (whatever
+    its name) under the released name, with its modification time, and the folder's other files
+    (timestamp.txt and the files nbgrader copies into autograded/), no other notebook. Links and special
+    files are never followed (collect refused such a folder already). Returns the folder to give
+    nbgrader as its submitted directory."""
     folder = submission.folder
     target = state_folder / "staged" / submission.student / folder.name
-    target.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)  # what an earlier run staged goes
+    target.mkdir(parents=True)
     copies = [(submission.notebook, target / submission.expected)]
-    if os.path.lexists(folder / "timestamp.txt"):  # checked by collect: a refused one is never graded
-        copies.append((folder / "timestamp.txt", target / "timestamp.txt"))
+    for directory, _, names in os.walk(folder):  # never into a linked folder
+        for name in names:
+            source = os.path.join(directory, name)
+            if not name.endswith(".ipynb") and stat.S_ISREG(os.lstat(source).st_mode):
+                copies.append((source, target / os.path.relpath(source, folder)))
     for source, destination in copies:
-        data = read_bounded(source)
-        if os.path.lexists(destination):
-            os.unlink(destination)
+        data = read_bounded(source, cap)
+        destination.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -1,7 +1,7 @@
 """Trusted: the class report, from nbgrader's gradebook and the grading results.
 
 grades.csv: one row per submission folder, with a status (graded, flagged, unreadable, missing,
-error), the score, and a column per test cell (blank where nothing was graded, never a 0 that
+error), the score (nbgrader's late penalty taken off, with a note that says so), and a column per test cell (blank where nothing was graded, never a 0 that
 means "not graded"). report.html: one offline page (charts as inline SVG): the score histogram,
 the pass rate per test cell, the diagnosed mistakes by frequency, the mistake groups of each failing
 test cell and a view of each learner (gru_ref.grading.mistake_groups), the integrity flags with their
@@ -51,17 +51,34 @@ def gradebook_rows(db_url, assignment):
             overrides = {grade.name: (grade.auto_score, grade.manual_score) for nb in submission.notebooks
                          for grade in nb.grades if grade.manual_score is not None and grade.auto_score is not None
                          and grade.manual_score != grade.auto_score}
-            rows[submission.student.id] = {"score": submission.score, "max_score": submission.max_score,
-                                           "cells": cells, "waiting": by_hand, "overrides": overrides}
+            # nbgrader's late penalty (its LateSubmissionPlugin, from the due date and timestamp.txt) is taken
+            # off the score, as `nbgrader export` and the LMS files take it; the cells keep their own scores.
+            penalty = submission.late_submission_penalty or 0.0
+            rows[submission.student.id] = {"score": max(0.0, submission.score - penalty),
+                                           "max_score": submission.max_score, "cells": cells, "waiting": by_hand,
+                                           "overrides": overrides, "late": _late(submission, penalty)}
         test_cells = {c.name: c.max_score for nb in gradebook.find_assignment(assignment).notebooks
                       for c in nb.grade_cells}
     return rows, test_cells
+
+
+def _late(submission, penalty):
+    """The note on a late submission (None when on time): when, the due date, the points taken off."""
+    if not submission.timestamp or not submission.duedate or submission.timestamp <= submission.duedate:
+        return None
+    when, due = (f"{t:%Y-%m-%d %H:%M:%S} UTC" for t in (submission.timestamp, submission.duedate))
+    return (f"late: submitted {when}, due {due}; nbgrader's late penalty {penalty:g} point(s) taken off the "
+            f"score (c.LateSubmissionPlugin.penalty_method in nbgrader_config.py)")
 
 
 def write(folder, assignment, submissions, keys, results_folder, db_url):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rows, test_cells = gradebook_rows(db_url, assignment)
+    for s in submissions:  # why a late learner's score is below its test cells' sum
+        late = rows.get(s.student, {}).get("late")
+        if late and _graded(s) and late not in s.notes:
+            s.notes.append(late)
     results = {}
     for submission in submissions:
         if submission.student in keys:

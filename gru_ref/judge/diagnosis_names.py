@@ -14,6 +14,7 @@ OTHER_DIAGNOSES = (
     ("the grader's own code was changed", "grader_code_changed", "grader's own code changed"),
     ("ran torch operators", "shapes_read_off_torch", "shapes read off torch, not computed"),
     ("stopped the grader's record", "record_stopped", "grader's record of torch operators stopped"),
+    ("asks for the gradient by hand", "autodiff_used", "autodiff in the by-hand gradient"),
     ("The first wrong axis", "wrong_output_shape", "wrong output shape"),
     ("training diverged", "training_diverged", "training diverged (NaN or inf logits)"),  # train_gru's retrains
     ("far below guessing", "fixed_rule_predictions", "predictions ignore train_y (a fixed rule)"),
@@ -34,6 +35,7 @@ OTHER_DIAGNOSES = (
     ("agrees only to float32", "float32_only", "float32 precision only"),
     ("gradient", "gradients_wrong", "gradients wrong or cut off"),
     ("changed its argument", "arguments_modified", "arguments modified in place"),
+    ("It ran out of memory", "out_of_memory", "ran out of memory"),  # the exception's hint (judge.diagnose)
     ("raised an exception", "raises", "raises an exception"),
     ("matches none of the common mistakes", UNKNOWN, "none of the known mistakes"),
 )
