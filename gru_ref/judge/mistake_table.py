@@ -1,0 +1,108 @@
+"""The learners' edition's diagnosis: the known mistakes' outputs on a few fixed cases per task.
+
+The code that computes a mistake of `gru_cell`, `my_gru`, `gru_cell_grad`, `my_rnn` or `my_gru_layers`
+is a whole answer (gru_ref.reference.mistakes), so the learners' wheel ships without it. When the wheel
+is built (book/_ext/learner_edition.py runs `python -m gru_ref.judge.mistake_table FILE`), each such
+task's `diagnosis_cases` get fixed inputs (float64, a fixed seed) and every mistake's outputs on them,
+written beside this module as a tensor file (gru_ref.learner.tensorfile: no pickle). There the judge
+hands the learner's function these cases too, before its own (they earn nothing), and when a value
+check fails, names the first mistake whose stored outputs the learner's match on every diagnosis case.
+"""
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from gru_ref.judge import cases
+from gru_ref.judge.mistakes import computed_here
+from gru_ref.learner import tensorfile
+
+FILE = Path(__file__).with_name("mistake_table.st")
+SEED = 15
+MAX_ELEMENTS = 1_000_000  # the table is about 10,000 numbers
+LOOSE = (1e-7, 1e-9)  # float64 on both sides: the grader's own tolerance for naming a mistake
+
+
+@dataclass
+class Table:
+    """One task's diagnosis: its cases, their inputs, and each mistake's outputs on each (None where the
+    mistake cannot run on that case)."""
+    cases: tuple
+    inputs: list  # per case: {argument name: tensor}
+    outputs: dict  # mistake name -> per case: tuple of tensors, or None
+
+    def match(self, task, records):
+        """The first of task.mistakes the learner's records on the diagnosis cases match, or None."""
+        for mistake in task.mistakes:
+            stored = self.outputs.get(mistake.name)
+            if stored is None:
+                continue
+            compared = [_same(record, want) for record, want in zip(records, stored) if want is not None]
+            if compared and all(compared):
+                return mistake
+        return None
+
+
+def _same(record, want):
+    outputs = record.get("outputs") if isinstance(record, dict) and record.get("status") == "ok" else None
+    if not outputs or len(outputs) != len(want):
+        return False
+    return all(got.shape == w.shape and got.dtype == w.dtype and torch.allclose(got, w, *LOOSE)
+               for got, w in zip(outputs, want))
+
+
+def diagnosed_tasks():
+    from gru_ref import assignments
+    return [task for task in assignments.TASKS.values() if getattr(task, "mistakes_in_reference", False)]
+
+
+def build():
+    """{name: tensor} of every diagnosed task's cases and mistakes (needs gru_ref.reference)."""
+    if not computed_here():
+        raise RuntimeError("building the table needs the instructors' gru_ref.reference.mistakes")
+    tensors = {}
+    for task in diagnosed_tasks():
+        generator = torch.Generator().manual_seed(SEED)
+        for i, case in enumerate(task.diagnosis_cases):
+            inputs = cases.make_inputs(task, case, generator)
+            for k, name in enumerate(task.arg_names_for(case)):
+                tensors[f"{task.name}.{i}.in.{k}"] = inputs[name]
+            for mistake in task.mistakes:
+                try:
+                    outputs = task.run_mistake(mistake, inputs, case)
+                except (ValueError, RuntimeError):  # a mistake that cannot run on this case's shapes
+                    continue
+                for j, output in enumerate(outputs):
+                    tensors[f"{task.name}.{i}.{mistake.name}.{j}"] = output.detach().contiguous()
+    return tensors
+
+
+_LOADED = {}
+
+
+def load(task, path=FILE):
+    """The task's Table, or None where there is no table (a checkout with gru_ref.reference has none)."""
+    if path not in _LOADED:
+        try:
+            _LOADED[path] = tensorfile.loads(Path(path).read_bytes(), MAX_ELEMENTS)
+        except OSError:
+            _LOADED[path] = None
+    tensors = _LOADED[path]
+    if tensors is None or f"{task.name}.0.in.0" not in tensors:
+        return None
+    inputs, outputs = [], {m.name: [None] * len(task.diagnosis_cases) for m in task.mistakes}
+    for i, case in enumerate(task.diagnosis_cases):
+        names = task.arg_names_for(case)
+        inputs.append({name: tensors[f"{task.name}.{i}.in.{k}"] for k, name in enumerate(names)})
+        for mistake in task.mistakes:
+            first = f"{task.name}.{i}.{mistake.name}.0"
+            if first in tensors:
+                outputs[mistake.name][i] = tuple(tensors[f"{task.name}.{i}.{mistake.name}.{j}"]
+                                                 for j in range(len(task.output_names)))
+    return Table(tuple(task.diagnosis_cases), inputs,
+                 {name: per_case for name, per_case in outputs.items() if any(o is not None for o in per_case)})
+
+
+if __name__ == "__main__":
+    Path(sys.argv[1]).write_bytes(tensorfile.dumps(build()))
