@@ -2,7 +2,9 @@
 gru_ref, and what they hold is checked here, not assumed. The box shows the learner's side
 (gru_ref/learner/) and the grading machinery, never the judge, the assignments or the reference; the
 wheel ships the learner's side, the judge and the assignments (their own checker judges in a process of
-its own), never the reference or the grading; and no function of the wheel computes a right answer."""
+its own) and a table of the known mistakes' outputs, never the reference or the grading; no function
+of the wheel computes a right answer, and none computes a step or loops over one (read from the code:
+deleting a guard line changes nothing); and the learners' checker still names every known mistake."""
 import ast
 import json
 import subprocess
@@ -480,3 +482,27 @@ def test_the_learners_edition_names_every_mistake_of_the_recurrent_tasks(wheel):
     layers = seen["named"]
     assert "The reverse direction's outputs are in the order" in layers["my_gru_layers:reverse_not_rereversed"][2]
     assert "It shows in the reverse direction only" in layers["my_gru_layers:z_swapped_reverse_only"][2]
+
+
+def test_every_mistake_shows_on_every_diagnosis_case_and_the_table_reads_back():
+    """The diagnosis cases are rich enough: each known mistake of each diagnosed task is stored for
+    every one of them (the table leaves out a mistake's outputs where they equal the truth, so that a
+    right output never matches), and no two mistakes give the same outputs there."""
+    import itertools
+    import torch
+    from gru_ref.judge import mistake_table
+    from gru_ref.learner import tensorfile
+    data = tensorfile.dumps(mistake_table.build())
+    assert len(data) < 150_000
+    path = ROOT / ".pytest_cache" / "mistake_table_roundtrip.st"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data)
+    tasks = mistake_table.diagnosed_tasks()
+    assert sorted(t.name for t in tasks) == ["gru_cell", "gru_cell_grad", "my_gru", "my_gru_layers", "my_rnn"]
+    for task in tasks:
+        table = mistake_table.load(task, path)
+        missing = [m.name for m in task.mistakes if None in table.outputs.get(m.name, [None])]
+        assert missing == [], (task.name, missing)
+        for a, b in itertools.combinations(task.mistakes, 2):
+            assert any(not torch.allclose(x, y) for case_a, case_b in zip(table.outputs[a.name], table.outputs[b.name])
+                       for x, y in zip(case_a, case_b)), (task.name, a.name, b.name)
