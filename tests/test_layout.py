@@ -104,8 +104,8 @@ def test_the_wheel_holds_the_learners_side_the_judge_and_the_assignments_and_not
         assert {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / side).rglob("*.py")} <= shipped
     # and one data file: the mistakes' outputs on the diagnosis cases, small
     data = {p.relative_to(wheel / "gru_ref").as_posix() for p in (wheel / "gru_ref").rglob("*") if p.is_file()} - shipped
-    assert data == {_learner_edition().MISTAKE_TABLE}
-    assert (wheel / "gru_ref" / _learner_edition().MISTAKE_TABLE).stat().st_size < 150_000
+    assert data == set(_learner_edition().MISTAKE_TABLES)
+    assert sum((wheel / "gru_ref" / name).stat().st_size for name in data) < 150_000
 
 
 # Run in a fresh process on the unpacked wheel alone: each exercise's truth is computed with torch.nn
@@ -405,8 +405,8 @@ def define(sources):
 code = define(given["mistakes"])
 
 
-def verdict(task, fn):
-    judge = Judge(task, ("quick",), seed=1)
+def verdict(task, fn, parts=("quick",)):
+    judge = Judge(task, parts, seed=1)
     index, data = judge.payload()
     payload = sandbox.payload_from(index, tensorfile.loads(data, results.MAX_ELEMENTS))
     data, descriptions = results.encode(sandbox.execute_cases(fn, payload))
@@ -433,6 +433,9 @@ for task in ("gru_cell", "my_gru", "gru_cell_grad", "my_rnn", "my_gru_layers"):
         result, diagnosis_cases[task] = verdict(task, as_learner(task, mistake))
         named[f"{task}:{mistake.name}"] = [result.passed, result.diagnosis, result.message]
 right = {task: verdict(task, define(sources)[task])[0].passed for task, sources in given["right"].items()}
+for name, (task, source) in given["shapes"].items():  # the shapes mistakes, as learners write them
+    result, diagnosis_cases[task] = verdict(task, define([source])[task], ("quick", "values"))
+    named[f"{task}:{name}"] = [result.passed, result.diagnosis, result.message]
 print(json.dumps({"named": named, "right": right, "diagnosis_cases": diagnosis_cases}))
 """
 
@@ -457,16 +460,21 @@ def _instructors_mistakes_as_pasted_code():
 def test_the_learners_edition_names_every_mistake_of_the_recurrent_tasks(wheel):
     """Issue 15 items 2 and 5: from the wheel alone (no gru_ref.reference), the learners' checker names
     each known mistake of gru_cell, my_gru, gru_cell_grad, my_rnn and my_gru_layers (the reverse
-    direction not flipped back, a step's mistake inside the layers with where it shows) as the grader
-    does, from its table of the mistakes' outputs; right answers still pass."""
+    direction not flipped back, a step's mistake inside the layers with where it shows) and of the
+    three shapes functions as the grader does, from its tables of the mistakes' outputs; right
+    answers still pass."""
     from layers_code import MY_GRU_LAYERS
     from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_WITH_CELL
     from rnn_code import MY_RNN
+    from shapes_code import CONV, MLP, RNN, WRONG as SHAPES_WRONG
     from gru_ref.assignments import TASKS
+    from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
     assert not (wheel / "gru_ref" / "reference").exists()
     given = {"mistakes": [GRU_CELL, RNN_CELL, *_instructors_mistakes_as_pasted_code()],
              "right": {"gru_cell": [GRU_CELL], "my_gru": [GRU_CELL, MY_GRU_WITH_CELL], "gru_cell_grad": [GRU_CELL_GRAD],
-                       "my_rnn": [MY_RNN], "my_gru_layers": [MY_GRU_LAYERS]}}
+                       "my_rnn": [MY_RNN], "my_gru_layers": [MY_GRU_LAYERS], "mlp_shapes": [MLP],
+                       "conv2d_shapes": [CONV], "rnn_shapes": [RNN]},
+             "shapes": SHAPES_WRONG}
     done = subprocess.run([sys.executable, "-c", NAME_EVERY_MISTAKE, str(wheel)], input=json.dumps(given),
                           capture_output=True, text=True, timeout=600, cwd=wheel,
                           env={"PYTHONPATH": str(wheel), "PATH": "/usr/bin:/bin", "HOME": str(wheel),
@@ -475,10 +483,18 @@ def test_the_learners_edition_names_every_mistake_of_the_recurrent_tasks(wheel):
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["right"] == dict.fromkeys(given["right"], True)
     assert seen["diagnosis_cases"] == {task: len(TASKS[task].diagnosis_cases) for task in given["right"]}
-    expected = {f"{task}:{m.name}": m.name for task in given["right"] for m in TASKS[task].mistakes}
-    assert {key: diagnosis for key, (_, diagnosis, _) in seen["named"].items()} == expected
-    assert not [key for key, (passed, _, message) in seen["named"].items()
+    recurrent = {key: value for key, value in seen["named"].items() if not key.split(":")[0].endswith("_shapes")}
+    expected = {f"{task}:{m.name}": m.name for task in given["right"] for m in getattr(TASKS[task], "mistakes", ())}
+    assert {key: diagnosis for key, (_, diagnosis, _) in recurrent.items()} == expected
+    assert not [key for key, (passed, _, message) in recurrent.items()
                 if passed or "matches none of the common mistakes" in message]
+    # shapes: each named by its lesson, and the verdict by a named mistake's stable name
+    lessons = {f"{m.task}:{m.name}": m.lesson for m in SHAPE_MISTAKES}
+    assert set(lessons) == {f"{task}:{name}" for name, (task, _) in SHAPES_WRONG.items()}
+    assert [key for key, lesson in lessons.items() if seen["named"][key][0]
+            or f"Most likely mistake: {lesson}" not in seen["named"][key][2]] == []
+    by_name = {m.name: m.lesson for m in SHAPE_MISTAKES}  # two lessons may be named ("Or: ..."): either
+    assert [key for key in lessons if by_name.get(seen["named"][key][1], "?") not in seen["named"][key][2]] == []
     layers = seen["named"]
     assert "The reverse direction's outputs are in the order" in layers["my_gru_layers:reverse_not_rereversed"][2]
     assert "It shows in the reverse direction only" in layers["my_gru_layers:z_swapped_reverse_only"][2]

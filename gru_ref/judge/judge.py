@@ -142,7 +142,8 @@ class Judge:
 
     def known_mistakes(self):
         """The mistakes this task's messages can name (shapes: those of its diagnose module)."""
-        return tuple(getattr(self.task, "mistakes", ())) + tuple(shape_diagnose.SHAPE_MISTAKES)
+        from_table = tuple(mistake_table.Named(m["name"], m["lesson"]) for m in getattr(self.table, "mistakes", ()))
+        return tuple(getattr(self.task, "mistakes", ())) + tuple(shape_diagnose.SHAPE_MISTAKES) + from_table
 
     def _rule(self, records, status):
         name = self.task.name
@@ -190,7 +191,8 @@ class Judge:
     def _rule_case(self, case, inputs, grad_outputs, result):
         task, where = self.task, f"On a case with {case.describe(self.task)}:"
         if getattr(task, "answer_kind", None) == "ints":  # the shapes assignment: plain ints, judged there
-            problem = shape_diagnose.rule_case(task, case, result)
+            named = (lambda part: self.table.lessons(task, part, self._diagnosis_records)) if self.table else None
+            problem = shape_diagnose.rule_case(task, case, result, named)
             return problem and f"{where} {problem}"
         if result.get("builtin_ops"):
             return (f"{task.name} reached a built-in recurrent kernel ({', '.join(result['builtin_ops'])}), "

@@ -1,13 +1,16 @@
 """The learners' edition's diagnosis: the known mistakes' outputs on a few fixed cases per task.
 
-The code that computes a mistake of `gru_cell`, `my_gru`, `gru_cell_grad`, `my_rnn` or `my_gru_layers`
-is a whole answer (gru_ref.reference.mistakes), so the learners' wheel ships without it. When the wheel
-is built (book/_ext/learner_edition.py runs `python -m gru_ref.judge.mistake_table FILE`), each such
-task's `diagnosis_cases` get fixed inputs (float64, a fixed seed) and every mistake's outputs on them,
-written beside this module as a tensor file (gru_ref.learner.tensorfile: no pickle). There the judge
-hands the learner's function these cases too, before its own (they earn nothing), and when a value
-check fails, names the first mistake whose stored outputs the learner's match on every diagnosis case.
+The code that computes a mistake of `gru_cell`, `my_gru`, `gru_cell_grad`, `my_rnn`, `my_gru_layers`
+or the shapes functions is a whole answer (gru_ref.reference), so the learners' wheel ships without
+it. When the wheel is built (book/_ext/learner_edition.py runs `python -m gru_ref.judge.mistake_table
+TENSOR_FILE JSON_FILE`), each such task's `diagnosis_cases` get fixed inputs (float64, a fixed seed)
+and every mistake's outputs on them where they differ from the truth, written beside this module: a
+tensor file for the recurrent tasks (gru_ref.learner.tensorfile: no pickle), JSON for the shapes
+tasks' ints. There the judge hands the learner's function these cases too, before its own (they earn
+nothing), and when a value check fails, names the first mistake whose stored outputs the learner's
+match on every diagnosis case where it shows (shapes: part by part, as the grader does).
 """
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from gru_ref.judge.mistakes import computed_here
 from gru_ref.learner import tensorfile
 
 FILE = Path(__file__).with_name("mistake_table.st")
+SHAPES_FILE = Path(__file__).with_name("shape_mistake_table.json")  # the shapes assignment's: ints, as JSON
 SEED = 15
 MAX_ELEMENTS = 1_000_000  # the table is about 10,000 numbers
 LOOSE = (1e-7, 1e-9)  # float64 on both sides: the grader's own tolerance for naming a mistake
@@ -52,9 +56,70 @@ def _same(record, want):
                for got, w in zip(outputs, want))
 
 
+@dataclass(frozen=True)
+class Named:
+    """A shapes mistake as its table knows it: what the verdict's stable name is read from."""
+    name: str
+    lesson: str
+
+
+@dataclass
+class ShapesTable:
+    """One shapes task's diagnosis: its configurations and, per mistake, its name, its lesson and the
+    parts of its answer on each configuration that differ from the module's (JSON values)."""
+    cases: tuple
+    inputs: list  # no tensor goes in: one empty dict per case
+    mistakes: list  # [{"name", "lesson", "answers": [{part: value}, per case]}]
+
+    def lessons(self, task, part, records):
+        """The lessons of the mistakes whose `part` the learner's answers match wherever that part of
+        the mistake is wrong (on at least one diagnosis case)."""
+        from gru_ref.assignments.shapes import diagnose
+        answers = [diagnose.decode(task, r) if isinstance(r, dict) and r.get("status") == "ok" else None
+                   for r in records]
+        found = []
+        for mistake in self.mistakes:
+            shown = [(i, a[part]) for i, a in enumerate(mistake["answers"]) if part in a]
+            if shown and all(i < len(answers) and answers[i] is not None and _plain(answers[i][part]) == want
+                             for i, want in shown):
+                found.append(mistake["lesson"])
+        return found
+
+
+def _plain(value):
+    """An answer's part as JSON gives it back: tuples become lists."""
+    return json.loads(json.dumps(value))
+
+
 def diagnosed_tasks():
+    """The recurrent tasks whose mistakes the table holds as tensors."""
     from gru_ref import assignments
-    return [task for task in assignments.TASKS.values() if getattr(task, "mistakes_in_reference", False)]
+    return [task for task in assignments.TASKS.values() if getattr(task, "mistakes_in_reference", False)
+            and getattr(task, "answer_kind", None) != "ints"]
+
+
+def shape_tasks():
+    from gru_ref import assignments
+    return [task for task in assignments.TASKS.values() if getattr(task, "answer_kind", None) == "ints"]
+
+
+def build_shapes():
+    """{task: [{"name", "lesson", "answers"}]}: each shapes mistake's wrong parts on the diagnosis cases."""
+    from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
+    table = {}
+    for task in shape_tasks():
+        truths = [{k: _plain(v) for k, v in task.expected(case).items()} for case in task.diagnosis_cases]
+        table[task.name] = []
+        for mistake in (m for m in SHAPE_MISTAKES if m.task == task.name):
+            answers = []
+            for case, truth in zip(task.diagnosis_cases, truths):
+                try:
+                    wrong = dict(zip(task.output_names, _plain(mistake.answer(*case.args))))
+                except (ArithmeticError, ValueError):
+                    wrong = {}
+                answers.append({part: value for part, value in wrong.items() if value != truth[part]})
+            table[task.name].append({"name": mistake.name, "lesson": mistake.lesson, "answers": answers})
+    return table
 
 
 def build():
@@ -84,8 +149,10 @@ def build():
 _LOADED = {}
 
 
-def load(task, path=FILE):
+def load(task, path=FILE, shapes_path=SHAPES_FILE):
     """The task's Table, or None where there is no table (a checkout with gru_ref.reference has none)."""
+    if getattr(task, "answer_kind", None) == "ints":
+        return _load_shapes(task, shapes_path)
     if path not in _LOADED:
         try:
             _LOADED[path] = tensorfile.loads(Path(path).read_bytes(), MAX_ELEMENTS)
@@ -107,5 +174,17 @@ def load(task, path=FILE):
                  {name: per_case for name, per_case in outputs.items() if any(o is not None for o in per_case)})
 
 
-if __name__ == "__main__":
+def _load_shapes(task, path):
+    if path not in _LOADED:
+        try:
+            _LOADED[path] = json.loads(Path(path).read_text())
+        except OSError:
+            _LOADED[path] = None
+    if not _LOADED[path] or task.name not in _LOADED[path]:
+        return None
+    return ShapesTable(tuple(task.diagnosis_cases), [{} for _ in task.diagnosis_cases], _LOADED[path][task.name])
+
+
+if __name__ == "__main__":  # python -m gru_ref.judge.mistake_table TENSOR_FILE JSON_FILE
     Path(sys.argv[1]).write_bytes(tensorfile.dumps(build()))
+    Path(sys.argv[2]).write_text(json.dumps(build_shapes(), separators=(",", ":")))
