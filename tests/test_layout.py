@@ -457,7 +457,7 @@ def _instructors_mistakes_as_pasted_code():
     return sources
 
 
-def test_the_learners_edition_names_every_mistake_of_the_recurrent_tasks(wheel):
+def test_the_learners_edition_names_every_known_mistake(wheel):
     """Issue 15 items 2 and 5: from the wheel alone (no gru_ref.reference), the learners' checker names
     each known mistake of gru_cell, my_gru, gru_cell_grad, my_rnn and my_gru_layers (the reverse
     direction not flipped back, a step's mistake inside the layers with where it shows) and of the
