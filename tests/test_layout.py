@@ -522,3 +522,23 @@ def test_every_mistake_shows_on_every_diagnosis_case_and_the_table_reads_back():
         for a, b in itertools.combinations(task.mistakes, 2):
             assert any(not torch.allclose(x, y) for case_a, case_b in zip(table.outputs[a.name], table.outputs[b.name])
                        for x, y in zip(case_a, case_b)), (task.name, a.name, b.name)
+
+
+def test_a_diagnosis_case_that_raises_does_not_stop_the_check():
+    """The learners' edition runs its diagnosis cases first: a function that raises there (they are
+    2 layers and bidirectional, say, where the learner's handles one) is still run on the judge's own
+    cases; an exception on one of those stops the run, as before."""
+    import torch
+    from gru_ref.learner import sandbox
+
+    def fn(x):
+        if x.shape[0] == 3:
+            raise ValueError("not this one")
+        return x + 1
+
+    spec = {"device": "cpu", "grad": False, "profile": False}
+    case = {"spec": spec, "inputs": [torch.zeros(2)], "grad_outputs": None}
+    bad = {"spec": spec, "inputs": [torch.zeros(3)], "grad_outputs": None}
+    diagnosis = {**bad, "spec": {**spec, "diagnosis": True}}
+    statuses = [r["status"] for r in sandbox.execute_cases(fn, {"output_count": 1, "cases": [diagnosis, case, bad, case]})]
+    assert statuses == ["error", "ok", "error"]
