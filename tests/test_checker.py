@@ -200,7 +200,9 @@ def test_the_stretch_gradient_by_hand_passes_every_part():
 
 @pytest.mark.parametrize("mistake", GRAD_MISTAKES, ids=lambda m: m.name)
 def test_each_slip_in_the_gradient_by_hand_gets_its_lesson(mistake):
-    verdict = judge_function("gru_cell_grad", mistake.cell, ("values",))
+    from gru_ref.assignments import TASKS
+    from gru_ref.reference.mistakes import function
+    verdict = judge_function("gru_cell_grad", function(TASKS["gru_cell_grad"], mistake), ("values",))
     assert not verdict["passed"]
     assert mistake.lesson in verdict["message"]
 

@@ -67,7 +67,8 @@ def test_the_judge_stores_the_mistake_by_its_stable_name_and_where_it_shows():
     case, inputs = judge.cases[0], judge.inputs[0]
     from gru_ref.assignments.gru import MISTAKES
     z_swapped = next(m for m in MISTAKES if m.name == "z_swapped")
-    outputs = [t.to(case.torch_dtype) for t in z_swapped.run_sequence(*(inputs[n] for n in judge.task.arg_names))]
+    from gru_ref.reference.mistakes import function
+    outputs = [t.to(case.torch_dtype) for t in function(judge.task, z_swapped)(*(inputs[n] for n in judge.task.arg_names))]
     record = {"status": "ok", "returned": [["Tensor", tuple(t.shape), case.dtype, "cpu"] for t in outputs],
               "returned_type": "tuple", "outputs": outputs, "requires_grad": [False, False]}
     verdict = judge.rule([record], {})

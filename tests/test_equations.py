@@ -4,7 +4,9 @@ import torch
 from torch import nn
 
 from gru_ref import gru_cell, gru_sequence
+from gru_ref.assignments import TASKS
 from gru_ref.assignments.gru import CELL_MISTAKES, MISTAKES
+from gru_ref.reference.mistakes import function
 
 SHAPES = [(1, 1, 3, 2), (1, 6, 2, 3), (4, 1, 3, 5), (3, 5, 4, 2), (2, 7, 5, 5)]
 
@@ -59,11 +61,11 @@ def test_each_mistake_is_really_wrong_and_distinct(mistake):
     gru = random_gru(3, 4, torch.float64, seed=2)
     x, h0 = torch.randn(2, 5, 3, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64)
     truth = gru_sequence(x, h0, *weights(gru))
-    ours = mistake.run_sequence(x, h0, *weights(gru))
+    ours = function(TASKS["my_gru"], mistake)(x, h0, *weights(gru))
     assert any(not torch.allclose(a, b, atol=1e-3) for a, b in zip(ours, truth))
     for other in MISTAKES:
         if other is not mistake:
-            theirs = other.run_sequence(x, h0, *weights(gru))
+            theirs = function(TASKS["my_gru"], other)(x, h0, *weights(gru))
             assert any(not torch.allclose(a, b, atol=1e-3) for a, b in zip(ours, theirs)), other.name
 
 
@@ -74,9 +76,10 @@ def test_blog_bug_is_small_on_weak_inputs_and_large_on_strong_ones():
     w_ih, w_hh, b_ih, b_hh = weights(gru)
     x = torch.randn(2, 3, dtype=torch.float64)
     zero_h, zero_b = torch.zeros(2, 4, dtype=torch.float64), torch.zeros(12, dtype=torch.float64)
-    weak = (missing_reset.run_cell(x, zero_h, w_ih, w_hh, zero_b, zero_b)
+    missing_reset = function(TASKS["gru_cell"], missing_reset)
+    weak = (missing_reset(x, zero_h, w_ih, w_hh, zero_b, zero_b)
             - gru_cell(x, zero_h, w_ih, w_hh, zero_b, zero_b)).abs().max()
     h = torch.randn(2, 4, dtype=torch.float64)
-    strong = (missing_reset.run_cell(x, h, *weights(gru)) - gru_cell(x, h, *weights(gru))).abs().max()
+    strong = (missing_reset(x, h, *weights(gru)) - gru_cell(x, h, *weights(gru))).abs().max()
     assert weak == 0
     assert strong > 1e-2

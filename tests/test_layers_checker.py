@@ -50,10 +50,10 @@ def test_a_mistake_of_the_step_inside_the_layers_is_named_with_where_it_shows(na
 
 
 def test_the_layers_mistakes_refuse_to_compute_a_right_answer():
-    """The wheel ships them: with no knob turned, or only knobs that change nothing on these arguments
+    """The instructors' code of them: with no knob turned, or only knobs that change nothing on these arguments
     (a reverse-direction mistake without a reverse direction, one layer fed the input), they refuse."""
     import torch
-    from gru_ref.assignments.gru_layers import RIGHT_LAYERS_KNOBS, _layers
+    from gru_ref.reference.mistakes.layers import RIGHT_LAYERS_KNOBS, layers as _layers
     weights = [torch.randn(s, dtype=torch.float64) for s in ((6, 3), (6, 2), (6,), (6,))]
     args = (torch.randn(1, 3, 3, dtype=torch.float64), torch.randn(1, 1, 2, dtype=torch.float64), weights, 1, False, True)
     for knobs in ({}, RIGHT_LAYERS_KNOBS, {"rereverse": False}, {"reverse_reads": False}, {"feed": "input"},

@@ -2,7 +2,9 @@
 gru_ref, and what they hold is checked here, not assumed. The box shows the learner's side
 (gru_ref/learner/) and the grading machinery, never the judge, the assignments or the reference; the
 wheel ships the learner's side, the judge and the assignments (their own checker judges in a process of
-its own), never the reference or the grading; and no function of the wheel computes a right answer."""
+its own) and a table of the known mistakes' outputs, never the reference or the grading; no function
+of the wheel computes a right answer, and none computes a step or loops over one (read from the code:
+deleting a guard line changes nothing); and the learners' checker still names every known mistake."""
 import ast
 import json
 import subprocess
@@ -100,6 +102,10 @@ def test_the_wheel_holds_the_learners_side_the_judge_and_the_assignments_and_not
     assert shipped == set(_learner_edition().learner_files())
     for side in ("learner", "judge", "assignments"):  # whole folders: nothing left behind by a list
         assert {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / side).rglob("*.py")} <= shipped
+    # and one data file: the mistakes' outputs on the diagnosis cases, small
+    data = {p.relative_to(wheel / "gru_ref").as_posix() for p in (wheel / "gru_ref").rglob("*") if p.is_file()} - shipped
+    assert data == set(_learner_edition().MISTAKE_TABLES)
+    assert sum((wheel / "gru_ref" / name).stat().st_size for name in data) < 150_000
 
 
 # Run in a fresh process on the unpacked wheel alone: each exercise's truth is computed with torch.nn
@@ -272,45 +278,267 @@ def test_the_search_finds_a_right_gradient_through_time(tmp_path):
     assert found == ["a_right_bptt.gru_bptt computes gru_bptt"]
 
 
-# The learners' edition's judge, alone on the path, rules on wrong my_gru_layers answers' outputs.
-NAME_LAYERS_MISTAKES = r"""
+
+# What a right answer to gru_cell, my_gru, gru_cell_grad, my_rnn or my_gru_layers is made of, read from
+# the code (no call, no knob: a guard line a learner deletes changes nothing here). A function computes
+# a recurrent step (a matmul and a sigmoid or tanh, as a step or its gradient by hand does), or runs a
+# step over time: a loop that reaches torch's recurrent step (swap in one's own, and it is the answer:
+# `_layers` was), or calls one of the function's own arguments on a slice taken at the loop's variable
+# (`_unroll(cell, ...)`).
+MATMULS = {"matmul", "mm", "bmm", "mv", "linear", "addmm", "addmv", "baddbmm", "einsum", "tensordot", "chain_matmul"}
+SQUASHES = {"sigmoid", "tanh", "sigmoid_", "tanh_"}
+RECURRENT_STEPS = {"gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru", "rnn_tanh", "rnn_relu",
+                   "lstm", "GRUCell", "RNNCell", "LSTMCell", "_VF"}
+LOOPS = (ast.For, ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp, ast.While)
+
+
+def _names(node):
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | \
+        {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+
+
+def _called(call):
+    return call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", None)
+
+
+def _steps_over_time(function):
+    params = {a.arg for a in function.args.args + function.args.kwonlyargs + function.args.posonlyargs}
+    for loop in (n for n in ast.walk(function) if isinstance(n, LOOPS)):
+        if isinstance(loop, ast.For):
+            variables, body = _names(loop.target), loop.body
+        elif isinstance(loop, ast.While):
+            variables, body = set(), loop.body
+        else:
+            variables = set().union(*(_names(g.target) for g in loop.generators))
+            body = [getattr(loop, "elt", None) or loop.value]
+        for node in (n for statement in body for n in ast.walk(statement)):
+            if (isinstance(node, ast.Name) and node.id in RECURRENT_STEPS) or \
+                    (isinstance(node, ast.Attribute) and node.attr in RECURRENT_STEPS):
+                return True
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in params and any(
+                    isinstance(s, ast.Subscript) and _names(s.slice) & variables
+                    for arg in node.args for s in ast.walk(arg)):
+                return True
+    return False
+
+
+def answer_shaped_functions(path):
+    """The functions of a module that compute a recurrent step or run one over time, by name. A step's
+    squashing function may be a knob's value (`squash=torch.tanh`) or in a table: a matmul in a module
+    that names sigmoid or tanh anywhere counts."""
+    module = ast.parse(path.read_text())
+    squashes = _names(module) & SQUASHES
+    found = []
+    for function in ast.walk(module):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        matmul = any((isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult)) or
+                     (isinstance(n, ast.Call) and _called(n) in MATMULS) for n in ast.walk(function))
+        if (matmul and squashes) or _steps_over_time(function):
+            found.append(function.name)
+    return found
+
+
+# gru_bptt's slips are autograd through torch's own cell, in a reverse loop: no answer to a by-hand part,
+# which refuses autograd (issue 15). Named here, so that a new function of that kind there is noticed.
+BPTT_SLIPS = ["_reset_term", "_step_grads", "_bptt"]
+# Runs each op a GRU answer uses once on the meta device (tensors without values), before the clock starts.
+WARMS_META_UP = ["warm_up_meta"]
+
+
+def test_no_module_of_the_wheel_holds_a_recurrent_step_or_a_loop_over_one(wheel):
+    """Issue 15: nothing in the wheel computes a right answer, even with its guard lines deleted. Read
+    from the code of every module the wheel ships: no GRU or RNN step (nor its gradient) written out,
+    and no loop over time around a step, outside gru_bptt's autograd slips. nn.GRU itself (the truth)
+    is torch's kernel, which every check refuses."""
+    found = {p.relative_to(wheel).as_posix(): answer_shaped_functions(p) for p in (wheel / "gru_ref").rglob("*.py")}
+    assert found.pop("gru_ref/assignments/gru_bptt.py") == BPTT_SLIPS
+    assert found.pop("gru_ref/learner/sandbox.py") == WARMS_META_UP
+    assert {name: functions for name, functions in found.items() if functions} == {}
+
+
+def test_the_code_check_finds_the_mistakes_code_the_wheel_once_held():
+    """The same reading finds every step and loop of the instructors' mistakes (the code that was the
+    wheel's `_cell`, `_cell_grad`, `_rnn_step`, `_unroll`, `_state_not_carried` and `_layers`), the
+    reference equations and a learner's right my_gru_layers: the test above can fail."""
+    mistakes = PACKAGE / "reference" / "mistakes"
+    assert answer_shaped_functions(mistakes / "steps.py") == ["gru_step", "gru_step_grad", "rnn_step"]
+    assert answer_shaped_functions(mistakes / "loops.py") == ["unroll", "state_not_carried"]
+    assert answer_shaped_functions(mistakes / "layers.py") == ["layers"]
+    assert answer_shaped_functions(PACKAGE / "reference" / "equations.py")
+    from layers_code import MY_GRU_LAYERS
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
+        f.write(MY_GRU_LAYERS)
+        f.flush()
+        from pathlib import Path
+        assert answer_shaped_functions(Path(f.name)) == ["gru_step"]
+
+
+# The learners' edition's checker, alone on the path, as a check runs it (the judge's payload, the
+# learner's side's case runner, the results file, the verdict), on each known mistake of the recurrent
+# tasks and on right answers. The learner's functions are the instructors' mistakes, their code pasted
+# in as a learner would paste code (right steps where they call torch's), so the wheel still has none.
+NAME_EVERY_MISTAKE = r"""
 import json, sys
+# This machine's editable install of the course finds gru_ref's folders whatever gru_ref.__path__ says;
+# a learner's machine has the wheel alone.
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
 import torch
 import gru_ref.judge
+from gru_ref import assignments
 from gru_ref.judge import Judge
+from gru_ref.judge.mistakes import computed_here
+from gru_ref.learner import results, sandbox, tensorfile
 assert gru_ref.judge.__file__.startswith(sys.argv[1]), gru_ref.judge.__file__
-named = {}
-for name, source in json.loads(sys.stdin.read()).items():
+assert not computed_here()
+given = json.loads(sys.stdin.read())
+
+
+def define(sources):
     namespace = {"torch": torch}
-    exec(source, namespace)
-    judge = Judge("my_gru_layers", ("quick",), seed=1)
-    records = []
-    for case, inputs in zip(judge.cases, judge.inputs):
-        args = [inputs[n] for n in judge.task.arg_names_for(case)]
-        try:
-            outputs = namespace["my_gru_layers"](args[0], args[1], args[2:], case.layers, case.bidirectional,
-                                                 case.batch_first)
-        except RuntimeError:  # layers_fed_the_input runs where F == num_directions * H only: the first case
-            break
-        records.append({"status": "ok", "returned_type": "tuple", "outputs": list(outputs),
-                        "requires_grad": [False, False],
-                        "returned": [["Tensor", tuple(t.shape), case.dtype, "cpu"] for t in outputs]})
-    verdict = judge.rule(records, {})
-    named[name] = [verdict.diagnosis, verdict.message]
-print(json.dumps(named))
+    for source in sources:
+        exec(source, namespace)
+    return namespace
+
+
+code = define(given["mistakes"])
+
+
+def verdict(task, fn, parts=("quick",)):
+    judge = Judge(task, parts, seed=1)
+    index, data = judge.payload()
+    payload = sandbox.payload_from(index, tensorfile.loads(data, results.MAX_ELEMENTS))
+    data, descriptions = results.encode(sandbox.execute_cases(fn, payload))
+    return judge.rule_encoded(data, descriptions, {}), sum(1 for c in index["cases"] if c.get("diagnosis"))
+
+
+def as_learner(task, mistake):
+    step, right = {"my_gru": (code["gru_step"], code["gru_cell"]), "my_rnn": (code["rnn_step"], code["rnn_cell"])}.get(
+        task, (None, None))
+    if task == "gru_cell":
+        return lambda *a: code["gru_step"](*a, **mistake.knobs)
+    if task == "gru_cell_grad":
+        return lambda *a: code["gru_step_grad"](*a, **mistake.knobs)
+    if task == "my_gru_layers":
+        return lambda *a: code["layers"](*a, **mistake.knobs)
+    if mistake.loop:
+        return lambda *a: code["LOOPS"][mistake.loop](*a, cell=right)
+    return lambda *a: code["unroll"](lambda *s: step(*s, **mistake.knobs), *a)
+
+
+named, diagnosis_cases = {}, {}
+for task in ("gru_cell", "my_gru", "gru_cell_grad", "my_rnn", "my_gru_layers"):
+    for mistake in assignments.TASKS[task].mistakes:
+        result, diagnosis_cases[task] = verdict(task, as_learner(task, mistake))
+        named[f"{task}:{mistake.name}"] = [result.passed, result.diagnosis, result.message]
+right = {task: verdict(task, define(sources)[task])[0].passed for task, sources in given["right"].items()}
+for name, (task, source) in given["shapes"].items():  # the shapes mistakes, as learners write them
+    result, diagnosis_cases[task] = verdict(task, define([source])[task], ("quick", "values"))
+    named[f"{task}:{name}"] = [result.passed, result.diagnosis, result.message]
+print(json.dumps({"named": named, "right": right, "diagnosis_cases": diagnosis_cases}))
 """
 
+RNN_CELL = '''
+def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh):
+    return torch.tanh(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+'''
 
-def test_the_learners_edition_names_the_layers_mistakes(wheel):
-    """Issue 15 item 5: from the wheel alone (no gru_ref.reference), check_my_gru_layers's judge names
-    every known layers mistake and a step's mistake inside the layers, not "none of the common mistakes"."""
-    from layers_code import STEP_WRONG, WRONG
+
+def _instructors_mistakes_as_pasted_code():
+    """steps, loops and layers of gru_ref.reference.mistakes as one cell: their imports of each other
+    dropped (one namespace), torch's GRU cell in the layers replaced by a learner's right one."""
+    folder = PACKAGE / "reference" / "mistakes"
+    sources = []
+    for name in ("steps", "loops", "layers"):
+        text = (folder / f"{name}.py").read_text()
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("from gru_ref.reference"))
+        sources.append(text.replace("step = torch.gru_cell", "step = gru_cell"))
+    return sources
+
+
+def test_the_learners_edition_names_every_known_mistake(wheel):
+    """Issue 15 items 2 and 5: from the wheel alone (no gru_ref.reference), the learners' checker names
+    each known mistake of gru_cell, my_gru, gru_cell_grad, my_rnn and my_gru_layers (the reverse
+    direction not flipped back, a step's mistake inside the layers with where it shows) and of the
+    three shapes functions as the grader does, from its tables of the mistakes' outputs; right
+    answers still pass."""
+    from layers_code import MY_GRU_LAYERS
+    from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_WITH_CELL
+    from rnn_code import MY_RNN
+    from shapes_code import CONV, MLP, RNN, WRONG as SHAPES_WRONG
+    from gru_ref.assignments import TASKS
+    from gru_ref.reference.shapes_mistakes import SHAPE_MISTAKES
     assert not (wheel / "gru_ref" / "reference").exists()
-    done = subprocess.run([sys.executable, "-c", NAME_LAYERS_MISTAKES, str(wheel)],
-                          input=json.dumps({**WRONG, **STEP_WRONG}), capture_output=True, text=True, timeout=300,
-                          cwd=wheel, env={"PYTHONPATH": str(wheel), "PATH": "/usr/bin:/bin", "HOME": str(wheel)})
-    assert done.returncode == 0, done.stderr[-2000:]
-    named = json.loads(done.stdout.strip().splitlines()[-1])
-    assert {name: diagnosis for name, (diagnosis, _) in named.items()} == {n: n for n in {**WRONG, **STEP_WRONG}}
-    assert not [n for n, (_, message) in named.items() if "matches none of the common mistakes" in message]
-    assert "It shows in the reverse direction only" in named["z_swapped_reverse_only"][1]
+    given = {"mistakes": [GRU_CELL, RNN_CELL, *_instructors_mistakes_as_pasted_code()],
+             "right": {"gru_cell": [GRU_CELL], "my_gru": [GRU_CELL, MY_GRU_WITH_CELL], "gru_cell_grad": [GRU_CELL_GRAD],
+                       "my_rnn": [MY_RNN], "my_gru_layers": [MY_GRU_LAYERS], "mlp_shapes": [MLP],
+                       "conv2d_shapes": [CONV], "rnn_shapes": [RNN]},
+             "shapes": SHAPES_WRONG}
+    done = subprocess.run([sys.executable, "-c", NAME_EVERY_MISTAKE, str(wheel)], input=json.dumps(given),
+                          capture_output=True, text=True, timeout=600, cwd=wheel,
+                          env={"PYTHONPATH": str(wheel), "PATH": "/usr/bin:/bin", "HOME": str(wheel),
+                               "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["right"] == dict.fromkeys(given["right"], True)
+    assert seen["diagnosis_cases"] == {task: len(TASKS[task].diagnosis_cases) for task in given["right"]}
+    recurrent = {key: value for key, value in seen["named"].items() if not key.split(":")[0].endswith("_shapes")}
+    expected = {f"{task}:{m.name}": m.name for task in given["right"] for m in getattr(TASKS[task], "mistakes", ())}
+    assert {key: diagnosis for key, (_, diagnosis, _) in recurrent.items()} == expected
+    assert not [key for key, (passed, _, message) in recurrent.items()
+                if passed or "matches none of the common mistakes" in message]
+    # shapes: each named by its lesson, and the verdict by a named mistake's stable name
+    lessons = {f"{m.task}:{m.name}": m.lesson for m in SHAPE_MISTAKES}
+    assert set(lessons) == {f"{task}:{name}" for name, (task, _) in SHAPES_WRONG.items()}
+    assert [key for key, lesson in lessons.items() if seen["named"][key][0]
+            or f"Most likely mistake: {lesson}" not in seen["named"][key][2]] == []
+    by_name = {m.name: m.lesson for m in SHAPE_MISTAKES}  # two lessons may be named ("Or: ..."): either
+    assert [key for key in lessons if by_name.get(seen["named"][key][1], "?") not in seen["named"][key][2]] == []
+    layers = seen["named"]
+    assert "The reverse direction's outputs are in the order" in layers["my_gru_layers:reverse_not_rereversed"][2]
+    assert "It shows in the reverse direction only" in layers["my_gru_layers:z_swapped_reverse_only"][2]
+
+
+def test_every_mistake_shows_on_every_diagnosis_case_and_the_table_reads_back():
+    """The diagnosis cases are rich enough: each known mistake of each diagnosed task is stored for
+    every one of them (the table leaves out a mistake's outputs where they equal the truth, so that a
+    right output never matches), and no two mistakes give the same outputs there."""
+    import itertools
+    import torch
+    from gru_ref.judge import mistake_table
+    from gru_ref.learner import tensorfile
+    data = tensorfile.dumps(mistake_table.build())
+    assert len(data) < 150_000
+    path = ROOT / ".pytest_cache" / "mistake_table_roundtrip.st"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data)
+    tasks = mistake_table.diagnosed_tasks()
+    assert sorted(t.name for t in tasks) == ["gru_cell", "gru_cell_grad", "my_gru", "my_gru_layers", "my_rnn"]
+    for task in tasks:
+        table = mistake_table.load(task, path)
+        missing = [m.name for m in task.mistakes if None in table.outputs.get(m.name, [None])]
+        assert missing == [], (task.name, missing)
+        for a, b in itertools.combinations(task.mistakes, 2):
+            assert any(not torch.allclose(x, y) for case_a, case_b in zip(table.outputs[a.name], table.outputs[b.name])
+                       for x, y in zip(case_a, case_b)), (task.name, a.name, b.name)
+
+
+def test_a_diagnosis_case_that_raises_does_not_stop_the_check():
+    """The learners' edition runs its diagnosis cases first: a function that raises there (they are
+    2 layers and bidirectional, say, where the learner's handles one) is still run on the judge's own
+    cases; an exception on one of those stops the run, as before."""
+    import torch
+    from gru_ref.learner import sandbox
+
+    def fn(x):
+        if x.shape[0] == 3:
+            raise ValueError("not this one")
+        return x + 1
+
+    spec = {"device": "cpu", "grad": False, "profile": False}
+    case = {"spec": spec, "inputs": [torch.zeros(2)], "grad_outputs": None}
+    bad = {"spec": spec, "inputs": [torch.zeros(3)], "grad_outputs": None}
+    diagnosis = {**bad, "spec": {**spec, "diagnosis": True}}
+    statuses = [r["status"] for r in sandbox.execute_cases(fn, {"output_count": 1, "cases": [diagnosis, case, bad, case]})]
+    assert statuses == ["error", "ok", "error"]

@@ -703,8 +703,10 @@ def test_the_learners_edition_serves_the_checker_and_no_reference(site):
     for notebook in (ROOT / "exercises").glob("*/*.ipynb"):
         assert (folder / notebook.name).read_bytes() == notebook.read_bytes()
     with zipfile.ZipFile(folder / edition.wheel_name()) as wheel:
-        members = {name: wheel.read(name).decode("utf-8") for name in wheel.namelist()}
-    modules = {name.removeprefix("gru_ref/") for name in members if name.startswith("gru_ref/")}
+        # the text of every member; the mistakes' tensor table is read in tests/test_layout.py
+        members = {name: wheel.read(name).decode("utf-8") for name in wheel.namelist()
+                   if name != f"gru_ref/{edition.MISTAKE_TABLES[0]}"}
+    modules = {name.removeprefix("gru_ref/") for name in members if name.startswith("gru_ref/") and name.endswith(".py")}
     assert modules == set(edition.learner_files())
     reference = [ln.strip() for ln in (ROOT / "gru_ref" / "reference" / "equations.py").read_text().splitlines()
                  if ln.strip()]
@@ -752,18 +754,29 @@ try:
     check_gru_bptt(gru_bptt, "quick")
 except AssertionError as exc:
     print("named:", LESSON in str(exc))
+exec(LAYERS_MISTAKE)  # and a layers mistake, from the table the wheel installed
+from gru_ref import check_my_gru_layers
+try:
+    check_my_gru_layers(my_gru_layers, "quick")
+except AssertionError as exc:
+    print("layers named:", LAYERS_LESSON in str(exc))
 try:
     from gru_ref import gru_sequence
 except ImportError as exc:
     print("no reference:", exc)
 """
     slip = SLIPS["bptt_state_grad_not_carried"]
+    from gru_ref.assignments.gru_layers import LAYERS_MISTAKES
+    from layers_code import WRONG
+    layers_lesson = next(m.lesson for m in LAYERS_MISTAKES if m.name == "reverse_not_rereversed")
+    script = script.replace("exec(LAYERS_MISTAKE)", f"exec({WRONG['reverse_not_rereversed']!r})").replace(
+        "LAYERS_LESSON", repr(layers_lesson))
     script = script.replace("exec(SLIP)", f"exec({slip!r})").replace("LESSON", repr(lesson))
     done = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("Passed:") == 7 and "no reference:" in done.stdout, done.stdout
-    assert "named: True" in done.stdout, done.stdout
+    assert "named: True" in done.stdout and "layers named: True" in done.stdout, done.stdout
     # train_gru as a learner runs it top to bottom: its setup cell (the Colab install line aside), the
     # solution, its visible tests (the "learns" one a whole retrain); the demonstrations skip themselves.
     notebook = json.loads((ROOT / "solutions" / "train_gru" / "train_gru.ipynb").read_text())

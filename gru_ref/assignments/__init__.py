@@ -7,8 +7,8 @@ torch.nn), its known mistakes with their lessons, and the words of its messages:
     shapes       mlp_shapes, conv2d_shapes, rnn_shapes
     train_gru    train_and_predict
 Trusted, the judge's side: the grading box never shows this folder. The learners' wheel ships it, for
-their own checker's judge; it holds no answer (a mistake whose code is a whole answer is kept in
-gru_ref.reference).
+their own checker's judge; it holds no answer: a known mistake here is its name, lesson and knobs,
+and the code that computes it, a whole answer, is kept in gru_ref.reference.
 
 The registry: every module here is an assignment, and TASKS maps each task's name (what a check_*
 function of gru_ref.learner.registry names) to its task. A new assignment is a new module here with a

@@ -1,161 +1,94 @@
 """The `gru` assignment: gru_cell (one step), my_gru (the sequence) and gru_cell_grad (one step's
-gradient by hand), each checked against torch.nn; the wrong GRUs a teacher sees every term, each
-computed for real and paired with its lesson; and the words of its messages.
+gradient by hand), each checked against torch.nn; the wrong GRUs a teacher sees every term, each with
+its lesson and its knobs (what is wrong, as data); and the words of its messages.
 
 This module ships to learners in the checker's wheel, not into the grading box (INSIDE in
-gru_ref.grading.bwrap), so what a learner imports from it earns nothing when a notebook is graded. Its
-only right GRUs are torch's own (nn.GRU for the truth, torch.gru_cell inside the sequence-level
-mistakes' wrong loops), which every check switches off while the learner's function runs; a step
-written out here runs only with at least one knob turned to a mistake (the function refuses the
-right knobs).
+gru_ref.grading.bwrap). It holds no callable right answer, nor a wrong one a deleted line would make
+right: the code that computes a mistake is the instructors' (gru_ref.reference.mistakes), and the
+learners' checker names a mistake from its outputs on fixed cases (gru_ref.judge.mistake_table). Its
+only GRU is torch's own nn.GRU, the truth, which every check switches off while the learner's
+function runs.
 """
 import torch
 from torch import nn
 
 from gru_ref.judge.cases import WEIGHT_NAMES, Case, module_weights
-from gru_ref.judge.mistakes import Mistake, _h_final_first_step, _initial_state_ignored, _state_not_carried
-
-RIGHT_KNOBS = {"reset": "after_matmul", "swap_z": False, "gate_order": "rzn", "input_bias": True,
-               "hidden_bias": True, "swap_activations": False}
-
-
-def _cell(x, h, w_ih, w_hh, b_ih, b_hh, **knobs):
-    """A GRU step with one knob per common mistake: at least one must be turned (see RIGHT_KNOBS)."""
-    knobs = {**RIGHT_KNOBS, **knobs}
-    # its own knobs only: checked here, in the only function that computes a step
-    if knobs == RIGHT_KNOBS or knobs.keys() != RIGHT_KNOBS.keys():
-        raise ValueError("a mistake needs at least one knob turned away from PyTorch's GRU")
-    reset, swap_z, gate_order = knobs["reset"], knobs["swap_z"], knobs["gate_order"]
-    input_bias, hidden_bias, swap_activations = knobs["input_bias"], knobs["hidden_bias"], knobs["swap_activations"]
-    gi = x @ w_ih.T + (b_ih if input_bias else 0)  # (B, 3H)
-    b_hh = b_hh if hidden_bias else torch.zeros_like(b_hh)
-    # Read the stacked blocks in `gate_order`: "rzn" is right, anything else is the mistake.
-    i = dict(zip(gate_order, gi.chunk(3, dim=-1)))  # each (B, H)
-    w = dict(zip(gate_order, w_hh.chunk(3, dim=0)))  # each (H, H)
-    b = dict(zip(gate_order, b_hh.chunk(3)))  # each (H,)
-    gate, squash = (torch.tanh, torch.sigmoid) if swap_activations else (torch.sigmoid, torch.tanh)
-    r = gate(i["r"] + h @ w["r"].T + b["r"])
-    z = gate(i["z"] + h @ w["z"].T + b["z"])
-    if reset == "after_matmul":
-        n = squash(i["n"] + r * (h @ w["n"].T + b["n"]))
-    elif reset == "before_matmul":
-        n = squash(i["n"] + (r * h) @ w["n"].T + b["n"])
-    elif reset == "without_bias":
-        n = squash(i["n"] + r * (h @ w["n"].T) + b["n"])
-    else:  # "missing"
-        n = squash(i["n"] + h @ w["n"].T + b["n"])
-    return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
-
-
-def _cell_variant(**knobs):
-    return lambda x, h, w_ih, w_hh, b_ih, b_hh: _cell(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
-
+from gru_ref.judge import mistakes as mistake_code
+from gru_ref.judge.mistakes import Mistake
 
 MISTAKES = (
     Mistake("reset_gate_missing",
             "The candidate is computed without the reset gate. PyTorch computes "
             "n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); multiply the hidden projection by r. "
             "(This is the bug of the blog post this course grew from.)",
-            cell=_cell_variant(reset="missing")),
+            knobs={"reset": "missing"}),
     Mistake("reset_before_matmul",
             "The reset gate is applied to h before the matmul, W_hn (r * h), as Cho et al. (2014) and "
             "d2l write it. PyTorch applies it after: r * (W_hn h + b_hn).",
-            cell=_cell_variant(reset="before_matmul")),
+            knobs={"reset": "before_matmul"}),
     Mistake("reset_gate_skips_b_hn",
             "b_hn is added outside the reset gate. In PyTorch it is inside: r * (W_hn h + b_hn).",
-            cell=_cell_variant(reset="without_bias")),
+            knobs={"reset": "without_bias"}),
     Mistake("z_swapped",
             "z and 1 - z are swapped. PyTorch keeps the old state with z: h = (1 - z) * n + z * h_prev.",
-            cell=_cell_variant(swap_z=True)),
+            knobs={"swap_z": True}),
     Mistake("r_z_order_swapped",
             "The r and z rows of the weights are swapped. The gates are stacked in r, z, n order: "
             "w_ih[:H] is W_ir, w_ih[H:2H] is W_iz, w_ih[2H:] is W_in (same for w_hh, b_ih, b_hh).",
-            cell=_cell_variant(gate_order="zrn")),
+            knobs={"gate_order": "zrn"}),
     Mistake("gate_order_nzr",
             "The gate blocks are read in the wrong order. They are stacked r, z, n: use "
             "gi.chunk(3, dim=-1) -> (i_r, i_z, i_n).",
-            cell=_cell_variant(gate_order="nzr")),
+            knobs={"gate_order": "nzr"}),
     Mistake("hidden_bias_missing",
             "b_hh is not used. PyTorch's GRU has two biases per gate: add b_hh to the hidden projection.",
-            cell=_cell_variant(hidden_bias=False)),
+            knobs={"hidden_bias": False}),
     Mistake("input_bias_missing",
             "b_ih is not used. PyTorch's GRU has two biases per gate: add b_ih to the input projection.",
-            cell=_cell_variant(input_bias=False)),
+            knobs={"input_bias": False}),
     Mistake("activations_swapped",
             "sigmoid and tanh are swapped. The gates r and z use sigmoid (values in 0..1); the "
             "candidate n uses tanh.",
-            cell=_cell_variant(swap_activations=True)),
+            knobs={"swap_activations": True}),
     Mistake("state_not_carried",
             "Every step starts from initial_states. Carry the state: the h computed at step t is the "
             "h_prev of step t + 1.",
-            sequence=_state_not_carried),
+            loop="state_not_carried"),
     Mistake("initial_state_ignored",
             "initial_states is ignored (the loop starts from zeros). Start the loop from initial_states.",
-            sequence=_initial_state_ignored),
+            loop="initial_state_ignored"),
     Mistake("h_final_first_step",
             "h_final is the state after the first step. Return the state after the last step, "
             "which equals output[:, -1].",
-            sequence=_h_final_first_step),
+            loop="h_final_first_step"),
 )
 
-CELL_MISTAKES = tuple(m for m in MISTAKES if m.cell is not None)
-
-
-RIGHT_GRAD_KNOBS = {"direct": True, "through_r": True, "through_z": True, "tanh_slope": True,
-                    "sigmoid_slope": True, "z_sign": 1}
-
-
-def _cell_grad(x, h, w_ih, w_hh, b_ih, b_hh, grad_h_t, **knobs):
-    """dL/dh_prev of one step, given dL/dh_t, by the chain rule with at least one slip (knob) in it."""
-    knobs = {**RIGHT_GRAD_KNOBS, **knobs}
-    # its own knobs only: checked in the only function that computes a gradient
-    if knobs == RIGHT_GRAD_KNOBS or knobs.keys() != RIGHT_GRAD_KNOBS.keys():
-        raise ValueError("a mistake needs at least one knob turned away from the right gradient")
-    direct, through_r, through_z, tanh_slope, sigmoid_slope, z_sign = (knobs[k] for k in RIGHT_GRAD_KNOBS)
-    gi = x @ w_ih.T + b_ih  # (B, 3H)
-    gh = h @ w_hh.T + b_hh  # (B, 3H)
-    i_r, i_z, i_n = gi.chunk(3, dim=-1)
-    h_r, h_z, h_n = gh.chunk(3, dim=-1)
-    r = torch.sigmoid(i_r + h_r)
-    z = torch.sigmoid(i_z + h_z)
-    n = torch.tanh(i_n + r * h_n)
-    d_n = grad_h_t * (1 - z)
-    d_z = z_sign * grad_h_t * (h - n) if through_z else torch.zeros_like(z)
-    d_n_pre = d_n * (1 - n * n) if tanh_slope else d_n
-    d_r = d_n_pre * h_n if through_r else torch.zeros_like(r)
-    d_r_pre = d_r * r * (1 - r) if sigmoid_slope else d_r
-    d_z_pre = d_z * z * (1 - z) if sigmoid_slope else d_z
-    d_gh = torch.cat([d_r_pre, d_z_pre, d_n_pre * r], dim=-1)  # (B, 3H): back through the hidden projections
-    return (grad_h_t * z if direct else 0) + d_gh @ w_hh  # (B, H)
-
-
-def _grad_variant(**knobs):
-    return lambda *args: _cell_grad(*args, **knobs)
+CELL_MISTAKES = tuple(m for m in MISTAKES if m.loop is None)
 
 
 GRAD_MISTAKES = (
     Mistake("direct_path_missing",
             "The direct path is missing: h_t = (1 - z) * n + z * h uses h itself, so grad_h_t * z is part "
             "of dL/dh_prev before anything flows back through the gates.",
-            cell=_grad_variant(direct=False)),
+            knobs={"direct": False}),
     Mistake("reset_path_missing",
             "Nothing flows back through the reset gate: r depends on h, and n depends on r through "
             "r * (W_hn h + b_hn), so dL/dr = dL/d(pre-tanh of n) * (W_hn h + b_hn).",
-            cell=_grad_variant(through_r=False)),
+            knobs={"through_r": False}),
     Mistake("update_path_missing",
             "Nothing flows back through the update gate: z depends on h, and dh_t/dz = h - n.",
-            cell=_grad_variant(through_z=False)),
+            knobs={"through_z": False}),
     Mistake("tanh_slope_missing",
             "The tanh's slope is missing: d tanh(a)/da = 1 - tanh(a)^2 = 1 - n * n.",
-            cell=_grad_variant(tanh_slope=False)),
+            knobs={"tanh_slope": False}),
     Mistake("sigmoid_slope_missing",
             "The sigmoids' slope is missing: d sigmoid(a)/da = sigmoid(a) * (1 - sigmoid(a)), r * (1 - r) "
             "for the reset gate and z * (1 - z) for the update gate.",
-            cell=_grad_variant(sigmoid_slope=False)),
+            knobs={"sigmoid_slope": False}),
     Mistake("update_sign_flipped",
             "The update gate's term has the wrong sign: h_t = (1 - z) * n + z * h, so dh_t/dz = h - n, "
             "not n - h.",
-            cell=_grad_variant(z_sign=-1)),
+            knobs={"z_sign": -1}),
 )
 
 
@@ -226,8 +159,14 @@ class SequenceTask:
         output, h_n = module(inputs["input"], inputs["initial_states"].unsqueeze(0))
         return output, h_n.squeeze(0)  # h_n is (num_layers=1, B, H)
 
+    # The mistakes' code is the instructors' (gru_ref.reference.mistakes); the learners' checker reads
+    # their outputs on these fixed cases from a table (gru_ref.judge.mistake_table), where every mistake shows.
+    mistakes_in_reference = True
+    diagnosis_cases = (Case(3, 4, 4, 5),)
+
     def run_mistake(self, mistake, inputs, c):
-        return mistake.run_sequence(*(inputs[n] for n in self.arg_names))
+        """The mistake's outputs on this case, computed for real (the grader, the instructors)."""
+        return mistake_code.run(self, mistake, inputs, c)
 
     @property
     def truth(self):
@@ -284,8 +223,7 @@ class CellTask(SequenceTask):
     def call_module(self, module, inputs):
         return (module(inputs["x_t"], inputs["h_prev"]),)
 
-    def run_mistake(self, mistake, inputs, c):
-        return (mistake.run_cell(*(inputs[n] for n in self.arg_names)),)
+    diagnosis_cases = (Case(3, 1, 4, 5),)
 
     parts = {
         "contract": (Case(2, 1, 4, 5, "float32", values=False), Case(1, 1, 3, 2, values=False),
@@ -320,9 +258,6 @@ class CellGradTask(CellTask):
 
     def output_shapes(self, c):
         return {"grad_h_prev": (c.B, c.H)}
-
-    def run_mistake(self, mistake, inputs, c):
-        return (mistake.cell(*(inputs[n] for n in self.arg_names)),)
 
     def expected(self, case, inputs):
         as64 = {k: v.double() for k, v in inputs.items()}

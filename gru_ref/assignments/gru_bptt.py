@@ -154,6 +154,7 @@ class BpttTask(SequenceTask):
     by_hand_hint = ("run the forward loop keeping what each step needs, then a reverse loop from t = T - 1 "
                     "down to 0 that carries dL/dh back through each step")
     mistakes = BPTT_MISTAKES
+    mistakes_in_reference = False  # its slips ship here, computed by autograd (see above)
     layout_hint = ("input is (B, T, F), initial_states (B, H), grad_output (B, T, H), grad_h_final (B, H); "
                    "w_ih is (3H, F) and w_hh is (3H, H), so a step's gradient of its projections, d_gi and "
                    "d_gh (B, 3H), sends d_gi @ w_ih (B, F) to x_t and d_gh @ w_hh (B, H) to h_prev, and "

@@ -1,102 +1,47 @@
 """The `gru_layers` assignment: my_gru_layers, all of nn.GRU (layers, directions, layouts), checked
-against torch.nn.GRU; its known mistakes, each computed for real over torch's own GRU cell (or over a
-wrong step of the `gru` assignment) and paired with its lesson; and the words of its messages.
+against torch.nn.GRU; its known mistakes, each with its lesson and its knobs (a layers mistake, or a
+wrong step of the `gru` assignment and the directions where it is used); and the words of its messages.
 
 This module ships to learners with the checker, so that their own check names a layers mistake as the
-grader does. It holds no callable right answer: `_layers` (the only function here that computes a
-layer) refuses to return unless one of its mistakes took effect on the arguments it was given, and
-its right steps are torch's built-in GRU cell, which every check switches off where the learner's code
-runs (and the grading box does not show this module at all).
+grader does. It holds no callable right answer, nor a wrong one a deleted line would make right: the
+code that computes a layers mistake is the instructors' (gru_ref.reference.mistakes.layers), and the
+learners' checker compares the learner's outputs on the fixed diagnosis cases below with the mistakes'
+outputs there (gru_ref.judge.mistake_table).
 """
-from dataclasses import dataclass
-
-import torch
 from torch import nn
 
 from gru_ref.assignments.gru import CELL_MISTAKES, SequenceTask
 from gru_ref.judge.cases import Case
-from gru_ref.judge.mistakes import _unroll
-
-RIGHT_LAYERS_KNOBS = {"rereverse": True, "reverse_reads": True, "cat_order": "forward_first", "feed": "below",
-                      "h_n_order": "layer_major", "reverse_h_n": "final", "cell": "right", "cell_in": "every"}
-WRONG_STEPS = {m.name: m.cell for m in CELL_MISTAKES}  # the gru assignment's wrong steps, by name
-
-
-def _layers(input, h0, weights, num_layers, bidirectional, batch_first, **knobs):
-    """nn.GRU with one knob per common mistake, over torch's own GRU cell (or a wrong step of the gru
-    assignment in the directions `cell_in` names). Refuses unless a turned knob changed something."""
-    knobs = {**RIGHT_LAYERS_KNOBS, **knobs}
-    if knobs.keys() != RIGHT_LAYERS_KNOBS.keys():
-        raise ValueError("unknown knob")
-    D = 2 if bidirectional else 1
-    x = input if batch_first else input.transpose(0, 1)  # (B, T, F)
-    rows, first, wrong = [None] * (num_layers * D), x, False
-    for layer in range(num_layers):
-        outputs = []
-        for direction in range(D):
-            k = layer * D + direction
-            row = k if knobs["h_n_order"] == "layer_major" else direction * num_layers + layer
-            step = torch.gru_cell
-            if knobs["cell"] != "right" and knobs["cell_in"] in ("every", ("forward", "reverse")[direction]):
-                step, wrong = WRONG_STEPS[knobs["cell"]], True
-            reads = not direction or knobs["reverse_reads"]
-            steps = x.flip(1) if direction and reads else x
-            output, h = _unroll(step, steps, h0[row], *weights[4 * k:4 * k + 4])
-            flip_back = direction and knobs["rereverse"] and reads
-            if direction and knobs["reverse_h_n"] == "last_step":
-                h, wrong = (output.flip(1) if flip_back else output)[:, -1], True
-            outputs.append(output.flip(1) if flip_back else output)
-            rows[row] = h
-            wrong |= bool(direction and not (knobs["rereverse"] and reads)) or row != k
-        if knobs["cat_order"] == "reverse_first" and D == 2:
-            outputs.reverse()
-            wrong = True
-        x = torch.cat(outputs, dim=-1)  # (B, T, D * H)
-        if knobs["feed"] == "input" and layer < num_layers - 1:  # every layer reads the input (shapes allowing)
-            x, wrong = first, True
-    if not wrong:
-        raise ValueError("a mistake needs a knob turned away from nn.GRU that changes something here")
-    return (x if batch_first else x.transpose(0, 1)), torch.stack(rows)
-
-
-@dataclass(frozen=True)
-class LayersMistake:
-    name: str
-    lesson: str
-    knobs: dict
-
-    def run_layers(self, *args):
-        return _layers(*args, **self.knobs)
-
+from gru_ref.judge.mistakes import Mistake
 
 LAYERS_MISTAKES = (
-    LayersMistake("reverse_not_rereversed",
-                  "The reverse direction's outputs are in the order it computed them: output[:, t] holds "
-                  "the state after it read x_{T-1} ... x_{T-1-t}. Flip them back in time (.flip(1)) before "
-                  "putting them beside the forward ones: output[:, t] of the reverse direction is its state "
-                  "after reading x_t (from the end).",
-                  {"rereverse": False}),
-    LayersMistake("reverse_reads_forward",
-                  "The reverse direction reads the sequence from its start. It reads it from its end: run "
-                  "it on input.flip(1) (time reversed), then flip its outputs back.",
-                  {"reverse_reads": False}),
-    LayersMistake("directions_concatenated_reverse_first",
-                  "The directions are side by side in the wrong order: nn.GRU puts the forward direction "
-                  "first, output[..., :H], and the reverse one after it, output[..., H:].",
-                  {"cat_order": "reverse_first"}),
-    LayersMistake("layers_fed_the_input",
-                  "Every layer reads the sequence's input. Layer l > 0 reads the output of layer l - 1 "
-                  "(both directions side by side, D * H wide), not the input.",
-                  {"feed": "input"}),
-    LayersMistake("h_n_direction_major",
-                  "h0 and h_n are in the wrong order. nn.GRU's rows are layer by layer, and within a layer "
-                  "forward then reverse: row layer * num_directions + direction.",
-                  {"h_n_order": "direction_major"}),
-    LayersMistake("reverse_h_n_at_last_step",
-                  "h_n of the reverse direction is taken at the last time step, where it has read one "
-                  "input only. Its final state is the one after reading the whole sequence, back to x_0: "
-                  "output[:, 0, H:] of that layer, not output[:, -1, H:].",
-                  {"reverse_h_n": "last_step"}),
+    Mistake("reverse_not_rereversed",
+            "The reverse direction's outputs are in the order it computed them: output[:, t] holds "
+            "the state after it read x_{T-1} ... x_{T-1-t}. Flip them back in time (.flip(1)) before "
+            "putting them beside the forward ones: output[:, t] of the reverse direction is its state "
+            "after reading x_t (from the end).",
+            knobs={"rereverse": False}),
+    Mistake("reverse_reads_forward",
+            "The reverse direction reads the sequence from its start. It reads it from its end: run "
+            "it on input.flip(1) (time reversed), then flip its outputs back.",
+            knobs={"reverse_reads": False}),
+    Mistake("directions_concatenated_reverse_first",
+            "The directions are side by side in the wrong order: nn.GRU puts the forward direction "
+            "first, output[..., :H], and the reverse one after it, output[..., H:].",
+            knobs={"cat_order": "reverse_first"}),
+    Mistake("layers_fed_the_input",
+            "Every layer reads the sequence's input. Layer l > 0 reads the output of layer l - 1 "
+            "(both directions side by side, D * H wide), not the input.",
+            knobs={"feed": "input"}),
+    Mistake("h_n_direction_major",
+            "h0 and h_n are in the wrong order. nn.GRU's rows are layer by layer, and within a layer "
+            "forward then reverse: row layer * num_directions + direction.",
+            knobs={"h_n_order": "direction_major"}),
+    Mistake("reverse_h_n_at_last_step",
+            "h_n of the reverse direction is taken at the last time step, where it has read one "
+            "input only. Its final state is the one after reading the whole sequence, back to x_0: "
+            "output[:, 0, H:] of that layer, not output[:, -1, H:].",
+            knobs={"reverse_h_n": "last_step"}),
 )
 
 WHERE_A_STEP_SHOWS = {"every": "in every layer and both directions (your step, used everywhere)",
@@ -104,9 +49,9 @@ WHERE_A_STEP_SHOWS = {"every": "in every layer and both directions (your step, u
                       "reverse": "in the reverse direction only (the forward one is right)"}
 # A mistake of the step itself, inside the layers: named as the gru assignment names it, with where it shows.
 STEP_MISTAKES = tuple(
-    LayersMistake(m.name if where == "every" else f"{m.name}_{where}_only",
-                  f"{m.lesson} It shows {WHERE_A_STEP_SHOWS[where]}: check the GRU step your layers call.",
-                  {"cell": m.name, "cell_in": where})
+    Mistake(m.name if where == "every" else f"{m.name}_{where}_only",
+            f"{m.lesson} It shows {WHERE_A_STEP_SHOWS[where]}: check the GRU step your layers call.",
+            knobs={"cell": m.name, "cell_in": where})
     for m in CELL_MISTAKES for where in WHERE_A_STEP_SHOWS)
 
 
@@ -171,10 +116,10 @@ class LayersTask(SequenceTask):
     def module_weights(self, module):
         return list(module.parameters())  # nn.GRU's own order, the order of `weights`
 
-    def run_mistake(self, mistake, inputs, c):
-        names = self.arg_names_for(c)
-        return mistake.run_layers(inputs["input"], inputs["h0"], [inputs[n] for n in names[2:]], c.layers,
-                                  c.bidirectional, c.batch_first)
+    # Both layouts, two layers, two directions and F == num_directions * H: every layers mistake shows,
+    # and a step's mistake in either direction.
+    diagnosis_cases = (Case(2, 3, 6, 3, layers=2, bidirectional=True),
+                       Case(2, 3, 6, 3, layers=2, bidirectional=True, batch_first=False))
 
     # The first quick case has F == num_directions * H, so that "every layer reads the input" runs there
     # and can be named (elsewhere it fails on shapes, with the layout hint).
@@ -182,7 +127,7 @@ class LayersTask(SequenceTask):
         "contract": (Case(2, 3, 4, 5, "float32", values=False, layers=2, bidirectional=True, batch_first=False),
                      Case(1, 2, 3, 2, values=False), Case(1, 2, 3, 2, device="meta", values=False)),
         "quick": (Case(2, 3, 6, 3, layers=2, bidirectional=True), Case(2, 3, 4, 5, layers=3, batch_first=False),
-                  Case(1, 2, 3, 2, "float32", batch_first=False)),
+            Case(1, 2, 3, 2, "float32", batch_first=False)),
         "values": (Case(1, 1, 3, 2, layers=2, bidirectional=True), Case(3, 4, 6, 3, layers=2, bidirectional=True),
                    Case(2, 5, 4, 4, layers=3, batch_first=False), Case(2, 3, 8, 4, layers=2, bidirectional=True,
                                                                         batch_first=False),

@@ -1,63 +1,44 @@
 """The `rnn` assignment: my_rnn, the tanh RNN, checked against torch.nn.RNN; its known mistakes, each
-computed for real (never with every knob right) and paired with its lesson; the words of its messages.
+with its lesson and its knobs (data: the code that computes them is the instructors',
+gru_ref.reference.mistakes); the words of its messages.
 """
-import torch
 from torch import nn
 
 from gru_ref.assignments.gru import SequenceTask
-from gru_ref.judge.mistakes import (Mistake, _h_final_first_step, _initial_state_ignored, _state_not_carried,
-                                    _with_cell)
-
-RIGHT_RNN_KNOBS = {"input_bias": True, "hidden_bias": True, "squash": torch.tanh, "transpose_w_hh": True}
-
-
-def _rnn_step(x, h, w_ih, w_hh, b_ih, b_hh, **knobs):
-    """A tanh RNN step with one knob per common mistake: at least one must be turned."""
-    knobs = {**RIGHT_RNN_KNOBS, **knobs}
-    # its own knobs only: checked in the only function that computes a step
-    if knobs == RIGHT_RNN_KNOBS or knobs.keys() != RIGHT_RNN_KNOBS.keys():
-        raise ValueError("a mistake needs at least one knob turned away from nn.RNN")
-    input_bias, hidden_bias, squash, transpose_w_hh = (knobs[k] for k in RIGHT_RNN_KNOBS)
-    hidden = h @ (w_hh.T if transpose_w_hh else w_hh)
-    return squash(x @ w_ih.T + (b_ih if input_bias else 0) + hidden + (b_hh if hidden_bias else 0))
-
-
-def _rnn_variant(**knobs):
-    return lambda x, h, w_ih, w_hh, b_ih, b_hh: _rnn_step(x, h, w_ih, w_hh, b_ih, b_hh, **knobs)
-
+from gru_ref.judge.mistakes import Mistake
 
 RNN_MISTAKES = (
     Mistake("rnn_biases_missing",
             "Neither bias is used. nn.RNN adds both: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).",
-            cell=_rnn_variant(input_bias=False, hidden_bias=False)),
+            knobs={"input_bias": False, "hidden_bias": False}),
     Mistake("rnn_input_bias_missing",
             "b_ih is not used. nn.RNN has two biases: add b_ih to the input projection x_t W_ih^T.",
-            cell=_rnn_variant(input_bias=False)),
+            knobs={"input_bias": False}),
     Mistake("rnn_hidden_bias_missing",
             "b_hh is not used. nn.RNN has two biases: add b_hh to the hidden projection h_{t-1} W_hh^T.",
-            cell=_rnn_variant(hidden_bias=False)),
+            knobs={"hidden_bias": False}),
     Mistake("rnn_relu",
             "The step uses ReLU where nn.RNN's default nonlinearity is tanh: h_t = tanh(...), "
             "torch.tanh, not torch.relu.",
-            cell=_rnn_variant(squash=torch.relu)),
+            knobs={"squash": "relu"}),
     Mistake("rnn_no_nonlinearity",
             "The step has no nonlinearity: wrap the sum in torch.tanh(...).",
-            cell=_rnn_variant(squash=lambda v: v)),
+            knobs={"squash": "none"}),
     Mistake("rnn_w_hh_not_transposed",
             "w_hh is used without its transpose: h_{t-1} @ w_hh instead of h_{t-1} @ w_hh.T. Both are "
             "(H, H), so the shapes fit, but nn.RNN stores the weight as (out, in): multiply by w_hh.T.",
-            cell=_rnn_variant(transpose_w_hh=False)),
+            knobs={"transpose_w_hh": False}),
     Mistake("rnn_state_not_carried",
             "Every step starts from initial_states. Carry the state: the h computed at step t is the "
             "h_prev of step t + 1.",
-            sequence=_with_cell(_state_not_carried, torch.rnn_tanh_cell)),
+            loop="state_not_carried"),
     Mistake("rnn_initial_state_ignored",
             "initial_states is ignored (the loop starts from zeros). Start the loop from initial_states.",
-            sequence=_with_cell(_initial_state_ignored, torch.rnn_tanh_cell)),
+            loop="initial_state_ignored"),
     Mistake("rnn_h_final_first_step",
             "h_final is the state after the first step. Return the state after the last step, "
             "which equals output[:, -1].",
-            sequence=_with_cell(_h_final_first_step, torch.rnn_tanh_cell)),
+            loop="h_final_first_step"),
 )
 
 

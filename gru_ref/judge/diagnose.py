@@ -84,9 +84,11 @@ def _shape_problem(task, case, name, got, want):
     return message
 
 
-def explain_values(task, case, inputs, actual, expected, found=None):
+def explain_values(task, case, inputs, actual, expected, found=None, named=None):
     """None when every output matches; otherwise where it first diverges and the likely mistake
-    (`found`, a dict, gets "where": the first diverging tensor, for the class report)."""
+    (`found`, a dict, gets "where": the first diverging tensor, for the class report). named: in the
+    learners' edition, a function that returns the mistake its table finds (or None); elsewhere each
+    mistake is run for real on this case."""
     rtol, atol = cases.tolerances(case)
     names = list(task.output_shapes(case))
     bad = [n for n, a, e in zip(names, actual, expected) if not _close(a, e, rtol, atol)]
@@ -97,7 +99,7 @@ def explain_values(task, case, inputs, actual, expected, found=None):
         found["where"] = where
     lines = [f"{task.name} does not match {task.truth} (random weights, non-zero biases and "
              f"initial state). {where}"]
-    lines.append(_likely_mistake(task, case, inputs, actual, expected, bad))
+    lines.append(_likely_mistake(task, case, inputs, actual, expected, bad, named))
     return "\n".join(lines)
 
 
@@ -137,16 +139,10 @@ def _which_half(case, wrong):
     return {(True, False): ", forward half only", (False, True): ", reverse half only"}.get((forward, reverse), "")
 
 
-def _likely_mistake(task, case, inputs, actual, expected, bad):
-    as64 = {k: v.double() for k, v in inputs.items()}
-    loose = (1e-7, 1e-9) if case.dtype == "float64" else (1e-4, 1e-4)
-    for mistake in task.mistakes:
-        try:
-            variant = task.run_mistake(mistake, as64, case)
-        except Exception:
-            continue
-        if all(_close(a, v, *loose) for a, v in zip(actual, variant)):
-            return f"Most likely mistake: {mistake.lesson}"
+def _likely_mistake(task, case, inputs, actual, expected, bad, named=None):
+    mistake = named() if named else _matching_mistake(task, case, inputs, actual)
+    if mistake is not None:
+        return f"Most likely mistake: {mistake.lesson}"
     if case.dtype == "float64" and all(_close(a, e, 1e-5, 1e-6) for a, e in zip(actual, expected)):
         return ("The result agrees only to float32 precision: somewhere the computation drops to "
                 "float32 (a .float(), or a new tensor made without dtype=input.dtype).")
@@ -156,3 +152,17 @@ def _likely_mistake(task, case, inputs, actual, expected, bad):
         return ("h_n holds each layer's and direction's final state, in rows layer * num_directions + "
                 "direction: the forward direction's state after x_{T-1}, the reverse one's after x_0.")
     return f"It matches none of the common mistakes the grader knows. {task.equations_hint}"
+
+
+def _matching_mistake(task, case, inputs, actual):
+    """The first of the task's mistakes, run for real on this case, that the learner's outputs match."""
+    as64 = {k: v.double() for k, v in inputs.items()}
+    loose = (1e-7, 1e-9) if case.dtype == "float64" else (1e-4, 1e-4)
+    for mistake in task.mistakes:
+        try:
+            variant = task.run_mistake(mistake, as64, case)
+        except Exception:
+            continue
+        if all(_close(a, v, *loose) for a, v in zip(actual, variant)):
+            return mistake
+    return None

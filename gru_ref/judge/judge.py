@@ -14,7 +14,8 @@ import torch
 
 from gru_ref import assignments
 from gru_ref.assignments.shapes import diagnose as shape_diagnose
-from gru_ref.judge import cases, diagnosis_names
+from gru_ref.judge import cases, diagnosis_names, mistake_table
+from gru_ref.judge.mistakes import computed_here
 from gru_ref.learner import results, tensorfile
 from gru_ref.judge.diagnose import explain_error, explain_values, first_contract_problem
 
@@ -61,17 +62,42 @@ class Judge:
             [torch.randn(shape, generator=generator, dtype=torch.float64).to(case.torch_dtype)
              for shape in self.task.output_shapes(case).values()] if case.grad else None
             for case in self.cases]
+        self.table = self._diagnosis_table()
+        self._diagnosis_records = []
+
+    def _diagnosis_table(self):
+        """The learners' edition's table of the task's mistakes (gru_ref.judge.mistake_table), where the
+        mistakes' code is not installed and some case compares values; else None (the grader runs each
+        mistake for real on the learner's case)."""
+        if not getattr(self.task, "mistakes_in_reference", False) or computed_here():
+            return None
+        if not any(c.values and c.device != "meta" for c in self.cases):
+            return None
+        return mistake_table.load(self.task)
+
+    def _all_cases(self):
+        """The diagnosis cases first (they earn nothing; the learner's side runs them even where the
+        function raises, gru_ref.learner.sandbox), then the judge's own."""
+        diagnosis = [(dataclasses.replace(c, grad=False), inputs, None, True)
+                     for c, inputs in zip(self.table.cases, self.table.inputs)] if self.table else []
+        return diagnosis + [(c, inputs, grads, False)
+                            for c, inputs, grads in zip(self.cases, self.inputs, self.grad_outputs)]
+
+    def _diagnosis_count(self):
+        return len(self.table.cases) if self.table else 0
 
     def payload(self):
         """What the learner's side needs to run the cases, data only: a JSON index and a tensor file's
         bytes (gru_ref.learner.tensorfile; sandbox.payload_from reads them back)."""
         task = self.task
+        everything = self._all_cases()
         index = {"task": task.name, "arg_count": len(task.arg_names), "output_count": len(task.output_names),
                  "cases": [{**dataclasses.asdict(case), "arg_count": len(task.arg_names_for(case)),
-                            "call": task.call_spec(case), "by_hand": bool(getattr(task, "by_hand", False))}
-                           for case in self.cases]}
+                            "call": task.call_spec(case), "by_hand": bool(getattr(task, "by_hand", False)),
+                            **({"diagnosis": True} if diagnosis else {})}
+                           for case, _, _, diagnosis in everything]}
         tensors = {}
-        for i, (case, inputs, grads) in enumerate(zip(self.cases, self.inputs, self.grad_outputs)):
+        for i, (case, inputs, grads, _) in enumerate(everything):
             tensors.update({f"{i}.in.{k}": inputs[n] for k, n in enumerate(task.arg_names_for(case))})
             tensors.update({f"{i}.gradout.{j}": g for j, g in enumerate(grads or ())})
         return index, tensorfile.dumps(tensors)
@@ -88,7 +114,7 @@ class Judge:
         if data is None:
             return self.rule(None, status)
         try:
-            records = results.decode(data, descriptions, len(self.cases))
+            records = results.decode(data, descriptions, self._diagnosis_count() + len(self.cases))
         except results.BadResults as exc:
             return Verdict(False, f"{self.task.name} could not be checked: what came back from it was "
                                   f"not in the expected form ({exc}). Run the cell again; if this persists, "
@@ -97,6 +123,11 @@ class Judge:
 
     def rule(self, records, status):
         self._found = {}
+        if self.table:  # the diagnosis cases ran first: their records, and the progress, are not the judge's cases'
+            if isinstance(records, list):
+                self._diagnosis_records, records = records[:self._diagnosis_count()], records[self._diagnosis_count():]
+            if isinstance(status.get("progress"), int):
+                status = {**status, "progress": max(0, status["progress"] - self._diagnosis_count())}
         try:
             verdict = self._rule(records, status)
         except Exception as exc:  # a malformed results file, say: it is never a pass
@@ -111,7 +142,8 @@ class Judge:
 
     def known_mistakes(self):
         """The mistakes this task's messages can name (shapes: those of its diagnose module)."""
-        return tuple(getattr(self.task, "mistakes", ())) + tuple(shape_diagnose.SHAPE_MISTAKES)
+        from_table = tuple(mistake_table.Named(m["name"], m["lesson"]) for m in getattr(self.table, "mistakes", ()))
+        return tuple(getattr(self.task, "mistakes", ())) + tuple(shape_diagnose.SHAPE_MISTAKES) + from_table
 
     def _rule(self, records, status):
         name = self.task.name
@@ -159,7 +191,8 @@ class Judge:
     def _rule_case(self, case, inputs, grad_outputs, result):
         task, where = self.task, f"On a case with {case.describe(self.task)}:"
         if getattr(task, "answer_kind", None) == "ints":  # the shapes assignment: plain ints, judged there
-            problem = shape_diagnose.rule_case(task, case, result)
+            named = (lambda part: self.table.lessons(task, part, self._diagnosis_records)) if self.table else None
+            problem = shape_diagnose.rule_case(task, case, result, named)
             return problem and f"{where} {problem}"
         if result.get("builtin_ops"):
             return (f"{task.name} reached a built-in recurrent kernel ({', '.join(result['builtin_ops'])}), "
@@ -196,7 +229,8 @@ class Judge:
             problem = task.rule_outputs(case, inputs, result["outputs"])
             return f"{where} {problem}" if problem else None
         expected = cases.expected(task, case, inputs)
-        problem = explain_values(task, case, inputs, result["outputs"], expected, self._found)
+        named = (lambda: self.table.match(task, self._diagnosis_records)) if self.table else None
+        problem = explain_values(task, case, inputs, result["outputs"], expected, self._found, named)
         if problem:
             if self.shared:
                 self._found["signature"] = _signature(self.cases.index(case), result["outputs"])

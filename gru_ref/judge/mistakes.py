@@ -1,59 +1,44 @@
-"""A known mistake (its name, its lesson and the wrong computation, run for real) and the wrong loops
-that any recurrent step can be put in. Each assignment's own mistakes live in its module in
+"""A known mistake: its name, its lesson, and what it is made of, as data (the knobs of a wrong step or
+layers, or the name of a wrong loop). Each assignment's own mistakes live in its module in
 gru_ref.assignments.
 
-When a learner's output misses the truth, the judge runs every mistake of that task on the same case
-and names the one the learner's output matches: a diagnosis, not a guess. The sequence-level
-mistakes wrap torch's own cells (the judge's truth) in a wrong loop; `_unroll`, the loop they share,
-is itself a right batch-first loop. This module ships in the learners' wheel, so a learner can import
-it, but not into the grading box (INSIDE in gru_ref.grading.bwrap): nothing imported from here runs,
-or earns credit, when a notebook is graded.
+When a learner's output misses the truth, the judge names the mistake the learner's output matches:
+a diagnosis, not a guess. The code that computes a mistake is, knob for knob, a whole answer, so it
+lives with the instructors (gru_ref.reference.mistakes), in neither the grading box nor the learners'
+wheel: the grader (the whole package installed) runs each mistake for real on the learner's case;
+the learners' checker compares the learner's outputs on a few fixed cases with the mistakes' outputs
+there, a table made when the wheel is built (gru_ref.judge.mistake_table). gru_bptt's slips are the
+exception, a `cell` of their own: computed by autograd through torch's cell, they are no answer to a
+part that refuses autograd.
 """
-from dataclasses import dataclass
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
 from typing import Callable
 
-import torch
-
-
-def _unroll(cell, input, h0, w_ih, w_hh, b_ih, b_hh):
-    """A batch-first loop of `cell` over time: (output (B, T, H), h_final (B, H))."""
-    h, states = h0, []
-    for t in range(input.shape[1]):
-        h = cell(input[:, t], h, w_ih, w_hh, b_ih, b_hh)
-        states.append(h)
-    return torch.stack(states, dim=1), h
-
-
-# Sequence-level mistakes, the same for any recurrent step `cell` (torch's GRU or tanh RNN cell).
-def _state_not_carried(input, h0, w_ih, w_hh, b_ih, b_hh, cell=torch.gru_cell):
-    steps = [cell(input[:, t], h0, w_ih, w_hh, b_ih, b_hh) for t in range(input.shape[1])]
-    return torch.stack(steps, dim=1), steps[-1]
-
-
-def _initial_state_ignored(input, h0, w_ih, w_hh, b_ih, b_hh, cell=torch.gru_cell):
-    return _unroll(cell, input, torch.zeros_like(h0), w_ih, w_hh, b_ih, b_hh)
-
-
-def _h_final_first_step(input, h0, w_ih, w_hh, b_ih, b_hh, cell=torch.gru_cell):
-    output, _ = _unroll(cell, input, h0, w_ih, w_hh, b_ih, b_hh)
-    return output, output[:, 0]
-
-
-def _with_cell(sequence, cell):
-    return lambda *args: sequence(*args, cell=cell)
+REFERENCE = "gru_ref.reference.mistakes"
 
 
 @dataclass(frozen=True)
 class Mistake:
     name: str
     lesson: str
-    cell: Callable = None  # a wrong step, for step-level mistakes
-    sequence: Callable = None  # a wrong loop over a correct step, for sequence-level mistakes
+    knobs: dict = field(default_factory=dict)  # the knobs turned in the wrong step (or layers)
+    loop: str = None  # or the wrong loop over torch's own step, by name (gru_ref.reference.mistakes.loops)
+    cell: Callable = None  # gru_bptt only: its slip, computed by autograd through torch's cell
 
-    def run_cell(self, x, h, w_ih, w_hh, b_ih, b_hh):
-        return self.cell(x, h, w_ih, w_hh, b_ih, b_hh)
 
-    def run_sequence(self, input, h0, w_ih, w_hh, b_ih, b_hh):
-        if self.sequence is not None:
-            return self.sequence(input, h0, w_ih, w_hh, b_ih, b_hh)
-        return _unroll(self.cell, input, h0, w_ih, w_hh, b_ih, b_hh)
+def computed_here():
+    """Whether the mistakes' code is installed here (the grader, the instructors), or only their table
+    (the learners' wheel)."""
+    try:
+        return importlib.util.find_spec(REFERENCE) is not None
+    except ImportError:  # no gru_ref.reference at all
+        return False
+
+
+def run(task, mistake, inputs, case):
+    """The mistake's outputs on a case, computed for real by the instructors' code."""
+    if not computed_here():
+        raise LookupError("the learners' edition computes no mistake: it reads their outputs from a table")
+    return importlib.import_module(REFERENCE).run(task, mistake, inputs, case)

@@ -7,8 +7,9 @@ one whose same part the learner's matches.
 
 Kept apart from its assignment (gru_ref.assignments): the formulas here are, knob for knob, the whole answer to the
 shapes assignment, so this module stays with the instructors and the grader, and the learners'
-checker (book/_ext/learner_edition.py) ships without it: there, the shapes checks name the wrong
-axis or parameter and where to look, but no mistake by name.
+checker (book/_ext/learner_edition.py) ships without it: there, the shapes checks name a mistake
+from a table of these mistakes' answers on each task's fixed diagnosis configurations, made when the
+wheel is built (gru_ref.judge.mistake_table).
 """
 from dataclasses import dataclass
 from math import prod

@@ -5,7 +5,8 @@ What came back is int64 tensors in the layout of gru_ref.learner.shape_answers, 
 number is read; a description from the learner's side (an exception, a malformed answer, the torch
 operators it ran) can only fail the case. The truth is the module itself (gru_ref.assignments.shapes.tasks). Where
 the grader's gru_ref.reference.shapes_mistakes is installed, a wrong part of the answer is also matched against
-the mistakes teachers see every term, to name the term that went wrong.
+the mistakes teachers see every term, to name the term that went wrong; in the learners' edition, against
+those mistakes' answers on the fixed diagnosis configurations (gru_ref.judge.mistake_table).
 """
 import torch
 
@@ -20,8 +21,10 @@ except ImportError:
 SHOWN_NAMES = 8  # parameter names listed in a message
 
 
-def rule_case(task, case, result):
-    """None if the answer is right (its form only, for a contract case), else what is wrong."""
+def rule_case(task, case, result, named=None):
+    """None if the answer is right (its form only, for a contract case), else what is wrong. named: in
+    the learners' edition, part -> the lessons of the mistakes its table finds for that part; elsewhere
+    each mistake is computed on this configuration."""
     if result.get("record_stopped"):  # gru_ref.learner.sandbox: its record of torch operators was stopped
         return (f"{task.name} stopped the grader's record of the torch operators it runs. That earns no "
                 f"credit: leave the profiler alone, and predict the shapes with arithmetic on Python ints.")
@@ -41,7 +44,7 @@ def rule_case(task, case, result):
     if not case.values:  # the contract: the answer's form, read above; its numbers are for the values
         return None
     expected = task.expected(case)
-    return _layout(task, case, answer, expected) or _values(task, case, answer, expected)
+    return _layout(task, case, answer, expected, named) or _values(task, case, answer, expected, named)
 
 
 def passed(task, cases):
@@ -88,7 +91,7 @@ def decode(task, result):
     return answer
 
 
-def _layout(task, case, answer, expected):
+def _layout(task, case, answer, expected, named=None):
     """As many axes as the module's outputs, one shape per parameter, each with as many axes as that
     parameter: the first thing to get right, and the clearest message when it is wrong."""
     module = task.module_of(case)
@@ -98,21 +101,21 @@ def _layout(task, case, answer, expected):
         letters = ", ".join(letter for letter, _ in task.axes(case, name))
         return (f"{name} has {_n(len(answer[name]), 'axis', 'axes')}, {answer[name]}; {module}'s has "
                 f"{len(expected[name])}: "
-                f"({letters}).{_lesson(task, case, answer, name)}")
+                f"({letters}).{_lesson(task, case, answer, name, named)}")
     got, want = answer["weight_shapes"], expected["weight_shapes"]
     names = task.parameter_names(case)
     if len(got) != len(want):
         return (f"weight_shapes has {_n(len(got), 'entry', 'entries')}; {module}'s parameters() gives {len(want)}: "
-                f"{_few(names, SHOWN_NAMES)}, in that order.{_lesson(task, case, answer, 'weight_shapes')}")
+                f"{_few(names, SHOWN_NAMES)}, in that order.{_lesson(task, case, answer, 'weight_shapes', named)}")
     for i, (shape, right, name) in enumerate(zip(got, want, names)):
         if len(shape) != len(right):
             return (f"weight_shapes[{i}] is {shape}, with {_n(len(shape), 'axis', 'axes')}; {module}'s parameter "
                     f"{i} has {len(right)}: it is {task.parameter_hint(case, name)}"
-                    f"{_lesson(task, case, answer, 'weight_shapes')}")
+                    f"{_lesson(task, case, answer, 'weight_shapes', named)}")
     return None
 
 
-def _values(task, case, answer, expected):
+def _values(task, case, answer, expected, named=None):
     module = task.module_of(case)
     for name, kind in zip(task.output_names, task.kinds):
         if kind != "shape" or answer[name] == expected[name]:
@@ -121,26 +124,26 @@ def _values(task, case, answer, expected):
         letter, meaning = task.axes(case, name)[axis]
         return (f"{name} is {answer[name]}; {module} gives {expected[name]}. The first wrong axis is "
                 f"{name}[{axis}], {letter} ({meaning}): you gave {answer[name][axis]}, {module} gives "
-                f"{expected[name][axis]}. {task.axis_hint(case, name, axis)}{_lesson(task, case, answer, name)}")
+                f"{expected[name][axis]}. {task.axis_hint(case, name, axis)}{_lesson(task, case, answer, name, named)}")
     got, want = answer["weight_shapes"], expected["weight_shapes"]
     if got != want:
         i = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
         name = task.parameter_names(case)[i]
         return (f"weight_shapes[{i}] is {got[i]}; {module}'s parameter {i} is {want[i]}: it is "
-                f"{task.parameter_hint(case, name)}{_lesson(task, case, answer, 'weight_shapes')}")
+                f"{task.parameter_hint(case, name)}{_lesson(task, case, answer, 'weight_shapes', named)}")
     if answer["num_params"] != expected["num_params"]:
         return (f"num_params is {answer['num_params']}; {module} has {expected['num_params']} parameters, the "
                 f"sum over its parameters of each one's size: the product of its shape, for each shape in "
-                f"weight_shapes (which you have right).{_lesson(task, case, answer, 'num_params')}")
+                f"weight_shapes (which you have right).{_lesson(task, case, answer, 'num_params', named)}")
     return None
 
 
-def _lesson(task, case, answer, part):
+def _lesson(task, case, answer, part, named=None):
     """"Most likely mistake: ..." when a known mistake gives the learner's `part`, else "". Where two
     mistakes give the same numbers on this configuration (padding on one side and the missing + 1,
     with padding=1), both are named."""
-    index, lessons = task.output_names.index(part), []
-    for mistake in SHAPE_MISTAKES:
+    index, lessons = task.output_names.index(part), named(part) if named else []
+    for mistake in () if named else SHAPE_MISTAKES:
         if mistake.task != task.name:
             continue
         try:

@@ -51,6 +51,9 @@ class ShapesTask:
     output_names = ("output_shape", "weight_shapes", "num_params")
     kinds = ("shape", "shapes", "count")  # how gru_ref.learner.shape_answers reads each item
     random_cases = {"quick": 3, "values": 24}  # drawn by the judge on top of the fixed ones
+    # The mistakes' code is the instructors' (gru_ref.reference.shapes_mistakes); the learners' checker
+    # reads their answers on each task's fixed diagnosis_cases from a table (gru_ref.judge.mistake_table).
+    mistakes_in_reference = True
 
     @property
     def returns(self):
@@ -155,6 +158,7 @@ class MlpShapesTask(ShapesTask):
         "values": (ShapeCase(((16, 100), [100, 20, 5])), ShapeCase(((2, 3, 4, 6), [6, 9, 2, 9])),
                    ShapeCase(((5, 2), [2, 300, 1]))),
     }
+    diagnosis_cases = (ShapeCase(((2, 3, 4, 6), [6, 9, 2, 9])),)  # every mistake shows here
 
 
 class Conv2dShapesTask(ShapesTask):
@@ -211,6 +215,8 @@ class Conv2dShapesTask(ShapesTask):
         "values": (ShapeCase(((8, 3, 32, 32), 16, 5, 2, 2, 1, 1)), ShapeCase(((3, 6, 17, 11), 4, 4, 3, 1, 2, 2)),
                    ShapeCase(((2, 8, 5, 23), 8, 1, 1, 0, 1, 8)), ShapeCase(((1, 2, 10, 7), 6, 7, 4, 3, 1, 1))),
     }
+    # dilation, padding, a stride that does not divide, groups, C_in != C_out, H != W: every mistake shows
+    diagnosis_cases = (ShapeCase(((2, 4, 15, 10), 6, 3, 2, 1, 2, 2)),)
 
 
 class RnnShapesTask(ShapesTask):
@@ -279,6 +285,8 @@ class RnnShapesTask(ShapesTask):
         "values": (ShapeCase(("RNN", (3, 5, 4), 6, 2, True, True)), ShapeCase(("GRU", (9, 4, 3), 5, 4, True, False)),
                    ShapeCase(("GRU", (1, 1, 1), 1, 1, False, True)), ShapeCase(("RNN", (2, 3, 8), 4, 3, True, True))),
     }
+    # both layouts, both kinds, layers above the first, two directions: every mistake shows in one
+    diagnosis_cases = (ShapeCase(("GRU", (9, 4, 3), 5, 4, True, False)), ShapeCase(("RNN", (3, 5, 4), 6, 2, True, True)))
 
 
 TASKS = (MlpShapesTask(), Conv2dShapesTask(), RnnShapesTask())
