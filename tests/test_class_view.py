@@ -226,6 +226,28 @@ def test_nbgraders_own_autograde_draws_the_same_learners_cases_and_caches_them_a
     assert fingerprint.key("ada", nb, context, ada) == fingerprint.key("ada", nb, context, secret.keys(tmp_path, "gru", "ada"))
 
 
+def test_recording_a_class_reads_the_secret_and_hashes_the_source_once(tmp_path, monkeypatch):
+    """The class command records every learner through one SandboxedExecute: the course's secret is
+    read, and the source notebooks hashed, once for the class, not once a learner."""
+    from traitlets.config import Config
+    from gru_ref.grading import fingerprint
+    from gru_ref.grading.nbgrader_steps import SandboxedExecute
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    step = SandboxedExecute(config=config, results_folder=str(tmp_path / "results"))
+    reads, hashes = [], []
+    monkeypatch.setattr(secret, "_read", lambda path, read=secret._read: reads.append(path) or read(path))
+    monkeypatch.setattr(fingerprint, "source", lambda folder, hash=fingerprint.source: hashes.append(folder) or hash(folder))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    students = ("ada", "ben", "cy")
+    for student in students:
+        info = {"assignment": "gru", "student": student}
+        assert step._cached(nb, info, step._keys(info)) is None  # nothing graded ahead
+    assert len(reads) == 1 and len(hashes) == 1, (reads, hashes)
+    assert [step._keys({"assignment": "gru", "student": s}) for s in students] == \
+        [secret.keys(tmp_path, "gru", s) for s in students]  # the same keys as read afresh
+
+
 def test_feedback_with_a_broken_comments_file_says_so_in_one_line_and_adds_nothing(tmp_path, caplog):
     from traitlets.config import Config
     folder = tmp_path / "reports" / "gru"

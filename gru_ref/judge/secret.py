@@ -67,7 +67,11 @@ def shared_key(secret, assignment):
 
 def keys(root, assignment, student):
     """{"learner": ..., "shared": ...}: what grading one learner's notebook needs of the secret."""
-    secret = course_secret(root)
+    return keys_of(course_secret(root), assignment, student)
+
+
+def keys_of(secret, assignment, student):
+    """keys() from the secret already read: a run grading many learners reads the file once."""
     return {"learner": learner_key(secret, assignment, student), "shared": shared_key(secret, assignment)}
 
 
