@@ -77,6 +77,27 @@ def test_the_judge_stores_the_mistake_by_its_stable_name_and_where_it_shows():
     assert shared.rule([record], {}).signature  # the same cases for everyone: a digest to compare
 
 
+@pytest.mark.parametrize("exception, text, group", [
+    ("ValueError", "z_swapped's lesson", "raises"),  # the learner quotes a mistake's lesson: not that group
+    ("RuntimeError", "reached a built-in recurrent kernel; ran torch operators", "raises"),
+    ("gradient", "a class of the learner's named after a group", "raises"),
+    ("NotImplementedError", "", "not_attempted"),  # the released stub's own: still named
+])
+def test_a_learner_cannot_choose_their_mistake_group_by_the_text_of_an_error(exception, text, group):
+    """The diagnosis, and with it the instructor's comment for a group, is the judge's call: the words of
+    a learner's exception, traceback or class name never decide it (they still show in the message)."""
+    judge = Judge("my_gru", ("quick",), seed=3)
+    from gru_ref.assignments.gru import MISTAKES
+    text = text.replace("z_swapped's lesson", next(m.lesson for m in MISTAKES if m.name == "z_swapped"))
+    error = f'Traceback (most recent call last):\n  File "<cell>", line 3, in my_gru\n{exception}: {text}'
+    verdict = judge.rule([{"status": "error", "error": error, "exception": exception, "text": text,
+                           "builtin_ops": []}], {})
+    assert not verdict.passed and verdict.diagnosis == group and error in verdict.message
+    returned = {"status": "ok", "returned": [["Tensor", (2, 3, 5), "float64", "cpu"]] * 2, "outputs": [],
+                "returned_type": "gradient", "requires_grad": [False, False]}  # an object of a class `gradient`
+    assert judge.rule([returned], {}).diagnosis == "other"
+
+
 # One comment per group: the template, kept when edited.
 
 def test_the_comments_template_lists_each_group_and_keeps_the_instructors_edits(tmp_path):
