@@ -247,6 +247,39 @@ def test_nbgraders_own_autograde_draws_the_same_learners_cases_and_caches_them_a
     assert fingerprint.key("ada", nb, context, ada) == fingerprint.key("ada", nb, context, secret.keys(tmp_path, "gru", "ada"))
 
 
+def test_a_comment_under_a_name_no_group_has_is_said_once_and_reaches_no_one(tmp_path, caplog, capsys):
+    """A typo in comments.yml (z_swaped) sends nothing, silently no more: the class command and
+    generate_feedback each say it in one line (once for the class), and the right names still work;
+    a mistake_groups.json that is not the class command's is one line too, not a traceback."""
+    from traitlets.config import Config
+    folder = tmp_path / "reports" / "gru"
+    folder.mkdir(parents=True)
+    found, _ = mistake_groups.groups(list(RESULTS), RESULTS)
+    mistake_groups.write_json(folder, "gru", found)
+    (folder / "comments.yml").write_text('z_swaped: "Which state does z keep?"\nbuiltin_kernel: "Write it yourself."\n'
+                                         'unknown_mistake: ""\n')
+    comments.write_template(folder, "gru", found)
+    said = f"{folder / 'comments.yml'}: no learner is in a group named 'z_swaped' (the groups are those of report.html)"
+    assert capsys.readouterr().err.startswith(said)
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    outputs = {}
+    with caplog.at_level("WARNING"):
+        for student in RESULTS:
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", metadata={"nbgrader": {"grade_id": g}})
+                                                 for g in ("values", "grads")])
+            nb, _ = comments.GroupComments(config=config).preprocess(nb, {"nbgrader": {"assignment": "gru",
+                                                                                       "student": student}})
+            outputs[student] = [o["text"] for c in nb.cells for o in c.outputs]
+    assert [r.getMessage() for r in caplog.records] == [said + ": its comment reaches no one; correct the name, "
+                                                               "then generate the feedback again"]
+    assert outputs == {"ann": [], "bob": [], "cid": [], "<b>dan</b>": [
+        "A note from your instructor on this mistake (built-in recurrent kernel refused):\nWrite it yourself.\n"]}
+    (folder / mistake_groups.GROUPS_FILE).write_text('{"groups": [1, 2')
+    with pytest.raises(comments.CommentsError, match="is not the class command's: run `python -m gru_ref.grade`"):
+        comments.for_learner(folder, "ann")
+
+
 def test_recording_a_class_reads_the_secret_and_hashes_the_source_once(tmp_path, monkeypatch):
     """The class command records every learner through one SandboxedExecute: the course's secret is
     read, and the source notebooks hashed, once for the class, not once a learner."""
