@@ -124,8 +124,10 @@ def grade_class(assignment, root, workers, scheduler, tls=None, students=None, f
 def _grade_class(api, limits, assignment, root, workers, scheduler, tls, students, force):
     if unsandboxed():
         print(WARNING, file=sys.stderr)
-    elif not scheduler:
-        bwrap.check()
+    else:
+        bwrap.check_course_hidden(root)  # here, where the workers of a local cluster run too
+        if not scheduler:
+            bwrap.check()
     state_folder = root / ".gru_ref" / assignment
     results_folder = state_folder / "results"
     results_folder.mkdir(parents=True, exist_ok=True)

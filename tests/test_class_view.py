@@ -176,6 +176,42 @@ def test_the_secret_is_made_once_readable_by_its_owner_only(tmp_path):
         secret.course_secret(tmp_path)
 
 
+def test_a_secret_gone_after_grading_is_refused_not_made_again(tmp_path):
+    """A copy of the course without .gru_ref/secret (it is not committed), after a class was graded with
+    one: a new secret would silently change every learner's hidden cases, so it is refused, saying
+    what to do; a course never graded gets its secret."""
+    (tmp_path / ".gru_ref" / "gru" / "results").mkdir(parents=True)
+    (tmp_path / ".gru_ref" / "gru" / "results" / "0123.json").write_text("{}")
+    with pytest.raises(secret.SecretError, match=r"secret .* is missing, but this course was graded with one "
+                                                  r"\(.*results\): restore it from a backup"):
+        secret.course_secret(tmp_path)
+    assert not (tmp_path / secret.SECRET_PATH).exists()
+    (tmp_path / ".gru_ref" / "gru" / "results" / "0123.json").unlink()
+    assert len(secret.course_secret(tmp_path)) == secret.SECRET_BYTES  # nothing graded yet: made
+
+
+def test_grading_refuses_a_course_the_box_would_show(tmp_path, monkeypatch):
+    """A course inside a folder the box shows read-only (the Python environment's, as in a container whose
+    venv is its working folder; /usr): learners' code could read the secret, solutions/ and the
+    gradebook there, so grading refuses in one line; a course elsewhere is hidden."""
+    import sys
+    from traitlets.config import Config
+    from gru_ref.grading import bwrap
+    from gru_ref.grading.nbgrader_steps import SandboxedExecute
+    inside = os.path.join(sys.prefix, "course")
+    for root in (inside, "/usr/local/course"):
+        with pytest.raises(bwrap.SandboxUnavailable, match="which the sandbox shows to learners' code") as refused:
+            bwrap.check_course_hidden(root)
+        assert "\n" not in str(refused.value)
+    bwrap.check_course_hidden(tmp_path)
+    config = Config()
+    config.CourseDirectory.root = inside
+    monkeypatch.delenv("GRU_REF_NO_SANDBOX", raising=False)
+    with pytest.raises(bwrap.SandboxUnavailable):  # plain nbgrader autograde too, before reading any secret
+        SandboxedExecute(config=config)._keys({"assignment": "gru", "student": "ada"})
+    assert not os.path.exists(inside)
+
+
 # The learner's cell looks for the secret, and the learner's key, in every file it can read, its
 # environment and every process's command line, with the needles built at run time (the cell's own
 # source holds them in pieces only).

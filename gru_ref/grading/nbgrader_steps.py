@@ -25,7 +25,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict, Unicode
 
 from gru_ref.grading import fingerprint
-from gru_ref.grading.box import Box
+from gru_ref.grading.box import Box, unsandboxed
+from gru_ref.grading.bwrap import check_course_hidden
 from gru_ref.grading.learner_text import markdown_literal, unsafe_student_id
 from gru_ref.grading.restore_tests import RESTORED, output_note
 from gru_ref.grading.submission import apply, grade_notebook
@@ -80,7 +81,10 @@ class SandboxedExecute(NbGraderPreprocessor):
         if not (info.get("assignment") and info.get("student")):  # not grading a learner's submission
             return None
         if self._secret is None:
-            self._secret = secret.course_secret(CourseDirectory(config=self.config).root)
+            root = CourseDirectory(config=self.config).root
+            if not unsandboxed():
+                check_course_hidden(root)  # the box would show the secret, solutions/ and the gradebook
+            self._secret = secret.course_secret(root)
         return secret.keys_of(self._secret, info["assignment"], info["student"])
 
     def _cached(self, nb, info, keys=None):
