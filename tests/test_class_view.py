@@ -212,6 +212,47 @@ def test_grading_refuses_a_course_the_box_would_show(tmp_path, monkeypatch):
     assert not os.path.exists(inside)
 
 
+@pytest.mark.parametrize("harm", ["world-readable", "missing after grading"])
+def test_the_class_command_with_a_broken_secret_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, harm):
+    import shutil
+    import sys
+    from nbgrader.api import Gradebook
+    from conftest import VENV_BIN
+    from gru_ref import grade
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    (tmp_path / "exercises" / "gru").mkdir(parents=True)
+    shutil.copy(ROOT / "exercises" / "gru" / "gru.ipynb", tmp_path / "exercises" / "gru")
+    monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")  # nbgrader's alembic
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        gradebook.add_assignment("gru")
+    path = tmp_path / secret.SECRET_PATH
+    path.parent.mkdir()
+    if harm == "missing after grading":
+        (path.parent / "gru").mkdir()
+        (path.parent / "gru" / "recorded.json").write_text("{}")
+    else:
+        path.write_bytes(os.urandom(secret.SECRET_BYTES))
+        path.chmod(0o644)
+    monkeypatch.chdir(tmp_path)  # the class command moves to the course root: back after
+    monkeypatch.setattr(sys, "argv", ["gru_ref.grade"])
+    monkeypatch.setenv("GRU_REF_NO_SANDBOX", "1")  # nothing runs: the secret stops it first
+    assert grade.main(["gru", "--root", str(tmp_path), "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"Cannot grade: the course's secret {path}") and "Traceback" not in "".join(err), err
+
+
+def test_student_ids_that_look_alike_draw_apart_and_unsafe_ones_are_refused():
+    """Folder names are the learner's (or the LMS's): ids that differ only in case, width or Unicode form
+    get keys of their own, so no one can share another's hidden cases by a look-alike name; a name
+    with a path, markup, a line break or a combining mark never becomes a student id."""
+    from gru_ref.grading.learner_text import unsafe_student_id
+    course = os.urandom(secret.SECRET_BYTES)
+    alike = ["ada", "ADA", "\uff41\uff44\uff41", "ad\u0430", "12345", "\u0661\u0662\u0663\u0664\u0665"]
+    assert len({secret.learner_key(course, "gru", s) for s in alike}) == len(alike)
+    for hostile in ("../ada", "ada/x", "<b>ada</b>", "ada\nben", "x\0ada", ".ada", "e\u0301", "=1+2", "a" * 129):
+        assert unsafe_student_id(hostile), hostile
+
+
 # The learner's cell looks for the secret, and the learner's key, in every file it can read, its
 # environment and every process's command line, with the needles built at run time (the cell's own
 # source holds them in pieces only).
