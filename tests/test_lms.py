@@ -83,6 +83,26 @@ def test_zip_collect_reads_a_canvas_and_a_moodle_download(tmp_path):
                          "345678/gru/gru.ipynb": solution, "456789/gru/gru.ipynb": released}
 
 
+def test_a_notebook_uploaded_twice_to_canvas_stops_no_one(tmp_path):
+    """Two files of one name from one learner (gru.ipynb attached twice: gru-1.ipynb; or in two
+    submissions) stopped nbgrader's whole zip_collect ("Duplicate submission file"): the newest is
+    collected as gru.ipynb, the older beside it under its own name, and the class goes on."""
+    root = course(tmp_path / "course")
+    archive = root / "downloaded" / ASSIGNMENT / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as canvas:
+        canvas.writestr("doejane_12345_6789012_gru.ipynb", b"first")
+        canvas.writestr("doejane_12345_6789012_gru-1.ipynb", b"second")
+        canvas.writestr("doejane_12345_6789013_gru.ipynb", b"newest submission")
+        canvas.writestr("roebob_23456_7890123_gru-2.ipynb", b"bob's only file")
+    done = nbgrader(["zip_collect", ASSIGNMENT], root, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    submitted = {p.relative_to(root / "submitted").as_posix(): p.read_bytes()
+                 for p in (root / "submitted").rglob("*") if p.is_file()}
+    assert submitted == {"12345/gru/gru.ipynb": b"newest submission", "12345/gru/gru-0_6789012.ipynb": b"first",
+                         "12345/gru/gru-1_6789012.ipynb": b"second", "23456/gru/gru.ipynb": b"bob's only file"}
+
+
 @pytest.mark.parametrize("name, student", [
     ("/x/submissions/smith-jonesann_LATE_98_76_gru (1).ipynb", "98"),
     ("/x/moodle/Jo Ann Smith_42_assignsubmission_file_/gru.ipynb", "42")])

@@ -4,7 +4,7 @@ In:  `nbgrader zip_collect ASSIGNMENT` reads the LMS's download of the submissio
      downloaded/ASSIGNMENT/archive/); LmsFileNames, set in nbgrader_config.py, knows both layouts:
        Canvas  doejane_12345_6789012_gru.ipynb, doejane_LATE_12345_6789012_gru-1.ipynb
                (name, LATE_ if late, the Canvas user id, the submission id, the file as uploaded,
-               -N when uploaded again)
+               -N when uploaded again: the newest is gru.ipynb, the others keep their -N)
        Moodle  Jane Doe_123456_assignsubmission_file_/gru.ipynb, or the same without the folder
                (full name, the participant id, the file)
      The student id is the LMS's number in the name: the roster (`roster`, below) uses the same one.
@@ -45,7 +45,8 @@ from gru_ref.grading.learner_text import spreadsheet_cell, visible
 # Matched against the whole path of each extracted file (nbgrader's zip_collect does so). The LMS's part
 # is the first match in the file's name (lazy), or Moodle's folder (ending in /): what follows it is the
 # learner's file name, which may itself look like an LMS name. LMS numbers are ASCII digits.
-CANVAS_FILES = re.compile(r".*/[^/]+?_(?:LATE_)?(?P<student_id>[0-9]+)_[0-9]+_(?P<file_id>[^/]+?)(?:-[0-9]+)?\.ipynb$")
+CANVAS_FILES = re.compile(r".*/[^/]+?_(?:LATE_)?(?P<student_id>[0-9]+)_(?P<submission>[0-9]+)_"
+                          r"(?P<file_id>[^/]+?)(?:-(?P<again>[0-9]+))?\.ipynb$")
 MOODLE_FOLDERS = re.compile(r".*/[^/]+_(?P<student_id>[0-9]+)_assignsubmission_file_/(?P<file_id>[^/]+)\.ipynb$")
 MOODLE_FILES = re.compile(r".*/[^/]+?_(?P<student_id>[0-9]+)_assignsubmission_file_(?P<file_id>[^/]+)\.ipynb$")
 
@@ -54,12 +55,33 @@ class LmsFileNames(FileNameCollectorPlugin):
     """nbgrader's file-name collector with Canvas's and Moodle's download layouts built in."""
 
     def _match(self, filename):
-        for pattern in (MOODLE_FOLDERS, MOODLE_FILES, CANVAS_FILES):  # Moodle's names are the more specific
+        for pattern in (MOODLE_FOLDERS, MOODLE_FILES):  # Moodle's names are the more specific
             found = pattern.match(filename)
             if found:
                 return found.groupdict()
+        found = CANVAS_FILES.match(filename)
+        if found:
+            return {"student_id": found["student_id"], "file_id": self._canvas_file_id(filename, found)}
         self.log.warning("Not a Canvas or Moodle submission file name, skipped: %s", visible(filename))
         return None
+
+    def _canvas_file_id(self, filename, found):
+        """The file as uploaded, for the newest of a learner's uploads under that name (Canvas adds -N to
+        a name uploaded again, and each submission has its number). An older one keeps its -N and
+        number: nbgrader would stop the whole collection at two files of one name and no time to
+        choose by; the class command grades the one with the work and names the others."""
+        def newest_first(match):
+            return int(match["submission"]), int(match["again"] or 0)
+        folder = os.path.dirname(filename)
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            names = []
+        same = [m for m in (CANVAS_FILES.match(os.path.join(folder, n)) for n in names)
+                if m and m["student_id"] == found["student_id"] and m["file_id"] == found["file_id"]]
+        if newest_first(found) >= max(map(newest_first, same), default=(0, 0)):
+            return found["file_id"]
+        return f"{found['file_id']}-{found['again'] or 0}_{found['submission']}"
 
 
 MAX_MEMBERS = 20_000  # files in one LMS download: a class of hundreds, a few files each
