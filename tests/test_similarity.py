@@ -152,3 +152,9 @@ def test_hostile_code_neither_stops_the_report_nor_holds_it(tmp_path, capsys, mo
     assert len(compared) == 7 and max(compared) == similarity.MAX_CODE_CHARS  # "binary" is not a notebook
     page = (tmp_path / "reports" / "gru" / "similarity.html").read_text()
     assert "<h3>copier and learner01: 1.00</h3>" in page
+
+
+def test_the_bounds_are_the_ones_the_chapter_for_instructors_states():
+    chapter = (ROOT / "book" / "08_instructors.md").read_text()
+    assert f"{similarity.MAX_CODE_CHARS:,} characters of answer code" in chapter
+    assert f"where {similarity.CONTAINED:.0%} of one's 5-grams are in the other's" in chapter
