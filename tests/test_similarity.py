@@ -158,3 +158,16 @@ def test_the_bounds_are_the_ones_the_chapter_for_instructors_states():
     chapter = (ROOT / "book" / "08_instructors.md").read_text()
     assert f"{similarity.MAX_CODE_CHARS:,} characters of answer code" in chapter
     assert f"where {similarity.CONTAINED:.0%} of one's 5-grams are in the other's" in chapter
+
+
+def test_a_page_of_many_pairs_shows_the_first_side_by_side_and_lists_the_rest(monkeypatch):
+    """One answer copied by 30 learners pairs them all (435 pairs): the page lists every pair, and shows
+    the code of the first SIDE_BY_SIDE only, so its size does not grow with the square of the class."""
+    answer = independent_answers(1)["learner00"]
+    codes = _codes({f"c{i:02d}": answer for i in range(30)})
+    pairs = similarity.code_pairs(codes)
+    assert len(pairs) == 435
+    monkeypatch.setattr(similarity, "SIDE_BY_SIDE", 5)
+    page = similarity.report("gru", codes, pairs, [], 0.8)
+    assert page.count("<h3>") == 435 and page.count("<table>") == 5
+    assert "The first 5 pairs are shown side by side; the others are listed." in page

@@ -39,6 +39,7 @@ DEFAULT_THRESHOLD = 0.8
 CONTAINED = 0.95  # the share of the smaller one's 5-grams in the other's that pairs them whatever the padding
 MAX_CODE_CHARS = 50_000  # of one submission's answer code: honest answers are a few thousand
 GRAM = 5
+SIDE_BY_SIDE = 200  # pairs shown with their code; the rest are listed (a leaked answer copied by many pairs them all)
 MIN_TOKENS = 40  # less answer code than this (an untouched notebook) pairs with nothing
 UNUSUAL = (UNKNOWN, OTHER, "float32_only")  # diagnoses no known mistake explains
 KEPT_NAMES = set(dir(builtins)) | {"self", "torch", "nn", "F", "np", "math"}
@@ -178,14 +179,17 @@ def report(assignment, codes, pairs, same_outputs, threshold):
              "<h2>Nearly the same answer code</h2>"]
     if not pairs:
         parts.append("<p>None.</p>")
-    for score, a, b in pairs:
-        parts.append(f"<h3>{e(a)} and {e(b)}: {score:.2f}</h3>" + _side_by_side(a, codes[a], b, codes[b]))
+    for i, (score, a, b) in enumerate(pairs):
+        parts.append(f"<h3>{e(a)} and {e(b)}: {score:.2f}</h3>"
+                     + (_side_by_side(a, codes[a], b, codes[b]) if i < SIDE_BY_SIDE else ""))
+    if len(pairs) > SIDE_BY_SIDE:
+        parts.append(f"<p>The first {SIDE_BY_SIDE} pairs are shown side by side; the others are listed.</p>")
     parts.append("<h2>The same unusual wrong output</h2>")
     if not same_outputs:
         parts.append("<p>None.</p>")
-    for grade_id, a, b in same_outputs:
+    for i, (grade_id, a, b) in enumerate(same_outputs):
         parts.append(f"<h3>{e(a)} and {e(b)}: {e(grade_id)}</h3>"
-                     + _side_by_side(a, codes.get(a, ""), b, codes.get(b, "")))
+                     + (_side_by_side(a, codes.get(a, ""), b, codes.get(b, "")) if i < SIDE_BY_SIDE else ""))
     return PAGE.format(title=e(f"{assignment}: similar submissions"), body="\n".join(parts))
 
 
