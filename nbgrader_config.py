@@ -55,9 +55,10 @@ c.HTMLExporter.extra_template_basedirs = [
 # The way in from Canvas or Moodle and back (gru_ref/grading/lms.py): `nbgrader zip_collect` reads either
 # LMS's download of the submissions, and `nbgrader export` leaves the score of a learner without a
 # recorded submission blank (never 0), as reports/ID/grades.csv and the LMS upload files do.
-from gru_ref.grading.lms import CsvExport, LmsFileNames  # noqa: E402
+from gru_ref.grading.lms import CsvExport, LmsFileNames, LmsZipExtractor  # noqa: E402
 
 c.ZipCollectApp.collector_plugin = LmsFileNames
+c.ZipCollectApp.extractor_plugin = LmsZipExtractor  # the LMS's zip only, bounded: never a learner's archive
 c.ExportApp.plugin_class = CsvExport
 
 # Due dates and late penalties are nbgrader's own: set a due date with

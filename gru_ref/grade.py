@@ -125,8 +125,10 @@ def grade_class(assignment, root, workers, scheduler, tls=None, students=None, f
 def _grade_class(api, limits, assignment, root, workers, scheduler, tls, students, force):
     if unsandboxed():
         print(WARNING, file=sys.stderr)
-    elif not scheduler:
-        bwrap.check()
+    else:
+        bwrap.check_course_hidden(root)  # here, where the workers of a local cluster run too
+        if not scheduler:
+            bwrap.check()
     state_folder = root / ".gru_ref" / assignment
     results_folder = state_folder / "results"
     results_folder.mkdir(parents=True, exist_ok=True)
@@ -224,6 +226,7 @@ def _prepare(api, assignment, name, submissions, context, root):
     steps = [cls(parent=api) for cls in restore_tests.with_restore(
         Autograde.class_traits()["sanitize_preprocessors"].default())]
     keys = {}
+    course_secret = secret.course_secret(root)  # once a run, not once a learner
     with gradebook_bulk.one_gradebook(api.coursedir.db_url, api.coursedir.course_id):  # read only
         for submission in submissions:
             if submission.status != "graded":
@@ -242,7 +245,7 @@ def _prepare(api, assignment, name, submissions, context, root):
             if restored:
                 submission.notes.append("test cells restored from the assignment: " + restore_tests.describe(restored))
             plan_notebook(nb)  # the instructor's test cells: a PlanError stops everything, clearly
-            cases = secret.keys(root, assignment, submission.student)
+            cases = secret.keys_of(course_secret, assignment, submission.student)
             keys[submission.student] = (fingerprint.key(submission.student, nb, context, cases),
                                         nbformat.writes(nb), cases)
     return keys

@@ -11,11 +11,15 @@ or hidden test, every submission is graded). A file test_nbgrader*.py imports th
     GRADING       (optional) keyword arguments of grade() for that batch
 and keeps only the tests that differ.
 """
+import contextlib
 import csv
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import nbformat
 import pytest
@@ -66,6 +70,26 @@ def grade(root, assignment, released, submissions, fill=fill, malformed=False, f
         scores = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)
                   if row["assignment"] == assignment and row["raw_score"] != ""}  # blank: no submission recorded
     return {"scores": scores, "root": root, "log": autograde.stdout + autograde.stderr}
+
+
+@contextlib.contextmanager
+def dask_scheduler(folder, *options, env=None):
+    """A Dask scheduler started apart, in folder (its own session, as an instructor starts one), on
+    loopback; options: more of `dask scheduler`'s (TLS). Yields its address and the list of processes
+    to stop at the end, to which the test adds the workers it starts."""
+    scheduler_file = folder / "scheduler.json"
+    started = [subprocess.Popen([str(VENV_BIN / "dask"), "scheduler", *options, "--port", "0", "--no-dashboard",
+                                 "--scheduler-file", str(scheduler_file)], cwd=folder, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        yield json.loads(scheduler_file.read_text())["address"], started
+    finally:
+        for process in started:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
 
 
 def grade_class(root, assignment, submissions):

@@ -5,15 +5,14 @@ import csv
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import nbformat
 import pytest
 
 from conftest import ROOT, VENV_BIN
+from course_e2e import dask_scheduler
 from gru_ref.grading import fingerprint
 from gru_ref.judge import secret
 from learner_code import GRU_CELL, GRU_CELL_GRAD, MY_GRU_WITH_CELL, WRONG
@@ -218,20 +217,11 @@ def test_dask_workers_grade_without_seeing_the_course(course, tmp_path):
     (elsewhere / "tmp").mkdir(parents=True)
     (elsewhere / "watch_course.py").write_text(WATCH)
     log = elsewhere / "touched.log"
-    scheduler_file = elsewhere / "scheduler.json"
     before = {s: r["score"] for s, r in read_csv(course).items()}
     shutil.rmtree(course / ".gru_ref" / ASSIGNMENT / "results")  # every notebook runs again, on that worker
     env = {**os.environ, "WATCH_COURSE": str(course), "WATCH_LOG": str(log), "TMPDIR": str(elsewhere / "tmp")}
-    dask = str(VENV_BIN / "dask")
-    started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                 "--scheduler-file", str(scheduler_file)], cwd=elsewhere, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        address = json.loads(scheduler_file.read_text())["address"]
-        started.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard",
+    with dask_scheduler(elsewhere, "--host", "127.0.0.1", env=env) as (address, started):
+        started.append(subprocess.Popen([str(VENV_BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
                                          "--memory-limit", "0", "--local-directory", str(elsewhere / "tmp"),
                                          "--preload", str(elsewhere / "watch_course.py")], cwd=elsewhere, env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
@@ -245,7 +235,3 @@ def test_dask_workers_grade_without_seeing_the_course(course, tmp_path):
         with Client(address, timeout=30) as client:
             client.run(lambda path: open(path).close(), str(course / "nbgrader_config.py"))
         assert "nbgrader_config.py" in log.read_text()
-    finally:
-        for process in started:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from conftest import ROOT, VENV_BIN
+from course_e2e import dask_scheduler
 from gru_ref.grading import gate, parallel
 from gru_ref.grading.interrupt import STOPPED
 from hostile_code import ATTACKS
@@ -493,16 +494,8 @@ def test_grading_through_a_tls_scheduler_and_workers_started_apart(tmp_path, gra
     root = make_course(tmp_path / "course")
     ca, cert, key = make_certificates(tmp_path / "tls")
     tls = ["--tls-ca-file", ca, "--tls-cert", cert, "--tls-key", key]
-    scheduler_file = tmp_path / "scheduler.json"
     dask = str(VENV_BIN / "dask")
-    started = [subprocess.Popen([dask, "scheduler", "--host", "tls://127.0.0.1", "--port", "0", *tls,
-                                 "--scheduler-file", str(scheduler_file), "--no-dashboard"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        address = json.loads(scheduler_file.read_text())["address"]
+    with dask_scheduler(tmp_path, "--host", "tls://127.0.0.1", *tls) as (address, started):
         assert address.startswith("tls://127.0.0.1:")
         for unboxed in (False, True):
             env = {**os.environ, "GRU_REF_NO_SANDBOX": "1"} if unboxed else None
@@ -531,10 +524,6 @@ def test_grading_through_a_tls_scheduler_and_workers_started_apart(tmp_path, gra
         refused = [line for line in done.stderr.splitlines() if line.startswith("Refusing the Dask worker")]
         assert len(refused) == 1 and "GRU_REF_NO_SANDBOX=1" in refused[0], done.stderr[-3000:]
         assert scores(read_csv(root)) == scores(read_csv(graded_class[0]))
-    finally:
-        for process in started:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
 
 
 @pytest.mark.parametrize("address, why", [

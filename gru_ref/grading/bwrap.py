@@ -85,6 +85,30 @@ def command(gpu=False, threads=1, mount=True):
     return argv
 
 
+def shown_in_box(path):
+    """The folder that the box shows (read-only) holding path: a system folder or the Python
+    environment's; None where the box never shows it."""
+    real = os.path.realpath(path)
+    for folder in (*SYSTEM_DIRS, *python_dirs()):
+        shown = os.path.realpath(folder)
+        if real == shown or real.startswith(shown.rstrip(os.sep) + os.sep):
+            return folder
+    return None
+
+
+def check_course_hidden(root):
+    """SandboxUnavailable where the course folder is inside a folder the box shows: learners' code would
+    read its solutions/, gradebook and the course's secret (a course inside the Python environment's
+    folder, say, as in a container whose venv is its working folder)."""
+    folder = shown_in_box(root)
+    if folder:
+        raise SandboxUnavailable(
+            f"the course folder {root} is inside {folder}, which the sandbox shows to learners' code (it "
+            f"holds the system's or the Python environment's files), so their code could read the solutions, "
+            f"the gradebook and the course's secret: move the course out of it (or the environment "
+            f"elsewhere), then grade again.")
+
+
 NOT_INSTALLED = (
     "Grading runs every submission inside bubblewrap (bwrap), which is not installed here. Install it "
     "(Debian/Ubuntu: sudo apt-get install bubblewrap libseccomp2; Fedora: sudo dnf install bubblewrap "

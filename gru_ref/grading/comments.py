@@ -5,7 +5,10 @@ puts it into the feedback of every learner in that group (GroupComments, set in 
 under the first test cell that shows it, as text (an output stream: nbconvert escapes it).
 
 The template is never overwritten: a group that appears later (a late submission) is added at its end.
+A comment under a name that is no group of the class (a typo, a group that is gone) reaches no one:
+the class command and generate_feedback say so, once each.
 """
+import logging
 import sys
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool
 
 from gru_ref.grading import mistake_groups
+from gru_ref.grading.learner_text import visible
 from gru_ref.judge.diagnosis_names import prose
 
 COMMENTS_FILE = "comments.yml"
@@ -35,6 +39,18 @@ def _entry(name, students):
             f"{name}: \"\"\n")
 
 
+def unmatched(written, found):
+    """The names in comments.yml that have a comment but no group of learners in `found`."""
+    groups = {name for by_name in found.values() for name in by_name}
+    return sorted(name for name, text in written.items() if text and name not in groups)
+
+
+def unmatched_line(path, names):
+    shown = ", ".join(f"'{visible(n)[:60]}'" for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"{path}: no learner is in a group named {shown} (the groups are those of report.html): its "
+            f"comment reaches no one; correct the name, then generate the feedback again")
+
+
 def write_template(folder, assignment, found):
     """Write or extend folder/comments.yml with a name per diagnosis in `found` (mistake_groups.groups),
     keeping every line the instructor wrote. Returns the names added."""
@@ -48,6 +64,8 @@ def write_template(folder, assignment, found):
     except CommentsError as exc:  # the instructor's file, half edited: left exactly as it is, and said so
         print(f"Not adding new groups to it: {exc}", file=sys.stderr)
         return []
+    if written and unmatched(written, found):
+        print(unmatched_line(path, unmatched(written, found)), file=sys.stderr)
     new = [name for name in sorted(learners, key=lambda n: (-len(learners[n]), n)) if name not in (written or {})]
     if written is None:
         path.write_text(HEADER.format(assignment=assignment) + "".join(_entry(n, learners[n]) for n in new))
@@ -73,19 +91,36 @@ def load(path):
     return {name: (text or "").strip() for name, text in data.items()}
 
 
-def for_learner(folder, student):
+def for_learner(folder, student, log=None):
     """[(diagnosis, comment, the test cells where the learner shows it)] for one learner, each
     diagnosis with a comment written once."""
     folder = Path(folder)
     if not (folder / COMMENTS_FILE).exists():
         return []
     written = load(folder / COMMENTS_FILE)
+    try:
+        found = mistake_groups.read_json(folder)["groups"]
+        if not isinstance(found, dict) or not all(isinstance(v, dict) for v in found.values()):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise CommentsError(f"{folder / mistake_groups.GROUPS_FILE} is not the class command's: run "
+                            f"`python -m gru_ref.grade` again, then generate the feedback again") from None
+    _say_unmatched(folder / COMMENTS_FILE, unmatched(written, found), log or logging.getLogger(__name__))
     cells = {}
-    for grade_id, by_name in mistake_groups.read_json(folder)["groups"].items():
+    for grade_id, by_name in found.items():
         for name, students in by_name.items():
             if student in students and written.get(name):
                 cells.setdefault(name, set()).add(grade_id)
     return [(name, written[name], grade_ids) for name, grade_ids in sorted(cells.items())]
+
+
+_SAID = set()  # (path, names) already said in this process: generate_feedback runs a class at once
+
+
+def _say_unmatched(path, names, log):
+    if names and (str(path), tuple(names)) not in _SAID:
+        _SAID.add((str(path), tuple(names)))
+        log.warning(unmatched_line(path, names))
 
 
 class GroupComments(NbGraderPreprocessor):
@@ -98,7 +133,7 @@ class GroupComments(NbGraderPreprocessor):
         info = resources["nbgrader"]
         folder = Path(CourseDirectory(config=self.config).root) / "reports" / info["assignment"]
         try:
-            found = for_learner(folder, info["student"])
+            found = for_learner(folder, info["student"], self.log)
         except CommentsError as exc:  # one line, and the feedback without comments: fix it, generate again
             self.log.error("%s: no group comment added: %s", info["student"], exc)
             return nb, resources

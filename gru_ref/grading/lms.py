@@ -4,10 +4,16 @@ In:  `nbgrader zip_collect ASSIGNMENT` reads the LMS's download of the submissio
      downloaded/ASSIGNMENT/archive/); LmsFileNames, set in nbgrader_config.py, knows both layouts:
        Canvas  doejane_12345_6789012_gru.ipynb, doejane_LATE_12345_6789012_gru-1.ipynb
                (name, LATE_ if late, the Canvas user id, the submission id, the file as uploaded,
-               -N when uploaded again)
+               -N when uploaded again: the newest is gru.ipynb, the others keep their -N)
        Moodle  Jane Doe_123456_assignsubmission_file_/gru.ipynb, or the same without the folder
                (full name, the participant id, the file)
      The student id is the LMS's number in the name: the roster (`roster`, below) uses the same one.
+     The number is read where the LMS writes it, never from the part a learner chose (the name of
+     the file they uploaded: `x_999_assignsubmission_file_gru.ipynb` is no way to hand in as 999).
+     LmsZipExtractor, set there too, opens the LMS's zip only: never an archive a learner uploaded
+     (it stays a file, and nothing in it is a submission of anyone's), never a member that is a
+     link, an absolute path, or goes up with `..`; no more than MAX_MEMBERS files and MAX_EXTRACTED
+     bytes (a zip bomb), files written with plain modes. What it skips, it says, one line each.
 Roster: `python -m gru_ref.grading.lms roster canvas|moodle EXPORT.csv` turns the LMS's own export (Canvas:
      the gradebook's "Export"; Moodle: the assignment's "Download grading worksheet") into
      reports/roster.csv, which `nbgrader db student import reports/roster.csv` reads.
@@ -23,30 +29,125 @@ blank changes nothing in Canvas or Moodle; a 0 is for the instructor to give.
 """
 import argparse
 import csv
+import os
 import re
+import shutil
+import stat
 import sys
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.plugins import CsvExportPlugin, FileNameCollectorPlugin
+from nbgrader.plugins import CsvExportPlugin, ExtractorPlugin, FileNameCollectorPlugin
 
 from gru_ref.grading.learner_text import spreadsheet_cell, visible
 
-# Matched against the whole path of each extracted file (nbgrader's zip_collect does so).
-CANVAS_FILES = re.compile(r".*/[^/]+?_(?:LATE_)?(?P<student_id>\d+)_\d+_(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb$")
-MOODLE_FILES = re.compile(r".*/[^/]+_(?P<student_id>\d+)_assignsubmission_file_/?(?P<file_id>[^/]+)\.ipynb$")
+# Matched against the whole path of each extracted file (nbgrader's zip_collect does so). The LMS's part
+# is the first match in the file's name (lazy), or Moodle's folder (ending in /): what follows it is the
+# learner's file name, which may itself look like an LMS name. LMS numbers are ASCII digits.
+CANVAS_FILES = re.compile(r".*/[^/]+?_(?:LATE_)?(?P<student_id>[0-9]+)_(?P<submission>[0-9]+)_"
+                          r"(?P<file_id>[^/]+?)(?:-(?P<again>[0-9]+))?\.ipynb$")
+MOODLE_FOLDERS = re.compile(r".*/[^/]+_(?P<student_id>[0-9]+)_assignsubmission_file_/(?P<file_id>[^/]+)\.ipynb$")
+MOODLE_FILES = re.compile(r".*/[^/]+?_(?P<student_id>[0-9]+)_assignsubmission_file_(?P<file_id>[^/]+)\.ipynb$")
 
 
 class LmsFileNames(FileNameCollectorPlugin):
     """nbgrader's file-name collector with Canvas's and Moodle's download layouts built in."""
 
     def _match(self, filename):
-        for pattern in (MOODLE_FILES, CANVAS_FILES):  # Moodle's names are the more specific
+        for pattern in (MOODLE_FOLDERS, MOODLE_FILES):  # Moodle's names are the more specific
             found = pattern.match(filename)
             if found:
                 return found.groupdict()
+        found = CANVAS_FILES.match(filename)
+        if found:
+            return {"student_id": found["student_id"], "file_id": self._canvas_file_id(filename, found)}
         self.log.warning("Not a Canvas or Moodle submission file name, skipped: %s", visible(filename))
         return None
+
+    def _canvas_file_id(self, filename, found):
+        """The file as uploaded, for the newest of a learner's uploads under that name (Canvas adds -N to
+        a name uploaded again, and each submission has its number). An older one keeps its -N and
+        number: nbgrader would stop the whole collection at two files of one name and no time to
+        choose by; the class command grades the one with the work and names the others."""
+        def newest_first(match):
+            return int(match["submission"]), int(match["again"] or 0)
+        folder = os.path.dirname(filename)
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            names = []
+        same = [m for m in (CANVAS_FILES.match(os.path.join(folder, n)) for n in names)
+                if m and m["student_id"] == found["student_id"] and m["file_id"] == found["file_id"]]
+        if newest_first(found) >= max(map(newest_first, same), default=(0, 0)):
+            return found["file_id"]
+        return f"{found['file_id']}-{found['again'] or 0}_{found['submission']}"
+
+
+MAX_MEMBERS = 20_000  # files in one LMS download: a class of hundreds, a few files each
+MAX_EXTRACTED = 4 << 30  # bytes out of one download: far above hundreds of notebooks (32 MB at most each)
+CHUNK = 1 << 20
+
+
+class LmsZipExtractor(ExtractorPlugin):
+    """nbgrader's extractor, for an LMS's download: each zip in archive/ into a folder of its name, each
+    other file copied; nothing inside a zip is opened as an archive (see the module's docstring)."""
+
+    def extract(self, archive_path, extracted_path):
+        for folder, _, files in os.walk(archive_path):
+            into = Path(extracted_path) / Path(folder).relative_to(archive_path)
+            for name in sorted(files):
+                path = Path(folder) / name
+                if not path.is_file() or path.is_symlink():
+                    self.log.warning("Not a plain file, skipped: %s", visible(path))
+                elif path.suffix == ".zip":
+                    self.log.info("Extracting from: %s", visible(path))
+                    self.unzip(path, into / path.stem)
+                else:
+                    into.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, into / name)
+
+    def unzip(self, path, into):
+        try:
+            with zipfile.ZipFile(path) as download:
+                members = download.infolist()
+                if len(members) > MAX_MEMBERS:
+                    raise LmsError(f"it holds {len(members)} files, more than {MAX_MEMBERS}")
+                if sum(m.file_size for m in members) > MAX_EXTRACTED:
+                    raise LmsError(f"it would unpack to more than {MAX_EXTRACTED >> 20} MB (a zip bomb?)")
+                written = set()
+                for member in members:
+                    target = self._target(member, into, written)
+                    if target is None:
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with download.open(member) as src, open(target, "xb") as out:  # never over a file
+                        shutil.copyfileobj(src, out, CHUNK)
+                    written.add(target)
+        except (LmsError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+            shutil.rmtree(into, ignore_errors=True)  # nothing of it half there, to be collected
+            self.log.error("Cannot extract %s (%s): download it from the LMS again, or unpack it yourself "
+                           "into %s", visible(path), visible(exc), visible(into))
+
+    def _target(self, member, into, written):
+        """Where a member goes, or None (said) for a folder, a link, or a name that is not a plain path
+        inside `into`."""
+        name = member.filename
+        if name.endswith("/"):
+            return None
+        parts = PurePosixPath(name).parts
+        kind = stat.S_IFMT(member.external_attr >> 16)
+        why = ("a link" if kind == stat.S_IFLNK else "not a plain file" if kind not in (0, stat.S_IFREG)
+               else "not a relative path inside the download" if name.startswith("/") or "\\" in name
+               or ".." in parts or not parts or not all(c.isprintable() for c in name)
+               else None)
+        target = into.joinpath(*parts) if why is None else None
+        if target is not None and target in written:
+            why = "a second file of that name"
+        if why:
+            self.log.warning("Skipped %s in the download: %s", visible(name), why)
+            return None
+        return target
 
 
 class CsvExport(CsvExportPlugin):
@@ -106,11 +207,11 @@ def _need(rows, path, *columns):
 
 def _canvas_students(rows):
     """Canvas's export has a "Points Possible" row (and a muted-assignments row) before the students."""
-    return [r for r in rows if (r.get("ID") or "").strip().isdigit()]
+    return [r for r in rows if re.fullmatch(r"[0-9]+", (r.get("ID") or "").strip())]  # ASCII: "²".isdigit()
 
 
 def _moodle_id(identifier):
-    found = re.fullmatch(r"\D*(\d+)", (identifier or "").strip())  # "Participant 123456"
+    found = re.fullmatch(r"[^0-9]*([0-9]+)", (identifier or "").strip())  # "Participant 123456"
     return found.group(1) if found else None
 
 

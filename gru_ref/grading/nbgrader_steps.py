@@ -26,7 +26,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict, Unicode
 
 from gru_ref.grading import fingerprint
-from gru_ref.grading.box import Box
+from gru_ref.grading.box import Box, unsandboxed
+from gru_ref.grading.bwrap import check_course_hidden
 from gru_ref.grading.learner_text import markdown_literal, unsafe_student_id
 from gru_ref.grading.restore_tests import RESTORED, output_note
 from gru_ref.grading.submission import apply, grade_notebook
@@ -71,24 +72,41 @@ class SandboxedExecute(NbGraderPreprocessor):
         resources["gru_ref"] = result
         return nb, resources
 
+    # Read once per instance: the class command records a whole class through one SandboxedExecute.
+    _secret = None
+    _contexts = None
+
     def _keys(self, info):
         """The learner's and the course's keys of the cases (gru_ref.judge.secret), from the course's secret."""
         from gru_ref.judge import secret
         if not (info.get("assignment") and info.get("student")):  # not grading a learner's submission
             return None
-        return secret.keys(CourseDirectory(config=self.config).root, info["assignment"], info["student"])
+        if self._secret is None:
+            root = CourseDirectory(config=self.config).root
+            if not unsandboxed():
+                check_course_hidden(root)  # the box would show the secret, solutions/ and the gradebook
+            self._secret = secret.course_secret(root)
+        return secret.keys_of(self._secret, info["assignment"], info["student"])
 
     def _cached(self, nb, info, keys=None):
         if not self.results_folder or not info.get("student"):
             return None
-        source = fingerprint.source_folder(CourseDirectory(config=self.config), info["assignment"])
-        key = fingerprint.key(info["student"], nb, fingerprint.context(source, self.limits), keys)
+        key = fingerprint.key(info["student"], nb, self._context(info["assignment"]), keys)
         path = os.path.join(self.results_folder, key + ".json")
         try:
             with open(path) as f:
                 return json.load(f)
         except (OSError, ValueError):
             return None
+
+    def _context(self, assignment):
+        """fingerprint.context of the assignment (its source notebooks hashed), once per instance."""
+        if self._contexts is None:
+            self._contexts = {}
+        if assignment not in self._contexts:
+            source = fingerprint.source_folder(CourseDirectory(config=self.config), assignment)
+            self._contexts[assignment] = fingerprint.context(source, self.limits)
+        return self._contexts[assignment]
 
 
 # A submitted notebook's own metadata is the learner's to write (a title, widget state, a lexer's

@@ -6,7 +6,8 @@ Two kinds of pair:
   and the released notebook's own lines removed: each top-level definition is normalised on its own
   (its names numbered in the order they first appear; attributes, keywords and builtins kept), the
   definitions sorted, and two submissions compared by the Jaccard index of their token 5-grams;
-  pairs at or above --threshold (default 0.8) are listed;
+  pairs at or above --threshold (default 0.8) are listed, and pairs where nearly all of one's 5-grams
+  are in the other's (CONTAINED: a copy padded with code that does nothing);
 - the same unusual wrong output: two learners whose visible check failed with outputs of the same
   digest (gru_ref.judge.judge._signature, on cases every learner shares) that no known mistake
   explains (a known mistake gives many learners the same output, and proves nothing).
@@ -14,6 +15,10 @@ Two kinds of pair:
 It reads submitted/ (bounded, never through a link, as the class command does), exercises/ and the
 class command's reports/ASSIGNMENT/mistake_groups.json; it runs nothing and sends nothing anywhere.
 A pair is a reason to read two notebooks, not a verdict.
+
+A learner's code is data: code that Python cannot parse (too deeply nested, null bytes) is compared as
+tokens, and only its first MAX_CODE_CHARS are compared or shown, so that no submission stops the
+report or holds it for long.
 """
 import argparse
 import ast
@@ -31,7 +36,10 @@ from gru_ref.grading.learner_text import html_text
 from gru_ref.judge.diagnosis_names import OTHER, UNKNOWN
 
 DEFAULT_THRESHOLD = 0.8
+CONTAINED = 0.95  # the share of the smaller one's 5-grams in the other's that pairs them whatever the padding
+MAX_CODE_CHARS = 50_000  # of one submission's answer code: honest answers are a few thousand
 GRAM = 5
+SIDE_BY_SIDE = 200  # pairs shown with their code; the rest are listed (a leaked answer copied by many pairs them all)
 MIN_TOKENS = 40  # less answer code than this (an untouched notebook) pairs with nothing
 UNUSUAL = (UNKNOWN, OTHER, "float32_only")  # diagnoses no known mistake explains
 KEPT_NAMES = set(dir(builtins)) | {"self", "torch", "nn", "F", "np", "math"}
@@ -65,11 +73,19 @@ def _parseable(code):
 def units(code):
     """The code's top-level statements, each normalised to a token list (see the module's docstring),
     definitions sorted: renaming, reordering helpers and reformatting change nothing."""
+    whole = _parsed_units(code)
+    if whole is None:  # each top-level block on its own: one that does not parse is read as tokens
+        whole = [unit for block in _blocks(code) for unit in (_parsed_units(block) or [_tokens(block)])]
+    return sorted(whole, key=lambda t: " ".join(t))
+
+
+def _parsed_units(code):
+    """The normalised statements of code that parses, or None: a syntax error, a null byte, or nesting
+    deeper than Python's parser or unparser goes (RecursionError) is the learner's, never the report's."""
     try:
-        tree = ast.parse(_parseable(code))
-    except SyntaxError:  # each top-level block on its own: one that does not parse is read as tokens
-        return sorted((unit for block in _blocks(code) for unit in _block_units(block)), key=lambda t: " ".join(t))
-    return sorted(_normalised(tree), key=lambda t: " ".join(t))
+        return _normalised(ast.parse(_parseable(code)))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def _blocks(code):
@@ -80,13 +96,6 @@ def _blocks(code):
             blocks.append([])
         blocks[-1].append(line)
     return ["\n".join(block) for block in blocks]
-
-
-def _block_units(block):
-    try:
-        return _normalised(ast.parse(_parseable(block)))
-    except SyntaxError:
-        return [_tokens(block)]
 
 
 def _normalised(tree):
@@ -126,15 +135,19 @@ def grams(code):
 
 
 def similarity(a, b):
-    """The Jaccard index of two submissions' 5-gram sets (0 when either has too little code)."""
+    """The Jaccard index of two submissions' 5-gram sets (0 when either has too little code); or, where
+    at least CONTAINED of the smaller set is in the larger (a copy padded with unused code, which
+    lowers the Jaccard index at will), that share."""
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    shared = len(a & b)
+    contained = shared / min(len(a), len(b))
+    return contained if contained >= CONTAINED else shared / len(a | b)
 
 
 def code_pairs(codes, threshold=DEFAULT_THRESHOLD):
     """[(score, student, student)] of the pairs at or above threshold, highest first."""
-    fingerprints = {student: grams(code) for student, code in codes.items()}
+    fingerprints = {student: grams(code[:MAX_CODE_CHARS]) for student, code in codes.items()}
     pairs = [(similarity(fingerprints[a], fingerprints[b]), a, b)
              for a, b in itertools.combinations(sorted(fingerprints), 2)]
     return sorted(((round(s, 3), a, b) for s, a, b in pairs if s >= threshold), reverse=True)
@@ -159,18 +172,24 @@ def report(assignment, codes, pairs, same_outputs, threshold):
     parts = [f"<h1>Similar submissions: {e(assignment)}</h1>",
              f"<p>{len(codes)} submission(s) compared. Answer code compared after normalising names, comments, "
              f"docstrings and layout, with the released notebook's lines removed (threshold {threshold:g}, the "
-             f"Jaccard index of token 5-grams). A pair is a reason to read both notebooks, not a verdict.</p>",
+             f"Jaccard index of token 5-grams; or the share of one's 5-grams found in the other's, where it is "
+             f"{CONTAINED:g} or more: a copy padded with unused code). Each submission's first "
+             f"{MAX_CODE_CHARS:,} characters of answer code are compared and shown. A pair is a reason to read "
+             f"both notebooks, not a verdict.</p>",
              "<h2>Nearly the same answer code</h2>"]
     if not pairs:
         parts.append("<p>None.</p>")
-    for score, a, b in pairs:
-        parts.append(f"<h3>{e(a)} and {e(b)}: {score:.2f}</h3>" + _side_by_side(a, codes[a], b, codes[b]))
+    for i, (score, a, b) in enumerate(pairs):
+        parts.append(f"<h3>{e(a)} and {e(b)}: {score:.2f}</h3>"
+                     + (_side_by_side(a, codes[a], b, codes[b]) if i < SIDE_BY_SIDE else ""))
+    if len(pairs) > SIDE_BY_SIDE:
+        parts.append(f"<p>The first {SIDE_BY_SIDE} pairs are shown side by side; the others are listed.</p>")
     parts.append("<h2>The same unusual wrong output</h2>")
     if not same_outputs:
         parts.append("<p>None.</p>")
-    for grade_id, a, b in same_outputs:
+    for i, (grade_id, a, b) in enumerate(same_outputs):
         parts.append(f"<h3>{e(a)} and {e(b)}: {e(grade_id)}</h3>"
-                     + _side_by_side(a, codes.get(a, ""), b, codes.get(b, "")))
+                     + (_side_by_side(a, codes.get(a, ""), b, codes.get(b, "")) if i < SIDE_BY_SIDE else ""))
     return PAGE.format(title=e(f"{assignment}: similar submissions"), body="\n".join(parts))
 
 
@@ -180,7 +199,8 @@ def _side_by_side(a, code_a, b, code_b):
 
 
 def _lines(code):
-    return "\n".join(html_text(line) for line in code.splitlines())
+    shown = "\n".join(html_text(line) for line in code[:MAX_CODE_CHARS].splitlines())
+    return shown + (f"\n... ({len(code) - MAX_CODE_CHARS:,} more characters not shown)" if len(code) > MAX_CODE_CHARS else "")
 
 
 PAGE = """<!DOCTYPE html>

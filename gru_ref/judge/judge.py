@@ -4,6 +4,7 @@ Run as `python -I -m gru_ref.judge` by the notebook check, so that expected valu
 compared in a fresh process where the learner's code never ran (-I: no cwd, no PYTHONPATH, no user
 site-packages, so a learner's `torch.py` beside the notebook is never imported here).
 """
+import builtins
 import dataclasses
 import hashlib
 import json
@@ -135,10 +136,24 @@ class Judge:
                                      f"was not readable ({type(exc).__name__}). Run the cell again; if this "
                                      f"persists, restart the kernel and run all cells.")
         if not verdict.passed:
-            verdict.diagnosis = diagnosis_names.name_of(verdict.message, self.known_mistakes())
             verdict.where = self._found.get("where", "")
             verdict.signature = self._found.get("signature", "")
+            verdict.diagnosis = diagnosis_names.name_of(self._own_words(verdict, records, status),
+                                                        self.known_mistakes())
         return verdict
+
+    def _own_words(self, verdict, records, status):
+        """The failing message as the judge words it without the learner's own text (a traceback, an
+        exception's text, a class's name): the diagnosis, and the instructor's comment that comes with
+        it, is the judge's call; a learner raising an error that quotes a mistake's lesson is in no
+        group of that mistake."""
+        plain = _without_learner_text(records)
+        if plain is records:
+            return verdict.message
+        try:
+            return self._rule(plain, status).message
+        except Exception:  # noqa: BLE001 (it failed above already: an unnamed failure)
+            return ""
 
     def known_mistakes(self):
         """The mistakes this task's messages can name (shapes: those of its diagnose module)."""
@@ -262,6 +277,31 @@ class Judge:
                         f"respect to {arg} does not (largest error {error:.2e}). Something in the "
                         f"function breaks autograd: in-place writes, .data, or a detached piece.")
         return None
+
+
+# The type names the judge's words may carry (they decide `not attempted`, `returned a list`, ...); any
+# other name is a learner's class and is read as "object".
+KNOWN_TYPES = set(dir(builtins)) | {"NoneType", "Tensor", "Parameter"}
+
+
+def _without_learner_text(records):
+    """The records with every text the learner's code wrote (results.TEXT_LIMITS: a traceback, an
+    exception's text) emptied, and a type name only where it is a built-in one. The same list where
+    that changes nothing (a tuple returned, no error): the judge need not rule twice."""
+    if not isinstance(records, list):
+        return records
+    plain = []
+    for record in records:
+        if isinstance(record, dict):
+            record = {**record, **{k: "" for k in results.TEXT_LIMITS if k in record},
+                      **{k: record[k] if record[k] in KNOWN_TYPES else "object"
+                         for k in ("exception", "returned_type") if k in record}}
+            if "error" in record:
+                record["error"] = record.get("exception", "")  # NotImplementedError: not attempted
+        plain.append(record)
+    same = all(not isinstance(a, dict) or all(a.get(k) == b.get(k) for k in results.TEXT_LIMITS)
+               for a, b in zip(records, plain))
+    return records if same else plain
 
 
 # What a by-hand part's refusal of autodiff says to do instead (a task's by_hand_hint, where it has one).

@@ -23,9 +23,17 @@ class SecretError(Exception):
 
 
 def course_secret(root):
-    """The course's secret, made on first use (never overwritten: every grade drawn from it depends on it)."""
+    """The course's secret, made on first use (never overwritten: every grade drawn from it depends on it).
+    Gone after the course was graded with one (a copy of the course without it, a deleted .gru_ref/):
+    refused, since a new one would silently change every learner's hidden cases."""
     path = Path(root) / SECRET_PATH
     path.parent.mkdir(exist_ok=True)
+    graded = None if os.path.lexists(path) else _graded_before(path.parent)
+    if graded:
+        raise SecretError(f"the course's secret {path} is missing, but this course was graded with one "
+                          f"({graded}): restore it from a backup or from the machine that graded (a new one "
+                          f"changes every learner's hidden cases); to start over with new ones, remove "
+                          f"{path.parent} and grade again (every notebook is graded again)")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except FileExistsError:
@@ -33,6 +41,15 @@ def course_secret(root):
     with os.fdopen(fd, "wb") as f:
         f.write(os.urandom(SECRET_BYTES))
     return _read(path)
+
+
+def _graded_before(folder):
+    """A file that the class command keeps of what it graded (.gru_ref/ID/recorded.json or a result), or None."""
+    for assignment in sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()):
+        for kept in (assignment / "recorded.json", assignment / "results"):
+            if kept.is_file() or (kept.is_dir() and any(kept.glob("*.json"))):
+                return kept
+    return None
 
 
 def _read(path):
@@ -67,7 +84,11 @@ def shared_key(secret, assignment):
 
 def keys(root, assignment, student):
     """{"learner": ..., "shared": ...}: what grading one learner's notebook needs of the secret."""
-    secret = course_secret(root)
+    return keys_of(course_secret(root), assignment, student)
+
+
+def keys_of(secret, assignment, student):
+    """keys() from the secret already read: a run grading many learners reads the file once."""
     return {"learner": learner_key(secret, assignment, student), "shared": shared_key(secret, assignment)}
 
 
