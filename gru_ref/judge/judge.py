@@ -18,7 +18,7 @@ from gru_ref.assignments.shapes import diagnose as shape_diagnose
 from gru_ref.judge import cases, diagnosis_names, mistake_table
 from gru_ref.judge.mistakes import computed_here
 from gru_ref.learner import results, tensorfile
-from gru_ref.judge.diagnose import explain_error, explain_values, first_contract_problem
+from gru_ref.judge.diagnose import ERROR_HINTS, explain_error, explain_values, first_contract_problem
 
 DEFAULT_PARTS = ("contract", "quick")
 SIGNAL_CAUSES = {
@@ -147,7 +147,7 @@ class Judge:
         exception's text, a class's name): the diagnosis, and the instructor's comment that comes with
         it, is the judge's call; a learner raising an error that quotes a mistake's lesson is in no
         group of that mistake."""
-        plain = _without_learner_text(records)
+        plain = _without_learner_text(records, _error_needles(self.task))
         if plain is records:
             return verdict.message
         try:
@@ -284,10 +284,18 @@ class Judge:
 KNOWN_TYPES = set(dir(builtins)) | {"NoneType", "Tensor", "Parameter"}
 
 
-def _without_learner_text(records):
+def _error_needles(task):
+    """The phrases of an error's text that the judge's hints read (diagnose.ERROR_HINTS and the task's
+    own): the judge's categories of an error, short and fixed, never a lesson."""
+    return tuple(n for needles, _ in getattr(task, "error_hints", ()) + ERROR_HINTS for n in needles)
+
+
+def _without_learner_text(records, needles=()):
     """The records with every text the learner's code wrote (results.TEXT_LIMITS: a traceback, an
-    exception's text) emptied, and a type name only where it is a built-in one. The same list where
-    that changes nothing (a tuple returned, no error): the judge need not rule twice."""
+    exception's text) emptied but for the fixed `needles` it holds (an error's category: "can't
+    allocate memory" is a torch allocator's RuntimeError running out of memory), and a type name only
+    where it is a built-in one. The same list where that changes nothing (a tuple returned, no
+    error): the judge need not rule twice."""
     if not isinstance(records, list):
         return records
     plain = []
@@ -295,7 +303,9 @@ def _without_learner_text(records):
         if isinstance(record, dict):
             record = {**record, **{k: "" for k in results.TEXT_LIMITS if k in record},
                       **{k: record[k] if record[k] in KNOWN_TYPES else "object"
-                         for k in ("exception", "returned_type") if k in record}}
+                         for k in ("exception", "returned_type") if k in record},
+                      **({"text": " ".join(n for n in needles if n in str(record["text"]))}
+                         if "text" in record else {})}
             if "error" in record:
                 record["error"] = record.get("exception", "")  # NotImplementedError: not attempted
         plain.append(record)
