@@ -542,3 +542,65 @@ def test_a_diagnosis_case_that_raises_does_not_stop_the_check():
     diagnosis = {**bad, "spec": {**spec, "diagnosis": True}}
     statuses = [r["status"] for r in sandbox.execute_cases(fn, {"output_count": 1, "cases": [diagnosis, case, bad, case]})]
     assert statuses == ["error", "ok", "error"]
+
+
+@pytest.fixture
+def learners_judge(monkeypatch, tmp_path):
+    """A Judge as the learners' edition makes one: no mistakes' code, their table beside it."""
+    from gru_ref.judge import judge, mistake_table
+    from gru_ref.learner import tensorfile
+    path = tmp_path / "mistake_table.st"
+    path.write_bytes(tensorfile.dumps(mistake_table.build()))
+    load = mistake_table.load
+    monkeypatch.setattr(mistake_table, "load", lambda task: load(task, path))
+    monkeypatch.setattr(judge, "computed_here", lambda: False)
+    return judge.Judge
+
+
+def test_the_grader_sends_no_diagnosis_case_and_the_learners_edition_does():
+    """The diagnosis cases earn nothing and only name a mistake: the grader (mistakes' code installed)
+    never sends them, so nothing of a learner's function on them can weigh in a grade."""
+    from gru_ref.judge import Judge
+    for name in ("gru_cell", "my_gru_layers"):
+        judge = Judge(name, seed=1)
+        assert judge.table is None
+        assert not any(case.get("diagnosis") for case in judge.payload()[0]["cases"])
+
+
+def test_a_function_stopped_on_a_diagnosis_case_is_told_that_case(learners_judge):
+    """A learner's function that never returns on a diagnosis case (2 layers, bidirectional, batch
+    first) is told the case it hung on, not the judge's next case, which never ran."""
+    judge = learners_judge("my_gru_layers", seed=1)
+    assert judge.table is not None
+    for progress, case in enumerate(judge.table.cases):
+        message = judge.rule(None, {"timed_out": True, "progress": progress}).message
+        assert f"did not return within 10 s on a case with {case.describe(judge.task)}," in message
+    first = judge.cases[0].describe(judge.task)
+    assert first in judge.rule(None, {"timed_out": True, "progress": judge._diagnosis_count()}).message
+
+
+def test_garbage_on_the_diagnosis_cases_changes_no_verdict(learners_judge):
+    """A function that raises, returns a string, a huge tensor, a wrong shape, NaNs or a known mistake's
+    outputs on the diagnosis cases only: a right function still passes, a wrong one still fails."""
+    import torch
+    from gru_ref.learner import results, sandbox, tensorfile
+    from gru_ref.reference.equations import gru_cell
+    judge = learners_judge("gru_cell", seed=1)
+    diagnosis_x = [inputs["x_t"] for inputs in judge.table.inputs]
+
+    def on_diagnosis(kind):
+        return {"raise": lambda h: 1 / 0, "text": lambda h: "garbage", "huge": lambda h: torch.zeros(3_000_000),
+                "shape": lambda h: torch.zeros(7, 7), "nan": lambda h: torch.full_like(h, float("nan")),
+                "mistake": lambda h: torch.ones_like(h)}[kind]
+
+    for kind in ("raise", "text", "huge", "shape", "nan", "mistake"):
+        for offset, passes in ((0.0, True), (1e-2, False)):
+            def fn(x, *rest, kind=kind, offset=offset):
+                h = gru_cell(x, *rest)
+                if any(x.shape == d.shape and torch.equal(x, d) for d in diagnosis_x):
+                    return on_diagnosis(kind)(h)
+                return h + offset
+            index, data = judge.payload()
+            payload = sandbox.payload_from(index, tensorfile.loads(data, results.MAX_ELEMENTS))
+            encoded = results.encode(sandbox.execute_cases(fn, payload, run_case=sandbox._run_case))
+            assert judge.rule_encoded(*encoded, {}).passed is passes, (kind, offset)

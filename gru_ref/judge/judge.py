@@ -51,7 +51,7 @@ class Judge:
         if "devices" in parts and torch.cuda.is_available():
             parts.append("cuda")
         self.parts = parts
-        self.timeout_s, self.shared, self._found = timeout_s, shared, {}
+        self.timeout_s, self.shared, self._found, self._stopped_on = timeout_s, shared, {}, None
         seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
         generator = torch.Generator().manual_seed(seed)
         draw = getattr(self.task, "draw_cases", None)  # a task whose cases are random configurations
@@ -123,11 +123,13 @@ class Judge:
         return self.rule(records, status)
 
     def rule(self, records, status):
-        self._found = {}
+        self._found, self._stopped_on = {}, None
         if self.table:  # the diagnosis cases ran first: their records, and the progress, are not the judge's cases'
             if isinstance(records, list):
                 self._diagnosis_records, records = records[:self._diagnosis_count()], records[self._diagnosis_count():]
             if isinstance(status.get("progress"), int):
+                if status.get("timed_out") and 0 <= status["progress"] < self._diagnosis_count():
+                    self._stopped_on = self.table.cases[status["progress"]]  # the case it hung on, not the next
                 status = {**status, "progress": max(0, status["progress"] - self._diagnosis_count())}
         try:
             verdict = self._rule(records, status)
@@ -163,7 +165,7 @@ class Judge:
     def _rule(self, records, status):
         name = self.task.name
         if status.get("timed_out"):
-            case = self.cases[min(status.get("progress", 0), len(self.cases) - 1)]
+            case = self._stopped_on or self.cases[min(status.get("progress", 0), len(self.cases) - 1)]
             if hasattr(self.task, "timeout_message"):  # a task whose answer takes seconds (train_gru)
                 return Verdict(False, self.task.timeout_message(case, self.timeout_s, len(self.cases)))
             return Verdict(False, f"{name} did not return within {self.timeout_s:g} s on a case with "
