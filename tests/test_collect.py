@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -242,3 +243,59 @@ def test_the_lock_goes_with_the_process_that_held_it(course):
     finally:
         holder.kill()
         holder.wait(60)
+
+
+class FakeAutograde:
+    """nbgrader's API as gradebook_bulk._one_at_a_time calls it: records what the staged folder holds
+    for each learner, then succeeds, fails or is interrupted."""
+
+    def __init__(self, root, then):
+        from types import SimpleNamespace
+        self.coursedir = SimpleNamespace(root=str(root), submitted_directory="submitted")
+        self.then, self.seen = then, {}
+
+    def autograde(self, assignment, student, force, create):
+        staged = Path(self.coursedir.root) / self.coursedir.submitted_directory / student / assignment
+        self.seen[student] = sorted(str(p.relative_to(staged)) for p in staged.rglob("*"))
+        if self.then == "interrupted":
+            raise KeyboardInterrupt
+        return {"success": self.then == "success", "log": "[AutogradeApp | ERROR] it failed"}
+
+
+@pytest.mark.parametrize("then", ["success", "failure", "interrupted"])
+def test_staging_for_nbgrader_hooks_copies_plain_files_only_and_leaves_nothing(course, then):
+    """With nbgrader hooks, each learner's notebook and other files are staged for nbgrader's own
+    autograde: the picked notebook under the released name, plain files only (a link to a host file,
+    a linked folder, a FIFO are never opened), nothing written outside staged/ nor in submitted/, and
+    no copy left afterwards, whether nbgrader succeeds, fails or is interrupted, nor any left by an
+    earlier run that was killed."""
+    from gru_ref.grading import gradebook_bulk
+    mine = folder(course, "cal")
+    (mine / "Untitled.ipynb").write_text(notebook("# cal's own work"))
+    (mine / NOTEBOOK).write_text(notebook())  # the blank release beside it
+    (mine / "timestamp.txt").write_text("2026-12-01 17:00:00 UTC")
+    (mine / "data").mkdir()
+    (mine / "data" / "odd\nname.txt").write_text("plain")
+    found = collected(course)["cal"]
+    assert found.status == "graded" and found.notebook == mine / "Untitled.ipynb"
+    (mine / "passwd").symlink_to("/etc/passwd")  # after collect, which would refuse them
+    (mine / "ben").symlink_to(course / "submitted" / "ben", target_is_directory=True)
+    os.mkfifo(mine / "pipe")
+    stale = course / ".gru_ref" / ASSIGNMENT / "staged" / "dan" / ASSIGNMENT
+    stale.mkdir(parents=True)
+    (stale / NOTEBOOK).write_text(notebook("# dan's work, staged by a run that was killed"))
+    before = tree_digest(course / "submitted")
+    outside = sorted(p for p in course.rglob("*") if "staged" not in p.parts)
+    api = FakeAutograde(course, then)
+    pending = [("cal", NOTEBOOK, None)]
+    if then == "interrupted":
+        with pytest.raises(KeyboardInterrupt):
+            gradebook_bulk._one_at_a_time(api, ASSIGNMENT, pending, None, {"cal": found})
+    else:
+        failed = gradebook_bulk._one_at_a_time(api, ASSIGNMENT, pending, None, {"cal": found})
+        assert failed == ({} if then == "success" else {"cal": "[AutogradeApp | ERROR] it failed"})
+    assert api.seen["cal"] == ["data", "data/odd\nname.txt", NOTEBOOK, "timestamp.txt"]
+    assert api.coursedir.submitted_directory == "submitted"
+    assert not (course / ".gru_ref" / ASSIGNMENT / "staged").exists()
+    assert tree_digest(course / "submitted") == before
+    assert sorted(p for p in course.rglob("*") if "staged" not in p.parts) == outside

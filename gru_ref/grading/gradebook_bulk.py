@@ -250,10 +250,20 @@ def _copy(source, destination):
 def _one_at_a_time(api, assignment, pending, recorded, submissions):
     """nbgrader's own autograde, one learner at a time (the hooks are per learner), on the notebook the
     bulk path would grade: the submission staged outside submitted/ (pick_notebook.stage), which
-    nbgrader reads as its submitted directory for that learner; the staged copy goes afterwards."""
-    from gru_ref.grading import collect, pick_notebook
+    nbgrader reads as its submitted directory for that learner; the staged copy goes afterwards, and
+    what a killed run left there goes first."""
     coursedir = api.coursedir
     state_folder = Path(coursedir.root) / ".gru_ref" / assignment
+    try:
+        shutil.rmtree(state_folder / "staged", ignore_errors=True)  # a killed run's copies, of any learner
+        return _each_staged(api, assignment, pending, recorded, submissions, state_folder)
+    finally:  # interrupted or not, no learner's copy stays
+        shutil.rmtree(state_folder / "staged", ignore_errors=True)
+
+
+def _each_staged(api, assignment, pending, recorded, submissions, state_folder):
+    from gru_ref.grading import collect, pick_notebook
+    coursedir = api.coursedir
     failed = {}
     for student, _, _ in pending:
         submitted_directory = coursedir.submitted_directory
