@@ -86,56 +86,52 @@ def _bptt(input, h0, w_ih, w_hh, b_ih, b_hh, grad_output, grad_h_final, **knobs)
     return (torch.stack(grad_input, dim=1), carried, *weights)
 
 
-def _bptt_variant(**knobs):
-    return lambda *args: _bptt(*args, **knobs)
-
-
 BPTT_MISTAKES = (
     Mistake("bptt_direct_path_missing",
             "The direct path through z is missing: h_t = (1 - z) * n + z * h_prev uses h_prev itself, so "
             "dh_t * z is part of dL/dh_prev before anything flows back through the gates' projections.",
-            cell=_bptt_variant(direct=False)),
+            knobs={"direct": False}),
     Mistake("bptt_state_grad_not_carried",
             "The state's gradient is not carried back: the dL/dh_prev a step computes belongs to the step "
             "before it, so dL/dh_t = grad_output[:, t] + (what step t + 1 sent back), with grad_h_final "
             "added at t = T - 1.",
-            cell=_bptt_variant(carry=False)),
+            knobs={"carry": False}),
     Mistake("bptt_weights_overwritten",
             "The weight and bias gradients are not summed over time: they hold one step's share only (the "
             "last step the reverse loop visits, t = 0; `=` where `+=` belongs). Every step uses the same "
             "w_ih, w_hh, b_ih and b_hh, so their gradients add up the shares of all T steps.",
-            cell=_bptt_variant(weights="overwritten")),
+            knobs={"weights": "overwritten"}),
     Mistake("bptt_weights_last_step_only",
             "The weight and bias gradients hold the share of the last time step (t = T - 1) only: every step "
             "uses the same w_ih, w_hh, b_ih and b_hh, so add up the shares of all T steps.",
-            cell=_bptt_variant(weights="last_step")),
+            knobs={"weights": "last_step"}),
     Mistake("bptt_reset_before_matmul",
             "The reset gate's term is placed before the matmul, as for W_hn (r * h): dL/dh_prev gets "
             "(d @ W_hn) * r and dL/dr gets (d @ W_hn) * h_prev. PyTorch computes r * (W_hn h + b_hn), so "
             "r multiplies first: (d * r) @ W_hn goes to h_prev (and (d * r) to W_hn and b_hn), and "
             "dL/dr = d * (W_hn h + b_hn), with d the gradient of n's pre-activation.",
-            cell=_bptt_variant(reset="before_matmul")),
+            knobs={"reset": "before_matmul"}),
     Mistake("bptt_reset_factor_missing",
             "The reset gate's factor is missing on the way back through W_hn h + b_hn: n's pre-activation "
             "holds r * (W_hn h + b_hn), so W_hn, b_hn and h_prev receive d * r, not d (d the gradient "
             "of n's pre-activation).",
-            cell=_bptt_variant(reset="missing")),
+            knobs={"reset": "missing"}),
     Mistake("bptt_reset_skips_b_hn",
             "dL/dr leaves b_hn out: r multiplies W_hn h + b_hn, bias included, so dL/dr = d * (W_hn h + b_hn) "
             "(d the gradient of n's pre-activation).",
-            cell=_bptt_variant(reset="without_bias")),
+            knobs={"reset": "without_bias"}),
     Mistake("bptt_output_grads_ignored",
             "grad_output is not used: every output[:, t] feeds the loss, so dL/dh_t = grad_output[:, t] + "
             "(what step t + 1 sent back), not only what comes from grad_h_final.",
-            cell=_bptt_variant(output_grads=False)),
+            knobs={"output_grads": False}),
     Mistake("bptt_final_grad_ignored",
             "grad_h_final is not used: h_final is the state after the last step, so add grad_h_final to "
             "dL/dh_t at t = T - 1 (the first step of the reverse loop).",
-            cell=_bptt_variant(final_grad=False)),
+            knobs={"final_grad": False}),
     Mistake("bptt_grad_input_reversed",
             "grad_input is in reverse time order: the reverse loop computes dL/dx_t from t = T - 1 down to "
             "0, so put each one back at its own time step (grad_input[:, t]).",
-            cell=_bptt_variant(input_order="reverse")),
+            knobs={"input_order": "reverse"}),
 )
 
 
@@ -193,7 +189,7 @@ class BpttTask(SequenceTask):
                 f"Right: {', '.join(right) if right else 'none of the six'}.")
 
     def run_mistake(self, mistake, inputs, c):
-        return mistake.cell(*(inputs[n] for n in self.arg_names))
+        return _bptt(*(inputs[n] for n in self.arg_names), **mistake.knobs)
 
     def expected(self, case, inputs):
         """Autograd through nn.GRU in float64: the same weights, the same inputs and output gradients."""

@@ -8,13 +8,12 @@ lives with the instructors (gru_ref.reference.mistakes), in neither the grading 
 wheel: the grader (the whole package installed) runs each mistake for real on the learner's case;
 the learners' checker compares the learner's outputs on a few fixed cases with the mistakes' outputs
 there, a table made when the wheel is built (gru_ref.judge.mistake_table). gru_bptt's slips are the
-exception, a `cell` of their own: computed by autograd through torch's cell, they are no answer to a
-part that refuses autograd.
+exception: their knobs turn its own reverse loop (gru_ref.assignments.gru_bptt), which computes them by
+autograd through torch's cell, so they are no answer to a part that refuses autograd.
 """
 import importlib
 import importlib.util
 from dataclasses import dataclass, field
-from typing import Callable
 
 REFERENCE = "gru_ref.reference.mistakes"
 
@@ -23,9 +22,8 @@ REFERENCE = "gru_ref.reference.mistakes"
 class Mistake:
     name: str
     lesson: str
-    knobs: dict = field(default_factory=dict)  # the knobs turned in the wrong step (or layers)
+    knobs: dict = field(default_factory=dict)  # the knobs turned in the wrong step, layers or reverse loop
     loop: str = None  # or the wrong loop over torch's own step, by name (gru_ref.reference.mistakes.loops)
-    cell: Callable = None  # gru_bptt only: its slip, computed by autograd through torch's cell
 
 
 def computed_here():
